@@ -1,0 +1,78 @@
+"""Code that runs only inside the grader's sandbox processes.
+
+math-verify (and through it sympy) parses and compares here, never in the
+caller's process: a hostile answer can make sympy run for minutes or eat
+memory, and the sandbox kills such a worker at the time bound. Only the LaTeX
+extraction of math-verify is used; its plain-expression extraction goes through
+sympy's ``parse_expr``, which evaluates Python, so it is never enabled.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import resource
+import sys
+from functools import lru_cache
+
+from math_verify import LatexExtractionConfig, parse, verify
+
+from .compare import verdict
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)
+_CONFIG = [LatexExtractionConfig(boxed_match_priority=0)]
+
+
+def init(memory_mb: int | None) -> None:
+    """Pool initializer: cap memory so a runaway sympy fails instead of swapping."""
+    if memory_mb:
+        limit = memory_mb * 1024 * 1024
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (ValueError, OSError):
+            pass
+    sys.setrecursionlimit(3000)
+
+
+@lru_cache(maxsize=4096)
+def _parse(answer: str):
+    return tuple(parse("\\boxed{" + answer + "}", extraction_config=_CONFIG, parsing_timeout=None))
+
+
+def _numeric_close(pred_parsed, gold_parsed) -> bool:
+    """Qwen's evaluation: numeric values within relative 1e-4 (gold also read as a percentage)."""
+    for g in gold_parsed:
+        for p in pred_parsed:
+            try:
+                if not (getattr(g, "is_number", False) and getattr(p, "is_number", False)):
+                    continue
+                gv, pv = complex(g.evalf(30)), complex(p.evalf(30))
+            except Exception:
+                continue
+            if gv.imag or pv.imag:
+                continue
+            for ref in (gv.real, gv.real / 100, gv.real * 100):
+                if math.isclose(pv.real, ref, rel_tol=1e-4):
+                    return True
+    return False
+
+
+def math_verify_equal(pred: str, gold: str, protocol: str) -> bool:
+    gold_parsed, pred_parsed = _parse(gold), _parse(pred)
+    if not gold_parsed or not pred_parsed:
+        return False
+    if verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None):
+        return True
+    return protocol == "eval" and _numeric_close(pred_parsed, gold_parsed)
+
+
+def symbolic_grade(pred_raw: str, gold_raw: str, pred: str, gold: str, protocol: str) -> bool:
+    """Final say on a pair the caller could not decide: math-verify on the raw
+    answers, then element-wise on the normalised ones."""
+    try:
+        if math_verify_equal(pred_raw, gold_raw, protocol):
+            return True
+        return bool(verdict(pred, gold, protocol, lambda p, g: math_verify_equal(p, g, protocol)))
+    except (Exception, RecursionError, MemoryError):
+        return False
