@@ -18,16 +18,28 @@ from functools import lru_cache
 
 from math_verify import LatexExtractionConfig, parse, verify
 
-from .compare import verdict
+from .compare import as_sequence, verdict
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 _CONFIG = [LatexExtractionConfig(boxed_match_priority=0)]
 
 
+def _address_space_now() -> int:
+    """Bytes of address space in use (a forked trainer may already map many GB)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def init(memory_mb: int | None) -> None:
     """Pool initializer: cap memory so a runaway sympy fails instead of swapping."""
     if memory_mb:
-        limit = memory_mb * 1024 * 1024
+        limit = _address_space_now() + memory_mb * 1024 * 1024
         try:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         except (ValueError, OSError):
@@ -58,21 +70,32 @@ def _numeric_close(pred_parsed, gold_parsed) -> bool:
     return False
 
 
-def math_verify_equal(pred: str, gold: str, protocol: str) -> bool:
+def math_verify_equal(pred: str, gold: str, protocol: str) -> bool | None:
+    """math-verify's verdict; None when either side does not parse."""
     gold_parsed, pred_parsed = _parse(gold), _parse(pred)
     if not gold_parsed or not pred_parsed:
-        return False
+        return None
     if verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None):
         return True
     return protocol == "eval" and _numeric_close(pred_parsed, gold_parsed)
 
 
 def symbolic_grade(pred_raw: str, gold_raw: str, pred: str, gold: str, protocol: str) -> bool:
-    """Final say on a pair the caller could not decide: math-verify on the raw
-    answers, then element-wise on the normalised ones."""
+    """Final say on a pair the caller could not decide.
+
+    math-verify on the raw answers first. The normalised forms get a second
+    look only where they can change the outcome (a symbolic comparison can
+    take seconds, so none is repeated for nothing): element by element for
+    tuples, intervals and sets, whole when a raw side did not parse.
+    """
     try:
-        if math_verify_equal(pred_raw, gold_raw, protocol):
+        raw = math_verify_equal(pred_raw, gold_raw, protocol)
+        if raw:
             return True
-        return bool(verdict(pred, gold, protocol, lambda p, g: math_verify_equal(p, g, protocol)))
+        if as_sequence(pred) is not None or as_sequence(gold) is not None:
+            return bool(verdict(pred, gold, protocol, lambda p, g: bool(math_verify_equal(p, g, protocol))))
+        if raw is None and (pred, gold) != (pred_raw, gold_raw):
+            return bool(math_verify_equal(pred, gold, protocol))
+        return False
     except (Exception, RecursionError, MemoryError):
         return False

@@ -4,11 +4,16 @@ Why processes and not signals: math-verify's own timeouts use ``signal.alarm``,
 which only works on the main thread, so they fail inside a trainer's reward
 thread or some Jupyter set-ups. Here every verification runs in a separate
 process (pebble's ``ProcessPool``); when it overruns its bound the worker is
-killed and replaced, and the verification counts as wrong. Workers start from a
-forkserver that has already imported math-verify, so a replacement is ready in
-milliseconds and never inherits the caller's threads. Each worker's address
-space is capped, so a runaway computation fails with MemoryError instead of
-exhausting the machine.
+killed and replaced, and the verification counts as wrong. Each worker's
+address space is capped, so a runaway computation fails with MemoryError
+instead of exhausting the machine.
+
+On Linux workers are forked from the caller with math-verify already imported,
+so a replacement is ready in milliseconds and nothing needs a
+``if __name__ == "__main__":`` guard. The child only runs pure-Python grading
+code, never the caller's threads, CUDA or atexit hooks, which is what makes
+forking a trainer safe. Elsewhere (macOS) workers come from a forkserver, and
+scripts need the usual multiprocessing main guard.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
+
+from concurrent.futures.process import BrokenProcessPool
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -36,14 +44,27 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _mp_context():
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
+def default_start_method() -> str:
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _mp_context(method: str):
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
         # Only takes effect if the forkserver is not running yet; then every
-        # worker forks with math-verify already imported.
+        # worker starts with math-verify already imported.
         ctx.set_forkserver_preload([_WORKER_MODULE])
-        return ctx
-    return multiprocessing.get_context("spawn")
+    return ctx
+
+
+_BROKEN_HELP = (
+    "the grading worker processes could not start. If this runs from a script on a "
+    "platform that starts workers by re-importing the main module (macOS, Windows), "
+    "put the script's top-level code under `if __name__ == \"__main__\":`."
+)
 
 
 class Sandbox:
@@ -54,12 +75,14 @@ class Sandbox:
         workers: int | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         memory_mb: int | None = DEFAULT_MEMORY_MB,
+        start_method: str | None = None,
     ):
         if timeout <= 0:
             raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
         self.workers = workers or default_workers()
         self.timeout = float(timeout)
         self.memory_mb = memory_mb
+        self.start_method = start_method or default_start_method()
         self._pool: ProcessPool | None = None
         self._owner_pid: int | None = None
         self._lock = threading.Lock()
@@ -76,7 +99,7 @@ class Sandbox:
                     max_workers=self.workers,
                     initializer=_worker.init,
                     initargs=(self.memory_mb,),
-                    context=_mp_context(),
+                    context=_mp_context(self.start_method),
                 )
                 self._owner_pid = os.getpid()
             return self._pool
@@ -109,6 +132,8 @@ class Sandbox:
             except ProcessExpired:
                 self.crashes += 1
                 results.append(default)
+            except BrokenProcessPool as exc:
+                raise RuntimeError(_BROKEN_HELP) from exc
             except Exception as exc:  # infrastructure failure, not a wrong answer
                 log.warning("grading worker failed: %r", exc)
                 results.append(default)

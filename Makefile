@@ -1,0 +1,35 @@
+# Two entry points for a fresh machine (see README):
+#   make quickstart   set up .venv (once) and run the main job on the embedded default
+#   make test         set up .venv (once) and run the test suite
+# Set-up is idempotent: it reruns only when pyproject.toml changes.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup quickstart test test-all bench clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+quickstart: $(STAMP)
+	$(VENV)/bin/rlvr demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+# Includes the checks marked slow (kept out of CI).
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m "slow or not slow"
+
+bench: $(STAMP)
+	$(PY) bench/grading.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,76 @@
+"""The ``rlvr`` command line.
+
+``rlvr demo``: grade a handful of responses to the paper's pi_1 example both
+ways the paper does (training reward, evaluation), including hostile ones, and
+write the table to ``outputs/quickstart/grading_demo.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+# pi_1 (DSR-sub index 124): true label 12.8; the base model answers 12.7 most of the time.
+DEMO_GOLD = "12.8"
+DEMO_RESPONSES = [
+    ("boxed, right", r"The pressure is $P = kAV^3$ ... so $V = \sqrt[3]{2048} = \boxed{12.8}$."),
+    ("boxed, trailing zero", r"Therefore $V=\boxed{12.80}$ miles per hour."),
+    ("boxed, as a fraction", r"$V = \boxed{\frac{64}{5}}$"),
+    ("boxed, with units", r"$\boxed{12.8 \text{ mph}}$"),
+    ("boxed, wrong (12.7)", r"Rounding, the wind speed is $\boxed{12.7}$."),
+    ("no box, 'the answer is'", "So the answer is 12.8."),
+    ("no box, last number", "The wind must blow at 12.8 miles per hour"),
+    ("empty box", r"The answer is \boxed{}. 12.8"),
+    ("unclosed box", r"The answer is \boxed{12.8"),
+    ("hostile: tower of powers", r"\boxed{10^{10^{10^{10^{10}}}}}"),
+    ("hostile: 10^6 unbalanced braces", r"\boxed{" + "{" * 1_000_000),
+    ("hostile: python code", r"\boxed{__import__('os').system('echo pwned')}"),
+]
+
+
+def demo(out_dir: Path) -> int:
+    import pandas as pd
+
+    from .grading import extract_answer, grade
+    from .rewards import format_reward, outcome_reward
+
+    rows = []
+    for label, response in DEMO_RESPONSES:
+        row = {"case": label}
+        for protocol in ("train", "eval"):
+            t0 = time.perf_counter()
+            row[f"{protocol}_answer"] = (extract_answer(response, protocol) or "")[:24]
+            row[f"{protocol}_correct"] = grade(response, DEMO_GOLD, protocol)
+            row[f"{protocol}_ms"] = round(1000 * (time.perf_counter() - t0), 1)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    responses = [r for _, r in DEMO_RESPONSES]
+    table["outcome_reward"] = outcome_reward(
+        prompts=["pi_1"] * len(responses), completions=responses, answer=[DEMO_GOLD] * len(responses)
+    )
+    table["format_reward"] = format_reward(prompts=["pi_1"] * len(responses), completions=responses)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "grading_demo.csv"
+    table.to_csv(path, index=False)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(f"Grading responses to pi_1 (gold answer {DEMO_GOLD}) by the paper's two protocols:\n")
+        print(table.to_string(index=False))
+    print(f"\nwritten: {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rlvr", description="One-Shot RLVR Lab")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="grade example responses end to end (the quickstart)")
+    p_demo.add_argument("--out", type=Path, default=Path("outputs/quickstart"))
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo(args.out)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
