@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
+import re
 import resource
 import sys
 from functools import lru_cache
 
+import sympy.physics.units  # noqa: F401  (imported lazily by math-verify otherwise)
 from math_verify import LatexExtractionConfig, parse, verify
 
 from .compare import as_sequence, verdict
@@ -36,8 +37,47 @@ def _address_space_now() -> int:
     return 0
 
 
+_NUMERIC_LITERAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+
+
+def _loading_a_module() -> bool:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _disable_python_evaluation() -> None:
+    """Make sympy's ``parse_expr`` (which runs ``eval``) refuse all but numerals.
+
+    The LaTeX parser builds numbers with ``sympy.Number(token)``, which goes
+    through ``parse_expr`` with a digits-only token; that is one use let
+    through. The other is sympy's own module code defining constants while a
+    lazily imported module loads (``sympy.physics.units`` does). Any other
+    string reaching it (a ``sympify`` of model text anywhere in sympy) becomes
+    an error, so a wrong answer, instead of evaluated Python.
+    """
+    import latex2sympy2_extended.latex2sympy2 as l2s
+    import math_verify.parser as mv_parser
+    import sympy.parsing.sympy_parser as sympy_parser
+
+    original = sympy_parser.parse_expr
+
+    def numerals_only(s, *args, **kwargs):
+        if isinstance(s, str) and (_NUMERIC_LITERAL.fullmatch(s) or _loading_a_module()):
+            return original(s, *args, **kwargs)
+        raise RuntimeError("Python evaluation of model output is disabled in the grader")
+
+    for module in (sympy_parser, mv_parser, l2s):
+        module.parse_expr = numerals_only
+
+
 def init(memory_mb: int | None) -> None:
-    """Pool initializer: cap memory so a runaway sympy fails instead of swapping."""
+    """Pool initializer: no Python evaluation; cap memory so a runaway sympy
+    fails instead of swapping."""
+    _disable_python_evaluation()
     if memory_mb:
         limit = _address_space_now() + memory_mb * 1024 * 1024
         try:

@@ -1,0 +1,23 @@
+"""Shared test fixtures.
+
+The paper's benchmark files live beside the project in ``../shared/data``
+(present on developer machines and in CI). Tests that need them take the
+``shared_data`` fixture and are skipped, with the reason, where it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("RLVR_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the paper's data folder is not at {SHARED_DATA} (set RLVR_SHARED_DATA)")
+    return SHARED_DATA
