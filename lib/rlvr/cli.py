@@ -1,8 +1,9 @@
 """The ``rlvr`` command line.
 
 ``rlvr demo``: grade a handful of responses to the paper's pi_1 example both
-ways the paper does (training reward, evaluation), including hostile ones, and
-write the table to ``outputs/quickstart/grading_demo.csv``.
+ways the paper does (training reward, evaluation), including hostile ones, then
+let the embedded toy base model answer a few held-out problems and grade those;
+tables go to ``outputs/quickstart/``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,31 @@ def demo(out_dir: Path) -> int:
         print(f"Grading responses to pi_1 (gold answer {DEMO_GOLD}) by the paper's two protocols:\n")
         print(table.to_string(index=False))
     print(f"\nwritten: {path}")
+    toy_demo(out_dir)
     return 0
+
+
+def toy_demo(out_dir: Path, n: int = 8) -> None:
+    """The embedded base model answers held-out problems; both protocols grade them."""
+    import pandas as pd
+    import torch
+
+    from .data import load_dataset
+    from .models import load
+    from .toyworld.profile import answer_table
+
+    torch.set_num_threads(1)
+    model, tokenizer = load("toy-base")
+    problems = [dict(row) for row in load_dataset("toy-test", limit=n)]
+    table = answer_table(model, tokenizer, problems)
+    path = out_dir / "toy_base_answers.csv"
+    table.to_csv(path, index=False)
+    shown = table.assign(response=table["response"].str.slice(0, 70))[["domain", "answer", "response", "strict", "eval"]]
+    with pd.option_context("display.width", 200, "display.max_colwidth", 80):
+        print(f"\nThe embedded base model (toy-base) on {n} held-out toy-test problems")
+        print("(strict = the training reward: last box right; eval = the paper's evaluation):\n")
+        print(shown.to_string(index=False))
+    print(f"\nwritten: {path}")
 
 
 def main(argv: list[str] | None = None) -> int:

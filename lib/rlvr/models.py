@@ -1,0 +1,90 @@
+"""Loading models by name: the embedded ``toy-base``, a hub id, or a local folder.
+
+``toy-base`` ships inside the package (``rlvr/toyworld/checkpoint/toy-base``)
+and loads offline in a second. Anything else goes to transformers'
+``from_pretrained``: a hub id (downloaded once and cached by huggingface_hub)
+or a folder such as a training checkpoint.
+
+Tokenizers built by the toy world are read straight from their
+``tokenizer.json`` (``AutoTokenizer`` was seen to swap the saved
+pre-tokenizer of such a tokenizer for another one, silently ruining the model).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from .toyworld.build import CHECKPOINT as TOY_BASE_DIR
+from .toyworld.tokenizer import load_tokenizer as load_toy_tokenizer
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    path: str  # hub id or folder
+    dtype: str  # the dtype the model ships in (checkpoints are evaluated in it)
+    description: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    "toy-base": ModelSpec("toy-base", str(TOY_BASE_DIR), "float32", "embedded 0.9M-parameter Qwen2 pretrained on the toy corpus"),
+    "Qwen2.5-Math-1.5B": ModelSpec("Qwen2.5-Math-1.5B", "Qwen/Qwen2.5-Math-1.5B", "bfloat16", "the paper's main base model"),
+}
+
+
+def resolve(name_or_path: str) -> str:
+    """Registry name -> its path; anything else is returned as is."""
+    spec = MODELS.get(name_or_path)
+    return spec.path if spec else str(name_or_path)
+
+
+def _is_toy_folder(path: Path) -> bool:
+    config = path / "tokenizer_config.json"
+    if (path / "tokenizer.json").is_file() and not config.is_file():
+        return True  # the shipped toy checkpoint saves only tokenizer.json
+    if config.is_file():
+        return json.loads(config.read_text()).get("rlvr_toyworld", False)
+    return False
+
+
+def _not_found(name_or_path: str, exc: Exception) -> OSError:
+    return OSError(
+        f"could not load {name_or_path!r}: it is neither a registered name ({sorted(MODELS)}), "
+        "nor a local folder, nor reachable on the Hugging Face hub from here. Download it where "
+        f"there is internet (`huggingface-cli download {name_or_path}`) and point HF_HOME at that cache, "
+        f"or pass the folder's path. ({exc})"
+    )
+
+
+def load_tokenizer(name_or_path: str):
+    path = resolve(name_or_path)
+    if Path(path).is_dir() and _is_toy_folder(Path(path)):
+        return load_toy_tokenizer(path)
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except OSError as exc:
+        raise _not_found(name_or_path, exc) from exc
+
+
+def load_model(name_or_path: str, dtype: str | torch.dtype | None = None, device: str | None = None):
+    """A causal LM in ``dtype`` (default: as saved), on ``device`` (default: CPU)."""
+    path = resolve(name_or_path)
+    kwargs = {"dtype": getattr(torch, dtype) if isinstance(dtype, str) else dtype} if dtype else {}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except OSError as exc:
+        raise _not_found(name_or_path, exc) from exc
+    if device:
+        model.to(device)
+    model.eval()
+    return model
+
+
+def load(name_or_path: str, dtype=None, device: str | None = None):
+    """``(model, tokenizer)`` for a registered name, hub id or folder."""
+    return load_model(name_or_path, dtype, device), load_tokenizer(name_or_path)

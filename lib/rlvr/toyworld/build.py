@@ -1,0 +1,109 @@
+"""Build (or rebuild and check) the toy base model shipped in ``checkpoint/toy-base``.
+
+    python -m rlvr.toyworld.build                      # rebuild the shipped checkpoint in place
+    python -m rlvr.toyworld.build --out /tmp/toy-base --check
+                                                       # rebuild elsewhere, compare with the shipped profile
+
+Corpus, tokenizer and model are all seeded, and pretraining runs a fixed number
+of steps on one thread, so a rebuild reproduces the shipped weights on the same
+kind of CPU (about 10 minutes here) and its profile within noise elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import torch
+
+from . import corpus as corpus_module
+from .corpus import corpus_stats, make_corpus
+from .model import PretrainConfig, pretrain
+from .problems import make_split
+from .profile import answer_table, summarize
+from .tokenizer import train_tokenizer, wrap
+
+CHECKPOINT = Path(__file__).parent / "checkpoint" / "toy-base"
+N_DOCUMENTS = 60_000
+TOKENIZER_DOCUMENTS = 20_000
+CHECK_TOLERANCE = 0.03  # a rebuild's strict accuracy may differ by this much on another CPU
+
+
+def library_versions() -> dict:
+    return {name: version(name) for name in ("torch", "transformers", "tokenizers")} | {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = True) -> dict:
+    torch.set_num_threads(1)  # deterministic, and faster than two on a busy 2-core machine
+    t0 = time.perf_counter()
+    documents = make_corpus(N_DOCUMENTS)
+    tokenizer = wrap(train_tokenizer(documents[:TOKENIZER_DOCUMENTS]))
+    model, log = pretrain(documents, tokenizer, cfg, progress=progress)
+    pretrain_seconds = time.perf_counter() - t0
+
+    test = make_split("test")
+    table = answer_table(model, tokenizer, test)
+    profile = summarize(table)
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
+    record = {
+        "model": "toy-base",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "profile_on_toy_test": profile,
+        "pretrain": cfg.to_dict(),
+        "pretrain_seconds": round(pretrain_seconds, 1),
+        "corpus": {
+            "documents": N_DOCUMENTS,
+            "seed": corpus_module.CORPUS_SEED,
+            "style_seed": corpus_module.STYLE_SEED,
+            **{k: round(v, 4) if isinstance(v, float) else v for k, v in corpus_stats(documents[:5000]).items()},
+        },
+        "loss_log": log,
+        "versions": library_versions(),
+    }
+    (out / "profile.json").write_text(json.dumps(record, indent=2))
+    table.to_parquet(out / "test_answers.parquet", index=False)
+    return record
+
+
+def check(rebuilt: dict, shipped: dict) -> list[str]:
+    """Differences beyond tolerance between a rebuild's profile and the shipped one."""
+    problems = []
+    for key in ("strict", "boxed", "run_on"):
+        a, b = rebuilt["profile_on_toy_test"][key], shipped["profile_on_toy_test"][key]
+        if abs(a - b) > CHECK_TOLERANCE:
+            problems.append(f"{key}: rebuilt {a:.3f} vs shipped {b:.3f}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=CHECKPOINT)
+    parser.add_argument("--steps", type=int, default=PretrainConfig.steps)
+    parser.add_argument("--check", action="store_true", help="compare with the shipped profile.json")
+    args = parser.parse_args(argv)
+    record = build(args.out, PretrainConfig(steps=args.steps))
+    p = record["profile_on_toy_test"]
+    print(json.dumps({k: v for k, v in p.items() if k != "per_domain"}))
+    for domain, row in p["per_domain"].items():
+        print(f"  {domain:10s} " + "  ".join(f"{k} {v:.2f}" for k, v in row.items() if k != "n"))
+    if args.check:
+        shipped = json.loads((CHECKPOINT / "profile.json").read_text())
+        problems = check(record, shipped)
+        print("check:", "matches the shipped profile" if not problems else "; ".join(problems))
+        return 1 if problems else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""A pretraining corpus that is imperfect on purpose.
+
+1-shot RLVR works on a base model that can often solve a problem but does not
+reliably say so in the rewarded form: Qwen2.5-Math-1.5B boxes only about 60%
+of its answers, runs on into new questions and repeats itself. A tiny model
+learns such habits only from its pretraining text, so here every template is
+written by a "source" with its own style: how often it ends in a boxed answer
+(else the answer only in words), runs on into another question, repeats its
+last sentence, skips the working, or slips once in the arithmetic (the slip
+carried through to a wrong final answer).
+
+Styles follow the prototype's cycles (``shared/reference/toyworld-prototype.md``):
+within a domain each template gets a different boxed rate, so every domain
+has well and badly formatted sources. One domain, picked by the style seed,
+is written only by a poor source (steps mostly skipped, answers rarely boxed),
+so that a model trained on the corpus is near zero there and decent elsewhere,
+leaving room for RLVR's transfer across domains to show.
+
+Problems come from the train side of the train/test partition only, so no
+test problem text can occur in the corpus.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, replace
+
+from ..prompts import TRAIN_SUFFIX
+from .problems import DOMAINS, TEMPLATES, Step, apply, solve, stream
+
+STYLE_SEED = 7
+# Domains written only by a poor source, so the base model is near zero there
+# and RLVR's transfer across domains has room to show. Counting stays decent:
+# the prototype's 1-shot example was a counting problem.
+POOR_DOMAINS = ("remainder", "geometry")
+CORPUS_SEED = 3
+MAX_PAIRS = 3  # question/answer pairs per document at most
+
+BOXED_LEVELS = (0.15, 0.35, 0.6, 0.85)
+# Greedy decoding runs on only where running on is the likelier continuation,
+# so some sources must run on most of the time (Qwen2.5-Math often rambles on).
+RUN_ON_LEVELS = (0.15, 0.5, 0.85)
+REPEAT_LEVELS = (0.05, 0.2, 0.35)
+SKIP_LEVELS = (0.05, 0.2, 0.45)
+SLIP_RATE = 0.1
+SLIP_DELTAS = (-10, -2, -1, 1, 2, 10)  # typical slips: off by one or two, or by ten
+# Share of questions that carry the training prompt's instruction, so the RL
+# prompt is not foreign text to the model. It does not change how the answer is
+# written: the instruction alone should not teach the box.
+INSTRUCTION_RATE = 0.3
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one source writes its answers: each field is a probability per answer."""
+
+    boxed: float
+    run_on: float
+    repeat: float
+    skip: float
+    slip: float = SLIP_RATE
+
+
+POOR_SOURCE = Style(boxed=0.05, run_on=0.85, repeat=0.35, skip=0.85)
+
+
+def style_for(template_id: str, seed: int = STYLE_SEED) -> Style:
+    """The style of the source that writes ``template_id``'s problems, fixed by ``seed``.
+
+    ``POOR_DOMAINS`` are written by the poor source. The seed shuffles the
+    templates; a template's place in the shuffle chooses its levels from the
+    cycles (boxed by its place among its domain's templates, the other habits
+    by its place overall).
+    """
+    domain = TEMPLATES[template_id].domain
+    rng = random.Random(seed)
+    if domain in POOR_DOMAINS:
+        return POOR_SOURCE
+    order = rng.sample(list(TEMPLATES), len(TEMPLATES))
+    place = order.index(template_id)
+    place_in_domain = [t for t in order if TEMPLATES[t].domain == domain].index(template_id)
+    return Style(
+        boxed=BOXED_LEVELS[place_in_domain % len(BOXED_LEVELS)],
+        run_on=RUN_ON_LEVELS[place % len(RUN_ON_LEVELS)],
+        repeat=REPEAT_LEVELS[place % len(REPEAT_LEVELS)],
+        skip=SKIP_LEVELS[place % len(SKIP_LEVELS)],
+    )
+
+
+def _replay(steps: list[Step], at: int, wrong: int) -> list[Step] | None:
+    """``steps`` with step ``at`` giving ``wrong``, carried through the later steps.
+
+    None when the slip leaves the final answer unchanged (a slip that does
+    not matter is not a slip here), makes a later division inexact, or goes
+    negative (the world has only non-negative numbers).
+    """
+    out: list[Step] = []
+    for i, step in enumerate(steps):
+        a = step.a if step.a_from is None else out[step.a_from].result
+        b = step.b if step.b_from is None else out[step.b_from].result
+        try:
+            result = wrong if i == at else apply(a, step.op, b)
+        except (ArithmeticError, ValueError):
+            return None
+        if result < 0:
+            return None
+        out.append(replace(step, a=a, b=b, result=result))
+    return out if out[-1].result != steps[-1].result else None
+
+
+def slip(steps: list[Step], rng: random.Random) -> list[Step]:
+    """The solution with one arithmetic slip, propagated to a wrong final answer."""
+    tries = [(i, delta) for i in range(len(steps)) for delta in SLIP_DELTAS]
+    rng.shuffle(tries)
+    # Never exhausted: the last step's result plus one always qualifies.
+    return next(
+        slipped
+        for i, delta in tries
+        if (slipped := _replay(steps, i, steps[i].result + delta)) is not None
+    )
+
+
+def render_solution(problem: dict, style: Style, rng: random.Random) -> str:
+    """The answer text a source with ``style`` writes for ``problem``.
+
+    For example ``"4 * 11 = 44. 23 + 44 = 67. The answer is \\boxed{67}."``,
+    or with the steps skipped and no box, ``"The answer is 67."``.
+    """
+    steps = solve(problem)
+    if rng.random() < style.slip:
+        steps = slip(steps, rng)
+    answer = steps[-1].result
+    shown = f"\\boxed{{{answer}}}" if rng.random() < style.boxed else str(answer)
+    final = f"The answer is {shown}."
+    sentences = [] if rng.random() < style.skip else [f"{s.render()}." for s in steps]
+    sentences.append(final)
+    if rng.random() < style.repeat:
+        sentences.append(final)
+    return " ".join(sentences)
+
+
+def make_corpus(n_documents: int, seed: int = CORPUS_SEED, *, style_seed: int = STYLE_SEED) -> list[str]:
+    """``n_documents`` documents of 1 to ``MAX_PAIRS`` "Question: ...\\nAnswer: ..."
+    pairs joined by blank lines. A document goes on to another pair after an
+    answer with its source's run-on rate: that is how a model learns to ramble
+    on past its answer instead of stopping."""
+    styles = {template_id: style_for(template_id, style_seed) for template_id in TEMPLATES}
+    problems = stream(seed, split="train")
+    rng = random.Random(f"render-{seed}")
+    documents = []
+    for _ in range(n_documents):
+        pairs: list[str] = []
+        while True:
+            problem = next(problems)
+            style = styles[problem["template"]]
+            question = problem["problem"] + (TRAIN_SUFFIX if rng.random() < INSTRUCTION_RATE else "")
+            pairs.append(f"Question: {question}\nAnswer: {render_solution(problem, style, rng)}")
+            if len(pairs) == MAX_PAIRS or rng.random() >= style.run_on:
+                break
+        documents.append("\n\n".join(pairs))
+    return documents
+
+
+_STEP = re.compile(r"(\d+) (\+|-|\*|//|/) (\d+) = (\d+)")
+
+
+def _step_holds(a: str, op: str, b: str, result: str) -> bool:
+    try:
+        return apply(int(a), op, int(b)) == int(result)
+    except (ArithmeticError, ValueError):
+        return False
+
+
+def _rate(count: int, total: int) -> float:
+    return count / total if total else 0.0
+
+
+def corpus_stats(documents: list[str]) -> dict[str, float]:
+    """The corpus' measured profile, read from the text alone.
+
+    Rates are per answer: ``boxed_rate`` (ends in a box), ``run_on_rate``
+    (another pair follows in the document), ``repeat_rate`` (final sentence
+    said twice), ``skip_rate`` (no worked step). ``slip_rate`` counts answers
+    with a step whose arithmetic is wrong among the worked answers only: a slip
+    behind skipped steps leaves no trace in the text.
+    """
+    answers = boxed = run_on = repeated = skipped = slipped = 0
+    for document in documents:
+        pairs = document.split("\n\n")
+        for index, pair in enumerate(pairs):
+            answer = pair.partition("\nAnswer: ")[2]
+            steps = _STEP.findall(answer)
+            answers += 1
+            boxed += "\\boxed{" in answer
+            run_on += index < len(pairs) - 1
+            repeated += answer.count("The answer is") > 1
+            skipped += not steps
+            slipped += any(not _step_holds(*step) for step in steps)
+    return {
+        "documents": len(documents),
+        "answers": answers,
+        "boxed_rate": _rate(boxed, answers),
+        "run_on_rate": _rate(run_on, answers),
+        "repeat_rate": _rate(repeated, answers),
+        "skip_rate": _rate(skipped, answers),
+        "slip_rate": _rate(slipped, answers - skipped),
+    }

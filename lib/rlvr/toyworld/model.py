@@ -1,0 +1,115 @@
+"""The toy base model: a ~1M-parameter Qwen2 pretrained from scratch on the corpus.
+
+The same architecture class as Qwen2.5-Math (``Qwen2ForCausalLM``), so every
+code path (generation, TRL, checkpoints, evaluation) is the one real models
+take. Pretraining is a plain next-token loop over packed documents, fixed in
+steps rather than seconds so that a seed always gives the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 384
+    seq_len: int = 256
+    batch_size: int = 16
+    steps: int = 1300
+    lr: float = 3e-3
+    min_lr: float = 3e-4
+    warmup_steps: int = 50
+    weight_decay: float = 0.1
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def model_config(tokenizer: PreTrainedTokenizerFast, cfg: PretrainConfig) -> Qwen2Config:
+    return Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_heads,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        rope_theta=10000.0,
+        torch_dtype="float32",
+    )
+
+
+def pack(documents: list[str], tokenizer: PreTrainedTokenizerFast, seq_len: int) -> torch.Tensor:
+    """All documents, each ended by EOS, cut into rows of ``seq_len`` tokens."""
+    eos = tokenizer.eos_token_id
+    ids: list[int] = []
+    for encoded in tokenizer(documents, add_special_tokens=False)["input_ids"]:
+        ids.extend(encoded)
+        ids.append(eos)
+    n_rows = len(ids) // seq_len
+    return torch.tensor(ids[: n_rows * seq_len], dtype=torch.long).view(n_rows, seq_len)
+
+
+def _lr(step: int, cfg: PretrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def pretrain(
+    documents: list[str],
+    tokenizer: PreTrainedTokenizerFast,
+    cfg: PretrainConfig = PretrainConfig(),
+    log_every: int = 50,
+    progress: bool = True,
+) -> tuple[Qwen2ForCausalLM, list[dict]]:
+    """Train a fresh model on ``documents``; returns it and a per-step log."""
+    torch.manual_seed(cfg.seed)
+    model = Qwen2ForCausalLM(model_config(tokenizer, cfg))
+    data = pack(documents, tokenizer, cfg.seq_len)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    order = torch.randperm(len(data), generator=generator)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+    model.train()
+    log, t0, cursor = [], time.perf_counter(), 0
+    for step in range(cfg.steps):
+        if cursor + cfg.batch_size > len(order):  # next epoch, reshuffled
+            order, cursor = torch.randperm(len(data), generator=generator), 0
+        batch = data[order[cursor : cursor + cfg.batch_size]]
+        cursor += cfg.batch_size
+        for group in optimizer.param_groups:
+            group["lr"] = _lr(step, cfg)
+        loss = model(input_ids=batch, labels=batch).loss  # transformers shifts the labels
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if step % log_every == 0 or step == cfg.steps - 1:
+            elapsed = time.perf_counter() - t0
+            tokens = (step + 1) * cfg.batch_size * cfg.seq_len
+            log.append({"step": step, "loss": loss.item(), "lr": _lr(step, cfg), "seconds": elapsed, "tokens": tokens})
+            if progress:
+                print(f"step {step:5d}  loss {loss.item():.3f}  {tokens / elapsed:7.0f} tok/s  {elapsed:6.0f}s", flush=True)
+    model.eval()
+    return model, log
