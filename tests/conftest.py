@@ -21,3 +21,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the paper's data folder is not at {SHARED_DATA} (set RLVR_SHARED_DATA)")
     return SHARED_DATA
+
+
+def pytest_collection_modifyitems(config, items):
+    """Checks marked ``slow`` run only when asked for (``-m slow`` or ``make test-all``)."""
+    if config.getoption("-m"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with `make test-all` or `pytest -m slow`")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -80,3 +80,11 @@ def test_the_recorded_profile_meets_the_targets():
     strict = {d: row["strict"] for d, row in p["per_domain"].items()}
     assert sum(v <= 0.03 for v in strict.values()) >= 2, strict  # near zero somewhere
     assert max(strict.values()) >= 0.30, strict  # and decent somewhere else
+
+
+@pytest.mark.slow
+def test_a_rebuild_matches_the_shipped_profile(tmp_path):
+    # About 11 minutes on one thread: `make test-all` runs it, CI does not.
+    from rlvr.toyworld.build import build
+
+    assert check(build(tmp_path, progress=False), RECORD) == []
