@@ -1,23 +1,103 @@
-"""Named datasets, all in one schema: ``id``, ``problem``, ``answer`` (+ ``domain`` ...).
+"""Named datasets, all normalised to one schema.
 
-A name is looked up in ``DATASETS``. The embedded toy splits are generated on
-the fly (seeded, identical everywhere); the paper's benchmarks and training
-sets join this registry with the evaluation harness.
+Every dataset comes out with ``id``, ``problem`` and ``answer`` (the gold final
+answer as a string), plus ``subject``, ``level`` or ``domain`` where the source
+has them, and ``solution`` where it has one.
+
+Where a dataset comes from, in order:
+
+1. ``source=`` given to ``load_dataset``: a file (``.jsonl``, ``.json``,
+   ``.parquet``) or a folder holding one;
+2. ``$RLVR_DATA_DIR``: a folder laid out like the paper's data
+   (``eval/<name>/test.jsonl``, ``train/<name>.parquet``);
+3. the Hugging Face hub, by dataset id (cached by ``datasets``).
+
+The embedded toy splits are generated on the fly (seeded, identical
+everywhere). Raw rows in the formats of the Qwen2.5-Math evaluation, the hub
+datasets and the reference code's training parquet (``prompt`` chat list,
+``reward_model.ground_truth``, ``extra_info.index``) are all recognised.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from datasets import Dataset
+
+from .grading import extract_boxed, gold_answer
+from .prompts import TRAIN_SUFFIX
+
+DATA_DIR_ENV = "RLVR_DATA_DIR"
+
+
+def _first(row: dict, *keys: str):
+    for key in keys:
+        if row.get(key) not in (None, ""):
+            return row[key]
+    return None
+
+
+def normalize_row(row: dict, index: int, kind: str = "math") -> dict:
+    """One raw row, in any of the known formats, in the common schema."""
+    out: dict = {}
+    prompt = row.get("prompt")
+    if prompt is not None and not isinstance(prompt, str) and isinstance(row.get("reward_model"), dict):
+        # The reference code's (verl) training rows: a chat list (a numpy array from parquet).
+        content = list(prompt)[-1]["content"]
+        out["problem"] = content[: -len(TRAIN_SUFFIX)] if content.endswith(TRAIN_SUFFIX) else content
+        out["answer"] = gold_answer(row["reward_model"].get("ground_truth"))
+        extra = row.get("extra_info") or {}
+        out["id"] = str(extra.get("index", index))
+        return out
+    if kind == "choice":  # ARC: question + lettered choices
+        choices = row["choices"]
+        options = " ".join(f"({label}) {text}" for label, text in zip(choices["label"], choices["text"]))
+        out["problem"] = f"{row['question']}\nAnswer Choices: {options}"
+        out["answer"] = str(row["answerKey"])
+        out["id"] = str(row.get("id", index))
+        return out
+    out["problem"] = _first(row, "question", "problem", "Question", "input")
+    if out["problem"] is None:
+        raise ValueError(f"row {index} has no problem text (looked for question/problem/Question/input): {sorted(row)}")
+    final = row.get("final_answer")  # OlympiadBench: a list of answers
+    if isinstance(final, (list, tuple)) and final:
+        out["answer"] = gold_answer(str(final[0]).strip().strip("$"))
+    elif row.get("answer") not in (None, ""):
+        out["answer"] = gold_answer(row["answer"])
+    elif row.get("solution"):
+        boxed = extract_boxed(row["solution"] if isinstance(row["solution"], str) else str(row["solution"]))
+        out["answer"] = (boxed or "").strip()
+    else:
+        out["answer"] = ""
+    row_id = _first(row, "unique_id", "id", "idx")
+    out["id"] = str(index if row_id is None else row_id)
+    subject = _first(row, "subject", "type", "subfield")
+    if subject is not None:
+        out["subject"] = str(subject)
+    if row.get("level") is not None:
+        out["level"] = str(row["level"])
+    if row.get("domain") is not None:
+        out["domain"] = str(row["domain"])
+    if isinstance(row.get("solution"), str):
+        out["solution"] = row["solution"]
+    return out
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    load: Callable[[], list[dict]]
     description: str
+    hub_id: str | None = None
+    hub_config: str | None = None
+    hub_split: str = "test"
+    revision: str | None = None  # None: the hub's default branch (no verified commit to pin yet)
+    local: tuple[str, ...] = ()  # paths under $RLVR_DATA_DIR, first found wins
+    kind: str = "math"
+    generate: Callable[[], list[dict]] | None = field(default=None, compare=False)
 
 
 def _toy(split: str) -> Callable[[], list[dict]]:
@@ -39,19 +119,145 @@ def _toy(split: str) -> Callable[[], list[dict]]:
     return load
 
 
+def _spec(name, description, hub_id=None, local=(), **kw) -> DatasetSpec:
+    return DatasetSpec(name, description, hub_id=hub_id, local=tuple(local), **kw)
+
+
+# Hub ids are the ones lighteval / open-r1 / verl use; revisions are commits
+# seen pinned in public code (docs/data.md says where), None where none was.
 DATASETS: dict[str, DatasetSpec] = {
-    "toy-train": DatasetSpec("toy-train", _toy("train"), "embedded miniature math world, 2000 training problems"),
-    "toy-test": DatasetSpec("toy-test", _toy("test"), "embedded miniature math world, 500 held-out problems"),
+    spec.name: spec
+    for spec in [
+        _spec("toy-train", "embedded miniature math world, 2000 training problems", generate=_toy("train")),
+        _spec("toy-test", "embedded miniature math world, 500 held-out problems", generate=_toy("test")),
+        _spec("math500", "MATH500 (Lightman et al.), 500 problems, subject and level", "HuggingFaceH4/MATH-500",
+              ["eval/math500/test.jsonl"], revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be"),
+        _spec("aime24", "AIME 2024, 30 problems", "HuggingFaceH4/aime_2024", ["eval/aime24/test.jsonl"],
+              hub_split="train", revision="2fe88a2f1091d5048c0f36abc874fb997b3dd99a"),
+        _spec("aime25", "AIME 2025, 30 problems", "yentinglin/aime_2025", ["eval/aime25/test.jsonl"],
+              hub_split="train", revision="6f71d77b0b89b9dabe07ab466c51df33f514df7f"),
+        _spec("amc23", "AMC 2023, 40 problems (answers are floats such as 27.0)", "math-ai/amc23",
+              ["eval/amc23/test.jsonl"], revision="80815d37005feb82cd7f8fbc6901d5d3eff43057"),
+        _spec("minerva_math", "Minerva Math, 272 problems (answer: last box of the solution)", "math-ai/minervamath",
+              ["eval/minerva_math/test.jsonl"], revision="ee46ddc498933b1977577953250ca5c66be64f96"),
+        _spec("olympiadbench", "OlympiadBench, 675 English open-ended math problems", "Hothan/OlympiadBench",
+              ["eval/olympiadbench/test.jsonl"], hub_config="OE_TO_maths_en_COMP", hub_split="train",
+              revision="3b426ee1d587c71b495146dde9f3e995ee7ac59f"),
+        _spec("arc_easy", "ARC-Easy (multiple choice), 2376 test questions", "allenai/ai2_arc",
+              ["eval/arc_easy/test.jsonl"], hub_config="ARC-Easy", kind="choice",
+              revision="210d026faf9955653af8916fad021475a3f00453"),
+        _spec("arc_challenge", "ARC-Challenge (multiple choice), 1172 test questions", "allenai/ai2_arc",
+              ["eval/arc_challenge/test.jsonl"], hub_config="ARC-Challenge", kind="choice",
+              revision="210d026faf9955653af8916fad021475a3f00453"),
+        _spec("math_train", "MATH (Hendrycks) training split, 7500 problems", "DigitalLearningGmbH/MATH-lighteval",
+              ["train/math_train.parquet", "train/math_train.jsonl"], hub_config="default", hub_split="train",
+              revision="0530c78699ea5e8eb5530600900e1f328b48acad"),
+        _spec("deepscaler", "DeepScaleR-Preview, 40315 problems", "agentica-org/DeepScaleR-Preview-Dataset",
+              ["train/deepscaler.parquet", "train/deepscaler.jsonl"], hub_split="train",
+              revision="b6ae8c60f5c1f2b594e2140b91c49c9ad0949e29"),
+        _spec("dsr_sub", "DSR-sub: the paper's 1209-example subset of DeepScaleR-Preview (reference row schema)",
+              "ypwang61/One-Shot-RLVR-Datasets", ["train/dsr_sub.parquet"], hub_split="dsr_sub"),
+    ]
 }
 
+EVAL_BENCHMARKS = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")
 
-def load_dataset(name: str, limit: int | None = None) -> Dataset:
-    """A registered dataset as a ``datasets.Dataset`` (first ``limit`` rows if given)."""
+
+def _read_file(path: Path) -> list[dict]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with path.open() as f:
+            return [json.loads(line) for line in f if line.strip()]
+    if suffix == ".json":
+        data = json.loads(path.read_text())
+        return data if isinstance(data, list) else data.get("data", data.get("rows", []))
+    if suffix == ".parquet":
+        import pandas as pd
+
+        return pd.read_parquet(path).to_dict("records")
+    raise ValueError(f"cannot read {path}: expected a .jsonl, .json or .parquet file")
+
+
+def _find_in_folder(folder: Path, spec: DatasetSpec) -> Path | None:
+    candidates = [folder / rel for rel in spec.local]
+    candidates += [folder / Path(rel).name for rel in spec.local]
+    candidates += [folder / spec.name / "test.jsonl", folder / "test.jsonl"]
+    candidates += sorted(folder.glob("*.parquet")) + sorted(folder.glob("*.jsonl"))
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _missing(spec: DatasetSpec, looked: list[str], error: Exception | None) -> FileNotFoundError:
+    where = "\n  ".join(looked) if looked else "(nowhere)"
+    hint = (
+        f"Point it at a local copy with load_dataset({spec.name!r}, source='path/to/file.jsonl'), "
+        f"or set {DATA_DIR_ENV} to a folder laid out as eval/<name>/test.jsonl and train/<name>.parquet"
+    )
+    if spec.hub_id:
+        hint += f", or download {spec.hub_id} where there is internet (it is then cached)"
+    return FileNotFoundError(
+        f"dataset {spec.name!r} not found. Looked in:\n  {where}\n{hint}." + (f"\n({error})" if error else "")
+    )
+
+
+def _raw_rows(spec: DatasetSpec, source: str | os.PathLike | None) -> list[dict]:
+    looked: list[str] = []
+    if source is not None:
+        path = Path(source)
+        if path.is_dir():
+            found = _find_in_folder(path, spec)
+            if found:
+                return _read_file(found)
+            looked.append(f"{path}/ (no {', '.join(spec.local) or 'data file'} in it)")
+        elif path.is_file():
+            return _read_file(path)
+        else:
+            looked.append(f"{path} (does not exist)")
+        raise _missing(spec, looked, None)
+    root = os.environ.get(DATA_DIR_ENV)
+    if root:
+        found = _find_in_folder(Path(root), spec)
+        if found:
+            return _read_file(found)
+        looked.append(f"${DATA_DIR_ENV}={root}: none of {', '.join(spec.local)}")
+    if spec.hub_id is None:
+        looked.append("the hub: this dataset has no hub id; it needs a local copy")
+        raise _missing(spec, looked, None)
+    import datasets
+
+    looked.append(f"the Hugging Face hub: {spec.hub_id}" + (f" ({spec.hub_config})" if spec.hub_config else ""))
+    try:
+        ds = datasets.load_dataset(spec.hub_id, spec.hub_config, split=spec.hub_split, revision=spec.revision)
+    except Exception as exc:  # offline, missing, renamed: all the same to the user
+        raise _missing(spec, looked, exc) from exc
+    return list(ds)
+
+
+def load_dataset(
+    name: str,
+    source: str | os.PathLike | None = None,
+    *,
+    limit: int | None = None,
+    subset: Sequence[str] | None = None,
+) -> Dataset:
+    """A registered dataset in the common schema, as a ``datasets.Dataset``.
+
+    ``subset`` keeps the rows with these ids (in the given order), ``limit``
+    the first ``limit`` rows after that.
+    """
     try:
         spec = DATASETS[name]
     except KeyError:
         raise ValueError(f"unknown dataset {name!r}; registered: {sorted(DATASETS)}") from None
-    rows = spec.load()
+    if spec.generate is not None and source is None:
+        rows = spec.generate()
+    else:
+        rows = [normalize_row(r, i, spec.kind) for i, r in enumerate(_raw_rows(spec, source))]
+    if subset is not None:
+        by_id = {r["id"]: r for r in rows}
+        unknown = [i for i in subset if str(i) not in by_id]
+        if unknown:
+            raise ValueError(f"{name}: no rows with ids {unknown[:5]}{'...' if len(unknown) > 5 else ''}")
+        rows = [by_id[str(i)] for i in subset]
     if limit is not None:
         rows = rows[:limit]
     return Dataset.from_list(rows)

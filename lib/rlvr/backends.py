@@ -1,0 +1,126 @@
+"""Generation backends behind one interface.
+
+``vllm``: the GPU fast path (batched, paged attention), imported only when
+chosen. ``transformers``: batched ``generate`` on CPU, and the GPU fallback.
+``get_backend("auto", ...)`` picks vLLM when a GPU and vLLM are present.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+
+from .generation import Generation, generate
+from .prompts import QWEN_STOP_STRINGS, QWEN_STOP_TOKEN_IDS, eval_prompt
+
+BACKENDS = ("auto", "vllm", "transformers")
+
+
+class Backend:
+    """Turns rendered prompts into generations; subclasses own a model."""
+
+    name = "base"
+    tokenizer = None
+    path = ""
+
+    def prompt(self, problem: str, template: str, demos: Sequence[tuple[str, str]] = ()) -> str:
+        return eval_prompt(problem, template, self.tokenizer, demos)
+
+    def stop_token_ids(self) -> tuple[int, ...]:
+        # The Qwen2.5-Math evaluation adds Qwen's stop ids when "qwen2" is in the model path.
+        return QWEN_STOP_TOKEN_IDS if "qwen2" in self.path.lower() else ()
+
+    def generate(self, prompts, *, temperature, top_p, max_new_tokens, seed, desc=None) -> list[Generation]:
+        raise NotImplementedError
+
+
+class TransformersBackend(Backend):
+    name = "transformers"
+
+    def __init__(self, path: str, dtype: str | None = None, device: str | None = None, batch_size: int = 32, model=None, tokenizer=None):
+        import torch
+
+        from .models import load_model, load_tokenizer
+
+        self.path = str(path)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = model if model is not None else load_model(self.path, dtype=dtype, device=device)
+        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(self.path)
+        self.batch_size = batch_size
+
+    def generate(self, prompts, *, temperature, top_p, max_new_tokens, seed, desc=None) -> list[Generation]:
+        from tqdm.auto import tqdm
+
+        # Similar lengths batch together (less padding); results go back in order.
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        bar = tqdm(total=len(prompts), desc=desc, leave=False) if desc else None
+        out = generate(
+            self.model,
+            self.tokenizer,
+            [prompts[i] for i in order],
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            batch_size=self.batch_size,
+            seed=seed,
+            stop_token_ids=self.stop_token_ids(),
+            progress=bar,
+        )
+        if bar is not None:
+            bar.close()
+        result: list[Generation] = [None] * len(prompts)  # type: ignore[list-item]
+        for i, gen in zip(order, out):
+            result[i] = gen
+        return result
+
+
+class VLLMBackend(Backend):
+    name = "vllm"
+
+    def __init__(self, path: str, dtype: str | None = None, seed: int = 0, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9):
+        from vllm import LLM  # the GPU extra: pip install -e ".[gpu]"
+
+        self.path = str(path)
+        self.llm = LLM(
+            model=self.path,
+            dtype=dtype or "auto",
+            seed=seed,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def generate(self, prompts, *, temperature, top_p, max_new_tokens, seed, desc=None) -> list[Generation]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_new_tokens,
+            seed=seed,
+            stop=list(QWEN_STOP_STRINGS),
+            stop_token_ids=list(self.stop_token_ids()),
+        )
+        outputs = self.llm.generate(list(prompts), params, use_tqdm=bool(desc))
+        return [
+            Generation(prompt=o.prompt, text=o.outputs[0].text, n_tokens=len(o.outputs[0].token_ids), finished=o.outputs[0].finish_reason == "stop")
+            for o in outputs
+        ]
+
+
+def vllm_usable() -> bool:
+    if importlib.util.find_spec("vllm") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def get_backend(name: str, path: str, *, dtype: str | None = None, seed: int = 0, batch_size: int = 32) -> Backend:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {BACKENDS}")
+    if name == "vllm" or (name == "auto" and vllm_usable()):
+        if not vllm_usable():
+            raise RuntimeError('the vllm backend needs a GPU and the GPU extra: pip install -e ".[gpu]"')
+        return VLLMBackend(path, dtype=dtype, seed=seed)
+    return TransformersBackend(path, dtype=dtype, batch_size=batch_size)

@@ -1,0 +1,138 @@
+"""The evaluation harness on the embedded model and the real benchmark files."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from rlvr.evaluate import (
+    EvalConfig,
+    ends_in_repetition,
+    evaluate,
+    evaluate_checkpoints,
+    reflection_counts,
+    select_checkpoint,
+    summarize,
+)
+from rlvr.models import BASE_DTYPE_KEY, eval_dtype_for, load
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def test_the_paper_protocol_is_the_default():
+    config = EvalConfig()
+    assert config.benchmarks == ["math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25"]
+    assert config.decoding("math500") == {"n_samples": 1, "temperature": 0.0, "top_p": 1.0}
+    assert config.decoding("aime24") == {"n_samples": 8, "temperature": 0.6, "top_p": 1.0}
+    assert (config.max_new_tokens, config.seed) == (3072, 0)
+    assert EvalConfig(n_samples=2, temperature=1.0).decoding("math500")["n_samples"] == 2
+
+
+def test_avg_at_8_tiles_the_problems_and_averages_every_sample(shared_data):
+    config = EvalConfig(benchmarks=["aime24", "math500"], limit=3, max_new_tokens=8, data_source=str(shared_data / "eval"))
+    table = evaluate("toy-base", config, progress=False)
+    aime = table[table.benchmark == "aime24"]
+    assert len(aime) == 24 and sorted(aime["sample"].unique()) == list(range(8))
+    assert (aime.groupby("problem_id").size() == 8).all() and set(aime["temperature"]) == {0.6}
+    math = table[table.benchmark == "math500"]
+    assert len(math) == 3 and set(math["sample"]) == {0} and set(math["temperature"]) == {0.0}
+    assert set(table["dtype"]) == {"float32"} and set(table["template"]) == {"train"}
+    columns = {"response", "extracted", "correct", "n_tokens", "has_box", "finished", "truncated",
+               "ends_in_repetition", "rethink", "recheck", "recalculate"}
+    assert columns <= set(table.columns)
+    assert (table["n_tokens"] <= 8).all() and table["truncated"].any()
+
+
+def test_toy_base_scores_on_toy_test_as_its_profile_says():
+    table = evaluate("toy-base", EvalConfig(benchmarks=["toy-test"], limit=100, max_new_tokens=200), progress=False)
+    recorded = pd.read_parquet(load_answers_path()).head(100)
+    assert table["response"].tolist() == recorded["response"].tolist()
+    assert table["correct"].tolist() == recorded["eval"].tolist()
+
+
+def load_answers_path():
+    from rlvr.toyworld.build import CHECKPOINT
+
+    return CHECKPOINT / "test_answers.parquet"
+
+
+def fake_table():
+    rows = []
+    for step, right in ((0, 0.25), (20, 0.75), (40, 0.5)):
+        for benchmark, n in (("math500", 4), ("aime24", 2)):
+            samples = 8 if benchmark == "aime24" else 1
+            for p in range(n):
+                for s in range(samples):
+                    rows.append({
+                        "step": step, "benchmark": benchmark, "problem_id": f"{benchmark}-{p}", "sample": s,
+                        "subject": "Algebra" if p % 2 else "Geometry", "correct": (p + s) / (n * samples) < right,
+                        "has_box": True, "truncated": False, "ends_in_repetition": False, "n_tokens": 10,
+                        "rethink": 0, "recheck": 1, "recalculate": 0,
+                    })
+    return pd.DataFrame(rows)
+
+
+def test_summaries_per_benchmark_subject_and_average():
+    summary = summarize(fake_table())
+    per = summary["per_benchmark"].set_index(["step", "benchmark"])
+    assert per.loc[(20, "math500"), "accuracy"] == 0.75 and per.loc[(20, "math500"), "problems"] == 4
+    assert per.loc[(20, "aime24"), "samples"] == 8  # avg@8: mean over all 16 rows
+    assert summary["average"].set_index("step").loc[20, "average"] == pytest.approx(
+        (per.loc[(20, "math500"), "accuracy"] + per.loc[(20, "aime24"), "accuracy"]) / 2
+    )
+    subjects = summary["per_subject"]
+    assert set(subjects["subject"]) == {"Algebra", "Geometry"} and set(subjects["benchmark"]) == {"math500"}
+
+
+def test_the_best_checkpoint_is_reported_beside_the_last():
+    picked = select_checkpoint(fake_table())
+    assert picked["checkpoint"].tolist() == ["best average (paper)", "last"]
+    assert picked["step"].tolist() == [20, 40]
+
+
+def save_checkpoint(run_dir, step, dtype=torch.float32):
+    model, tokenizer = load("toy-base")
+    folder = run_dir / f"checkpoint-{step}"
+    model.to(dtype).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config[BASE_DTYPE_KEY] = "bfloat16"  # what training records for a bf16 base model
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_a_float32_checkpoint_is_evaluated_in_its_base_models_dtype(tmp_path):
+    folder = save_checkpoint(tmp_path, 10)
+    assert eval_dtype_for(str(folder)) == "bfloat16"
+    table = evaluate(str(folder), EvalConfig(benchmarks=["toy-test"], limit=4, max_new_tokens=16), progress=False)
+    assert set(table["dtype"]) == {"bfloat16"}
+
+
+def test_checkpoint_series_resumes_where_it_stopped(tmp_path):
+    run = tmp_path / "run"
+    for step in (10, 20, 30):
+        save_checkpoint(run, step)
+    config = EvalConfig(benchmarks=["toy-test"], limit=3, max_new_tokens=16, dtype="float32")
+    first = evaluate_checkpoints(run, config, every=2, base_model="toy-base", progress=False)
+    assert sorted(first["step"].unique()) == [0, 20, 30]  # every 2nd, the last, and the base model
+    done = {step: (run / "eval" / f"step-{step}" / "samples.parquet") for step in (0, 20, 30)}
+    stamps = {step: path.stat().st_mtime_ns for step, path in done.items()}
+    done[30].unlink()  # as if killed while evaluating step 30
+    again = evaluate_checkpoints(run, config, every=2, base_model="toy-base", progress=False)
+    assert done[0].stat().st_mtime_ns == stamps[0] and done[20].stat().st_mtime_ns == stamps[20]
+    assert done[30].is_file()
+    pd.testing.assert_frame_equal(first.sort_values(["step", "problem_id"]).reset_index(drop=True),
+                                  again.sort_values(["step", "problem_id"]).reset_index(drop=True))
+
+
+def test_repetition_and_self_reflection_words():
+    assert ends_in_repetition("so the answer is 5. " + "I think I think " * 5)
+    assert ends_in_repetition("aaaaaaaaaaaa")
+    assert not ends_in_repetition(r"The answer is \boxed{5}.")
+    assert reflection_counts("Let me recheck. Rethink: recalculating... RECHECK") == {
+        "rethink": 1, "recheck": 2, "recalculate": 1,
+    }
