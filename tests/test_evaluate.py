@@ -136,3 +136,15 @@ def test_repetition_and_self_reflection_words():
     assert reflection_counts("Let me recheck. Rethink: recalculating... RECHECK") == {
         "rethink": 1, "recheck": 2, "recalculate": 1,
     }
+
+
+def test_the_command_line_writes_tables_and_the_exact_config(tmp_path, capsys):
+    from rlvr.cli import main
+
+    out = tmp_path / "eval"
+    assert main(["evaluate", "toy-base", "--benchmarks", "toy-test", "--limit", "3", "--max-new-tokens", "20", "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"samples.parquet", "per_benchmark.csv", "per_subject.csv", "average.csv", "eval_config.json"}
+    meta = json.loads((out / "eval_config.json").read_text())
+    assert meta["config"]["limit"] == 3 and meta["config"]["benchmarks"] == ["toy-test"]
+    assert "transformers" in meta["environment"]["versions"]
+    assert "toy-test" in capsys.readouterr().out

@@ -86,14 +86,89 @@ def toy_demo(out_dir: Path, n: int = 8) -> None:
     print(f"\nwritten: {path}")
 
 
+def _eval_config(args):
+    from .evaluate import EvalConfig
+
+    config = EvalConfig(
+        max_new_tokens=args.max_new_tokens, seed=args.seed, backend=args.backend, limit=args.limit,
+        data_source=args.data, n_samples=args.n_samples, temperature=args.temperature, top_p=args.top_p,
+        template=args.template, dtype=args.dtype, batch_size=args.batch_size,
+    )
+    if args.benchmarks:
+        config.benchmarks = args.benchmarks.split(",")
+    return config
+
+
+def _print_summary(table) -> None:
+    from .evaluate import summarize
+
+    summary = summarize(table)
+    print(summary["per_benchmark"].to_string(index=False))
+    print(summary["average"].to_string(index=False))
+
+
+def evaluate_command(args) -> int:
+    import re
+
+    from .evaluate import evaluate, save
+
+    config = _eval_config(args)
+    table = evaluate(args.model, config)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", args.model.strip("/"))[-80:]
+    out = save(table, args.out or Path("outputs/eval") / name, config, {"model": args.model})
+    _print_summary(table)
+    print(f"\nwritten: {out}")
+    return 0
+
+
+def evaluate_run_command(args) -> int:
+    from .evaluate import evaluate_checkpoints, select_checkpoint
+
+    table = evaluate_checkpoints(args.run, _eval_config(args), every=args.every, base_model=args.base, out_dir=args.out)
+    if table.empty:
+        print(f"no checkpoint-<step> folders in {args.run}")
+        return 1
+    _print_summary(table)
+    print("\n" + select_checkpoint(table).to_string(index=False))
+    return 0
+
+
+def _add_eval_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--benchmarks", help="comma-separated (default: the paper's six)")
+    p.add_argument("--limit", type=int, help="first N problems of each benchmark")
+    p.add_argument("--data", help="local data folder (eval/<name>/test.jsonl); default $RLVR_DATA_DIR, then the hub")
+    p.add_argument("--backend", default="auto", choices=["auto", "vllm", "transformers"])
+    p.add_argument("--max-new-tokens", type=int, default=3072)
+    p.add_argument("--n-samples", type=int, help="samples per problem (default: 1 greedy; avg@8 on AIME/AMC)")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--template", choices=["qwen25-math-cot", "train", "chat"])
+    p.add_argument("--dtype", help="default: the dtype the base model ships in")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--out", type=Path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rlvr", description="One-Shot RLVR Lab")
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="grade example responses end to end (the quickstart)")
     p_demo.add_argument("--out", type=Path, default=Path("outputs/quickstart"))
+    p_eval = sub.add_parser("evaluate", help="evaluate a model on the paper's benchmarks")
+    p_eval.add_argument("model", help="registered name (toy-base, Qwen2.5-Math-1.5B, ...), hub id or folder")
+    _add_eval_options(p_eval)
+    p_run = sub.add_parser("evaluate-run", help="evaluate the checkpoints of a training run, resumably")
+    p_run.add_argument("run", type=Path, help="a run folder holding checkpoint-<step>/ folders")
+    p_run.add_argument("--every", type=int, default=1, help="every k-th checkpoint (the last always)")
+    p_run.add_argument("--base", help="also evaluate this base model as step 0")
+    _add_eval_options(p_run)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo(args.out)
+    if args.command == "evaluate":
+        return evaluate_command(args)
+    if args.command == "evaluate-run":
+        return evaluate_run_command(args)
     return 2
 
 
