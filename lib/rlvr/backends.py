@@ -8,6 +8,7 @@ chosen. ``transformers``: batched ``generate`` on CPU, and the GPU fallback.
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Sequence
 
 from .generation import Generation, generate
@@ -37,13 +38,19 @@ class Backend:
 class TransformersBackend(Backend):
     name = "transformers"
 
-    def __init__(self, path: str, dtype: str | None = None, device: str | None = None, batch_size: int = 32, model=None, tokenizer=None):
+    def __init__(self, path: str, dtype: str | None = None, device: str | None = None, batch_size: int = 32,
+                 model=None, tokenizer=None, threads: int | None = None):
         import torch
 
         from .models import load_model, load_tokenizer
 
         self.path = str(path)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device == "cpu":
+            # Half the logical cores: on a 2-core machine one thread generated
+            # several times faster than two whenever anything else was running
+            # (bench/evaluate.py).
+            torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) // 2))
         self.model = model if model is not None else load_model(self.path, dtype=dtype, device=device)
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(self.path)
         self.batch_size = batch_size

