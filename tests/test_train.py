@@ -1,0 +1,107 @@
+"""The GRPO engine on the embedded model: datasets, switches, records, checkpoints, resume."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from rlvr.config import preset
+from rlvr.evaluate import EvalConfig, evaluate
+from rlvr.train import ROLLOUTS_LOG, STEPS_LOG, RunLog, _trainer_class, train, training_dataset
+
+HANDSHAKES = "toy-train-00007"  # counting/handshakes: toy-base solves it some of the time
+
+
+def cfg(tmp_path, **overrides):
+    return preset("cpu", **{"examples": [HANDSHAKES], "output_dir": str(tmp_path / "run"), **overrides})
+
+
+def test_a_one_shot_set_is_its_example_repeated_to_fill_the_batch(tmp_path):
+    one = training_dataset(cfg(tmp_path, prompts_per_step=8))
+    assert len(one) == 8 and set(one["example_id"]) == {HANDSHAKES}
+    assert one[0]["prompt"][0]["content"].endswith("output the final answer within \\boxed{}.")
+    two = training_dataset(cfg(tmp_path, prompts_per_step=8, examples=[HANDSHAKES, "toy-train-00008"]))
+    assert sorted(pd.Series(two["example_id"]).value_counts().tolist()) == [4, 4]  # 4 + 4, like 64 + 64
+    free = training_dataset(preset("cpu", problem="What is 6 * 7?", answer="42", prompts_per_step=4))
+    assert free["answer"] == ["42"] * 4
+    relabelled = training_dataset(cfg(tmp_path, label="7"))
+    assert set(relabelled["answer"]) == {"7"}
+
+
+def test_a_short_run_records_every_step_and_rollout_and_saves_checkpoints(tmp_path):
+    out = train(cfg(tmp_path, steps=4, save_every=2))
+    steps = pd.read_parquet(out / "steps.parquet")
+    rollouts = pd.read_parquet(out / "rollouts.parquet")
+    assert steps["step"].tolist() == [1, 2, 3, 4]
+    for column in ("train_accuracy", "reward", "reward_std", "frac_reward_zero_std", "entropy", "policy_loss",
+                   "completions_mean_length", "completions_max_length", "boxed_rate", "truncation_rate",
+                   "learning_rate", "seconds", "tokens_per_s", "clip_ratio_region_mean"):
+        assert column in steps.columns, column
+    assert len(rollouts) == 4 * 2 * 8 and set(rollouts["example_id"]) == {HANDSHAKES}
+    assert rollouts.groupby("step").size().tolist() == [16] * 4
+    assert json.loads((out / "history_accuracy.json").read_text()).keys() == {HANDSHAKES}
+    assert (out / "checkpoint-2").is_dir() and (out / "checkpoint-4").is_dir()
+    run = json.loads((out / "run_config.json").read_text())
+    assert run["config"]["examples"] == [HANDSHAKES] and "trl" in run["environment"]["versions"]
+    # A checkpoint is a model the evaluation harness takes like any other.
+    table = evaluate(str(out / "checkpoint-4"), EvalConfig(benchmarks=["toy-test"], limit=3, max_new_tokens=16), progress=False)
+    assert len(table) == 3 and set(table["dtype"]) == {"float32"}
+
+
+def test_entropy_only_training_has_no_policy_loss(tmp_path):
+    out = train(cfg(tmp_path, steps=2, pg_loss_coef=0.0, entropy_coef=0.01))
+    steps = pd.read_parquet(out / "steps.parquet")
+    assert (steps["policy_loss"] == 0).all()
+    assert (steps["loss"] < 0).all()  # what is left is the entropy bonus, -0.01 * H
+
+
+def test_beta_zero_loads_no_reference_model_and_beta_loads_one(tmp_path):
+    from rlvr.models import load
+
+    model, tokenizer = load("toy-base")
+    trainer_cls = _trainer_class()
+    from rlvr.train import grpo_config, make_reward
+
+    dataset = training_dataset(cfg(tmp_path))
+    for beta, has_ref in ((0.0, False), (0.001, True)):
+        c = cfg(tmp_path, beta=beta)
+        trainer = trainer_cls(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
+                              args=grpo_config(c, 16, on_gpu=False), train_dataset=dataset, processing_class=tokenizer)
+        assert (trainer.ref_model is not None) == has_ref
+
+
+def test_a_killed_run_resumes_without_lost_or_duplicated_rows(tmp_path):
+    out = tmp_path / "run"
+    script = (
+        "import torch; from rlvr.config import preset; from rlvr.train import train; "
+        f"train(preset('cpu', examples=['{HANDSHAKES}'], steps=8, save_every=2, output_dir=r'{out}'))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoint-4" / "trainer_state.json").is_file():
+        assert proc.poll() is None and time.monotonic() < deadline, "the run should still be going"
+        time.sleep(0.2)
+    time.sleep(1.5)  # into step 5 or 6: rows written after the last checkpoint
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    logged = [r["step"] for r in RunLog(out).read(STEPS_LOG)]
+    assert max(logged) < 8  # it really was cut short
+
+    train(preset("cpu", examples=[HANDSHAKES], steps=8, save_every=2, output_dir=str(out)))
+    steps = pd.read_parquet(out / "steps.parquet")
+    rollouts = pd.read_parquet(out / "rollouts.parquet")
+    assert steps["step"].tolist() == list(range(1, 9))
+    assert rollouts.groupby("step").size().to_dict() == {s: 16 for s in range(1, 9)}
+
+
+def test_one_shot_training_raises_training_accuracy(tmp_path):
+    torch.manual_seed(0)
+    out = train(cfg(tmp_path, steps=24, save_every=100))
+    acc = pd.read_parquet(out / "steps.parquet")["train_accuracy"]
+    print(acc.round(2).tolist())
+    assert acc.tail(6).mean() > acc.head(6).mean() + 0.15
