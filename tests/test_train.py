@@ -50,7 +50,7 @@ def test_a_short_run_records_every_step_and_rollout_and_saves_checkpoints(tmp_pa
     assert run["config"]["examples"] == [HANDSHAKES] and "trl" in run["environment"]["versions"]
     # A checkpoint is a model the evaluation harness takes like any other.
     table = evaluate(str(out / "checkpoint-4"), EvalConfig(benchmarks=["toy-test"], limit=3, max_new_tokens=16), progress=False)
-    assert len(table) == 3 and set(table["dtype"]) == {"float32"}
+    assert len(table) == 3 and set(table["dtype"]) == {"float32"} and set(table["template"]) == {"train"}
 
 
 def test_entropy_only_training_has_no_policy_loss(tmp_path):
@@ -105,3 +105,16 @@ def test_one_shot_training_raises_training_accuracy(tmp_path):
     acc = pd.read_parquet(out / "steps.parquet")["train_accuracy"]
     print(acc.round(2).tolist())
     assert acc.tail(6).mean() > acc.head(6).mean() + 0.15
+
+
+def test_the_train_command_runs_a_params_file_and_refuses_a_bad_one(tmp_path, capsys):
+    from rlvr.cli import main
+
+    params = tmp_path / "run.yaml"
+    params.write_text(f"preset: cpu\nexamples: [{HANDSHAKES}]\nsteps: 2\noutput_dir: {tmp_path / 'out'}\n")
+    assert main(["train", str(params), "--set", "save_every=1"]) == 0
+    assert (tmp_path / "out" / "checkpoint-2").is_dir()
+    params.write_text("preset: cpu\nlearning_rat: 1\n")
+    assert main(["train", str(params)]) == 2
+    assert "learning_rat" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()

@@ -133,6 +133,40 @@ def evaluate_run_command(args) -> int:
     return 0
 
 
+def _overrides(pairs: list[str]) -> dict:
+    import yaml
+
+    values = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set takes key=value, got {pair!r}")
+        values[key.strip()] = yaml.safe_load(value)
+    return values
+
+
+def train_command(args) -> int:
+    from .config import load
+    from .train import train
+
+    try:
+        cfg = load(args.params, **_overrides(args.set))
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = train(cfg, resume=not args.fresh)
+    print(f"run written to {out} (steps.parquet, rollouts.parquet, samples.parquet, checkpoint-*/)")
+    return 0
+
+
+def select_command(args) -> int:
+    from .selection import load_history, ranking_table
+
+    table = ranking_table(load_history(args.history))
+    print(table.head(args.top).to_string(index=False))
+    return 0
+
+
 def _add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--benchmarks", help="comma-separated (default: the paper's six)")
     p.add_argument("--limit", type=int, help="first N problems of each benchmark")
@@ -162,7 +196,18 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--every", type=int, default=1, help="every k-th checkpoint (the last always)")
     p_run.add_argument("--base", help="also evaluate this base model as step 0")
     _add_eval_options(p_run)
+    p_train = sub.add_parser("train", help="GRPO training from a params file (resumes a killed run)")
+    p_train.add_argument("params", type=Path, help="YAML: `preset: cpu|paper` plus settings to override")
+    p_train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting (repeatable)")
+    p_train.add_argument("--fresh", action="store_true", help="ignore existing checkpoints and start over")
+    p_select = sub.add_parser("select", help="rank examples by historical variance (pi_1, pi_2, ...)")
+    p_select.add_argument("history", type=Path, help="a history JSON (a run's history_accuracy.json or the reference's)")
+    p_select.add_argument("--top", type=int, default=20)
     args = parser.parse_args(argv)
+    if args.command == "train":
+        return train_command(args)
+    if args.command == "select":
+        return select_command(args)
     if args.command == "demo":
         return demo(args.out)
     if args.command == "evaluate":

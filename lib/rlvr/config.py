@@ -22,7 +22,8 @@ class TrainConfig:
     model: str = "toy-base"
     dataset: str = "toy-train"
     data_source: str | None = None  # a local file or folder (else $RLVR_DATA_DIR, else the hub)
-    examples: list[str] | None = None  # ids of the 1-/few-shot examples; None: the whole dataset
+    limit: int | None = None  # the first N problems of the dataset (a smaller pool)
+    examples: list[str] | None = None  # ids of the 1-/few-shot examples; None: the whole dataset (or pool)
     example_rank: int | None = None  # pi_i: the i-th example by historical variance (needs history_file)
     history_file: str | None = None  # per-example accuracy history (reference JSON or a run's table)
     problem: str | None = None  # a free-text 1-shot problem...
@@ -72,6 +73,8 @@ class TrainConfig:
                      "max_grad_norm", "weight_decay"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}: must not be negative, got {getattr(self, name)}")
+        if self.limit is not None and self.limit < 1:
+            problems.append(f"limit: must be at least 1, got {self.limit}")
         if not 0.0 <= self.label_noise <= 1.0:
             problems.append(f"label_noise: must be within [0, 1], got {self.label_noise}")
         if not 0.0 < self.top_p <= 1.0:

@@ -22,7 +22,7 @@ import pandas as pd
 from .backends import Backend, get_backend
 from .data import EVAL_BENCHMARKS, load_dataset
 from .grading import extract_answer, grade_many
-from .models import MODELS, eval_dtype_for, resolve
+from .models import eval_dtype_for, eval_template_for, resolve
 
 GREEDY = {"n_samples": 1, "temperature": 0.0}
 AVG_AT_8 = {"n_samples": 8, "temperature": 0.6}
@@ -87,10 +87,7 @@ def reflection_counts(text: str) -> dict[str, int]:
 
 
 def _template_for(model: str, config: EvalConfig) -> str:
-    if config.template:
-        return config.template
-    spec = MODELS.get(model)
-    return spec.eval_template if spec else "qwen25-math-cot"
+    return config.template or eval_template_for(model)
 
 
 def evaluate(model: str, config: EvalConfig | None = None, *, backend: Backend | None = None, progress: bool = True) -> pd.DataFrame:

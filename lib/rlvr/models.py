@@ -49,8 +49,10 @@ MODELS: dict[str, ModelSpec] = {
     ]
 }
 
-# Written into a checkpoint's config.json by training: the dtype its base model ships in.
+# Written into a checkpoint's config.json by training: the dtype its base model ships
+# in, and the prompt template the base model is evaluated with.
 BASE_DTYPE_KEY = "rlvr_base_dtype"
+EVAL_TEMPLATE_KEY = "rlvr_eval_template"
 
 
 def resolve(name_or_path: str) -> str:
@@ -104,6 +106,20 @@ def eval_dtype_for(name_or_path: str) -> str:
         data = json.loads(config.read_text())
         return str(data.get(BASE_DTYPE_KEY) or data.get("dtype") or data.get("torch_dtype") or "float32")
     return "bfloat16"  # hub models of this paper ship in bfloat16
+
+
+def eval_template_for(name_or_path: str) -> str:
+    """The prompt template a model is evaluated with: its registered one, or for a
+    checkpoint its base model's (recorded by training), else qwen25-math-cot."""
+    spec = MODELS.get(name_or_path)
+    if spec:
+        return spec.eval_template
+    config = Path(name_or_path) / "config.json"
+    if config.is_file():
+        template = json.loads(config.read_text()).get(EVAL_TEMPLATE_KEY)
+        if template:
+            return template
+    return "qwen25-math-cot"
 
 
 def load_model(name_or_path: str, dtype: str | torch.dtype | None = None, device: str | None = None):

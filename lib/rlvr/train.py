@@ -30,7 +30,7 @@ from .config import TrainConfig
 from .data import load_dataset
 from .grading import extract_answer, grade_many
 from .labels import corrupt_labels, override_label
-from .models import BASE_DTYPE_KEY, eval_dtype_for, load_model, load_tokenizer, resolve
+from .models import BASE_DTYPE_KEY, EVAL_TEMPLATE_KEY, eval_dtype_for, eval_template_for, load_model, load_tokenizer, resolve
 from .prompts import training_messages
 from .provenance import environment
 from .rewards import completion_text, get_reward
@@ -50,7 +50,7 @@ def choose_examples(cfg: TrainConfig) -> Dataset:
     if cfg.problem is not None:
         data = Dataset.from_list([{"id": "custom", "problem": cfg.problem, "answer": str(cfg.answer)}])
     else:
-        data = load_dataset(cfg.dataset, cfg.data_source)
+        data = load_dataset(cfg.dataset, cfg.data_source, limit=cfg.limit)
         ids = cfg.examples
         if cfg.example_rank is not None:
             from .selection import load_history, rank_examples
@@ -124,8 +124,9 @@ class RunLog:
             tmp.replace(self.out / name)
 
 
-def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int) -> Callable:
-    """The configured reward as a TRL reward function that also records every rollout."""
+def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int, by_step: dict | None = None) -> Callable:
+    """The configured reward as a TRL reward function that also records every rollout
+    (to the log, and into ``by_step`` for the step table)."""
     reward_fn = get_reward(cfg.reward)
 
     def reward(prompts, completions, answer, example_id, trainer_state=None, **kwargs):
@@ -146,6 +147,8 @@ def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int) -> Callable
             for i, (eid, r, c, t, tok) in enumerate(zip(example_id, rewards, correct, texts, ids))
         ]
         log.append(ROLLOUTS_LOG, rows)
+        if by_step is not None:
+            by_step.setdefault(step, []).extend(rows)
         log.append(SAMPLES_LOG, [
             {"step": step, "example_id": eid, "completion": t, "correct": bool(c)}
             for eid, t, c in list(zip(example_id, texts, correct))[:SAMPLES_PER_STEP]
@@ -159,8 +162,9 @@ def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int) -> Callable
 class StepTable(TrainerCallback):
     """One row per optimizer step: TRL's metrics plus accuracy, format and speed."""
 
-    def __init__(self, log: RunLog):
+    def __init__(self, log: RunLog, by_step: dict):
         self.log = log
+        self.by_step = by_step  # rollouts of the current step, filled by the reward function
         self.t0 = time.perf_counter()
 
     def on_step_begin(self, args, state, control, **kwargs):
@@ -170,7 +174,7 @@ class StepTable(TrainerCallback):
         if not logs or "loss" not in logs and "reward" not in logs:
             return
         step = state.global_step
-        rollouts = [r for r in self.log.read(ROLLOUTS_LOG) if r["step"] == step]
+        rollouts = self.by_step.pop(step, [])
         seconds = time.perf_counter() - self.t0
         tokens = sum(r["n_tokens"] or 0 for r in rollouts)
         row = {
@@ -201,6 +205,7 @@ def _trainer_class():
 
         pg_loss_coef: float = 1.0
         base_dtype: str = "float32"
+        eval_template: str = "qwen25-math-cot"
 
         def _compute_loss(self, model, inputs):
             # The clipped policy term is linear in the advantages, so scaling them by
@@ -210,11 +215,13 @@ def _trainer_class():
             return super()._compute_loss(model, inputs)
 
         def _save(self, output_dir=None, state_dict=None):
-            # Checkpoints in the base model's dtype, with it recorded for evaluation.
+            # Checkpoints in the base model's dtype, with it and the base model's
+            # prompt template recorded for evaluation.
             dtype = getattr(torch, self.base_dtype)
             state_dict = state_dict if state_dict is not None else self.model.state_dict()
             state_dict = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
             setattr(self.model.config, BASE_DTYPE_KEY, self.base_dtype)
+            setattr(self.model.config, EVAL_TEMPLATE_KEY, self.eval_template)
             self.model.config.dtype = self.base_dtype
             super()._save(output_dir, state_dict=state_dict)
 
@@ -307,16 +314,18 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16) -> Pa
     model = load_model(cfg.model, dtype="float32")  # float32 master weights; bf16 compute on GPU
     tokenizer = load_tokenizer(cfg.model)
     trainer_cls = _trainer_class()
+    by_step: dict[int, list[dict]] = {}
     trainer = trainer_cls(
         model=model,
-        reward_funcs=[make_reward(cfg, log, steps_per_epoch)],
+        reward_funcs=[make_reward(cfg, log, steps_per_epoch, by_step)],
         args=grpo_config(cfg, micro_batch, on_gpu),
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[StepTable(log)],
+        callbacks=[StepTable(log, by_step)],
     )
     trainer.pg_loss_coef = cfg.pg_loss_coef
     trainer.base_dtype = base_dtype
+    trainer.eval_template = eval_template_for(cfg.model)
     trainer.train(resume_from_checkpoint=str(out / f"checkpoint-{previous}") if previous else None)
     write_tables(out)
     return out
