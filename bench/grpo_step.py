@@ -1,0 +1,157 @@
+"""Seconds per GRPO step on the CPU preset: TRL's trainer against plain torch.
+
+Both do the same work per step on ``toy-base`` and pi-like 1-shot data (the
+``cpu`` preset: 2 prompts x 8 rollouts, up to 96 new tokens, temperature 1.0):
+generate the groups, score them with the outcome reward, one forward/backward
+of the clipped policy loss with the entropy bonus, one optimizer step. The TRL
+step is split into generation, reward and the rest (forward/backward/optimizer
+and TRL's own bookkeeping) by timing its methods; the plain-torch step is
+written out here as the reference.
+
+    .venv/bin/python bench/grpo_step.py [--steps 12] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = "toy-train-00007"
+
+
+def timed(obj, name: str, bucket: dict):
+    original = getattr(obj, name)
+
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            bucket[name] = bucket.get(name, 0.0) + time.perf_counter() - t0
+
+    setattr(obj, name, wrapper)
+
+
+def bench_trl(steps: int, out: Path) -> dict:
+    from rlvr.config import preset
+    from rlvr.models import load_model, load_tokenizer
+    from rlvr.train import RunLog, StepTable, _trainer_class, grpo_config, make_reward, training_dataset
+
+    cfg = preset("cpu", examples=[EXAMPLE], steps=steps, save_every=10_000, output_dir=str(out))
+    dataset = training_dataset(cfg)
+    log, by_step = RunLog(out), {}
+    trainer = _trainer_class()(
+        model=load_model("toy-base", dtype="float32"), reward_funcs=[make_reward(cfg, log, 1, by_step)],
+        args=grpo_config(cfg, 16, on_gpu=False), train_dataset=dataset, processing_class=load_tokenizer("toy-base"),
+        callbacks=[StepTable(log, by_step)],
+    )
+    bucket: dict[str, float] = {}
+    timed(trainer, "_generate", bucket)
+    timed(trainer, "_calculate_rewards", bucket)
+    t0 = time.perf_counter()
+    trainer.train()
+    total = time.perf_counter() - t0
+    tokens = sum(r["n_tokens"] for r in log.read("rollouts.jsonl"))
+    generation, reward = bucket.get("_generate", 0.0), bucket.get("_calculate_rewards", 0.0)
+    return {
+        "implementation": "TRL GRPOTrainer (rlvr.train)", "steps": steps,
+        "s_per_step": round(total / steps, 3), "tokens_per_s": round(tokens / total, 1),
+        "generation_share": round(generation / total, 3), "reward_share": round(reward / total, 3),
+        "rest_share": round(1 - (generation + reward) / total, 3),
+    }
+
+
+def bench_plain(steps: int) -> dict:
+    from rlvr.config import preset
+    from rlvr.models import load_model, load_tokenizer
+    from rlvr.prompts import training_prompt
+    from rlvr.rewards import outcome_reward
+    from rlvr.train import training_dataset
+
+    cfg = preset("cpu", examples=[EXAMPLE])
+    model, tok = load_model("toy-base", dtype="float32"), load_tokenizer("toy-base")
+    row = training_dataset(cfg)[0]
+    prompt = training_prompt(row["prompt"][0]["content"].removesuffix(
+        " Let's think step by step and output the final answer within \\boxed{}."), tok)
+    n = cfg.prompts_per_step * cfg.rollouts_per_prompt
+    enc = tok([prompt] * n, return_tensors="pt", add_special_tokens=False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    times = {"generation": 0.0, "reward": 0.0, "train": 0.0}
+    tokens = 0
+    t_start = time.perf_counter()
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        model.eval()
+        with torch.no_grad():
+            seqs = model.generate(**enc, do_sample=True, temperature=cfg.temperature, top_k=0, top_p=1.0,
+                                  max_new_tokens=cfg.max_completion_length, pad_token_id=tok.pad_token_id)
+        completion = seqs[:, enc["input_ids"].shape[1]:]
+        mask = torch.ones_like(completion, dtype=torch.float)
+        for i, r in enumerate(completion.tolist()):  # up to and including the first EOS
+            if tok.eos_token_id in r:
+                mask[i, r.index(tok.eos_token_id) + 1:] = 0
+        t1 = time.perf_counter()
+        texts = tok.batch_decode([c[: int(m.sum())] for c, m in zip(completion, mask)], skip_special_tokens=True)
+        rewards = torch.tensor(outcome_reward(prompts=[prompt] * n, completions=texts, answer=[row["answer"]] * n))
+        groups = rewards.view(-1, cfg.rollouts_per_prompt)
+        adv = ((groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-4)).view(-1, 1)
+        t2 = time.perf_counter()
+        model.train()
+        logits = model(seqs).logits[:, enc["input_ids"].shape[1] - 1 : -1] / cfg.temperature
+        logp_all = logits.log_softmax(-1)
+        logp = logp_all.gather(-1, completion.unsqueeze(-1)).squeeze(-1)
+        entropy = -(logp_all.exp() * logp_all).sum(-1)
+        ratio = torch.exp(logp - logp.detach())
+        pg = -torch.min(ratio * adv, ratio.clamp(1 - cfg.clip_epsilon, 1 + cfg.clip_epsilon) * adv)
+        loss = ((pg - cfg.entropy_coef * entropy) * mask).sum() / mask.sum()
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        t3 = time.perf_counter()
+        times["generation"] += t1 - t0
+        times["reward"] += t2 - t1
+        times["train"] += t3 - t2
+        tokens += int(mask.sum())
+    total = time.perf_counter() - t_start
+    return {
+        "implementation": "plain torch reference", "steps": steps,
+        "s_per_step": round(total / steps, 3), "tokens_per_s": round(tokens / total, 1),
+        "generation_share": round(times["generation"] / total, 3), "reward_share": round(times["reward"] / total, 3),
+        "rest_share": round(times["train"] / total, 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--json", type=Path, default=ROOT / "outputs" / "bench" / "grpo_step.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+    import tempfile
+
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [bench_trl(args.steps, Path(tmp)), bench_plain(args.steps)]
+    table = pd.DataFrame(rows)
+    ratio = rows[0]["s_per_step"] / rows[1]["s_per_step"]
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.to_string(index=False))
+    print(f"\nTRL step / plain-torch step: {ratio:.2f}x (target: within 1.5x)")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"rows": rows, "ratio": ratio}, indent=2))
+    print(f"written: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
