@@ -118,3 +118,18 @@ def test_the_train_command_runs_a_params_file_and_refuses_a_bad_one(tmp_path, ca
     assert main(["train", str(params)]) == 2
     assert "learning_rat" in capsys.readouterr().err
     assert not (tmp_path / "out2").exists()
+
+
+def test_the_headline_scores_strict_and_lenient_accuracy_and_running_on():
+    from rlvr.experiments import score
+
+    table = pd.DataFrame({
+        "step": [0, 0, 25, 25],
+        "response": ["The answer is 7.", "The answer is \\boxed{7}.\n\nQuestion: more", "\\boxed{7}", "\\boxed{8}"],
+        "gold": ["7", "7", "7", "7"],
+        "correct": [True, False, True, False],
+        "has_box": [False, True, True, True],
+    })
+    scored = score(table).set_index("step")
+    assert scored.loc[0, "strict"] == 0.5 and scored.loc[0, "run_on"] == 0.5
+    assert scored.loc[25, "strict"] == 0.5 and scored.loc[25, "boxed"] == 1.0

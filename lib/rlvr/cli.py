@@ -159,6 +159,16 @@ def train_command(args) -> int:
     return 0
 
 
+def headline_command(args) -> int:
+    from .experiments import headline
+
+    summary = headline(args.params, args.out, seeds=args.seeds)
+    with __import__("pandas").option_context("display.width", 200):
+        print(summary.round(3).to_string(index=False))
+    print(f"\nwritten: {args.out}/results.csv, {args.out}/summary.csv")
+    return 0
+
+
 def select_command(args) -> int:
     from .selection import load_history, ranking_table
 
@@ -203,7 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     p_select = sub.add_parser("select", help="rank examples by historical variance (pi_1, pi_2, ...)")
     p_select.add_argument("history", type=Path, help="a history JSON (a run's history_accuracy.json or the reference's)")
     p_select.add_argument("--top", type=int, default=20)
+    p_head = sub.add_parser("headline", help="selection, then 1-shot / format-only / full-set over seeds, evaluated")
+    p_head.add_argument("--params", type=Path, default=Path("params/toy"))
+    p_head.add_argument("--out", type=Path, default=Path("outputs/headline"))
+    p_head.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args(argv)
+    if args.command == "headline":
+        return headline_command(args)
     if args.command == "train":
         return train_command(args)
     if args.command == "select":
