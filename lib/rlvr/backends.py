@@ -8,10 +8,9 @@ chosen. ``transformers``: batched ``generate`` on CPU, and the GPU fallback.
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Sequence
 
-from .generation import Generation, generate
+from .generation import Generation, cpu_threads, generate
 from .prompts import QWEN_STOP_STRINGS, QWEN_STOP_TOKEN_IDS, eval_prompt
 
 BACKENDS = ("auto", "vllm", "transformers")
@@ -47,10 +46,7 @@ class TransformersBackend(Backend):
         self.path = str(path)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if device == "cpu":
-            # Half the logical cores: on a 2-core machine one thread generated
-            # several times faster than two whenever anything else was running
-            # (bench/evaluate.py).
-            torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) // 2))
+            torch.set_num_threads(cpu_threads(threads))
         self.model = model if model is not None else load_model(self.path, dtype=dtype, device=device)
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(self.path)
         self.batch_size = batch_size

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -198,13 +198,6 @@ def save(table: pd.DataFrame, out_dir: str | Path, config: EvalConfig, extra: di
     table.to_parquet(tmp, index=False)
     tmp.replace(out / "samples.parquet")
     return out
-
-
-def with_overrides(config: EvalConfig, **overrides) -> EvalConfig:
-    unknown = set(overrides) - set(EvalConfig.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"unknown evaluation settings {sorted(unknown)}; known: {sorted(EvalConfig.__dataclass_fields__)}")
-    return replace(config, **overrides)
 
 
 CHECKPOINT_PREFIX = "checkpoint-"

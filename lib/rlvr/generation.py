@@ -7,10 +7,21 @@ tokenizer's EOS (and any extra stop ids) or at ``max_new_tokens``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
+
+
+def cpu_threads(requested: int | None = None) -> int:
+    """Torch threads for CPU work: as requested, else half the logical cores.
+
+    On a 2-core machine one thread ran several times faster than two whenever
+    anything else was running (OpenMP threads spin-wait for a busy core;
+    docs/benchmarks.md).
+    """
+    return requested or max(1, (os.cpu_count() or 2) // 2)
 
 
 @dataclass

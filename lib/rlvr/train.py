@@ -28,6 +28,7 @@ from transformers import TrainerCallback
 
 from .config import TrainConfig
 from .data import load_dataset
+from .generation import cpu_threads
 from .grading import extract_answer, grade_many
 from .labels import corrupt_labels, override_label
 from .models import BASE_DTYPE_KEY, EVAL_TEMPLATE_KEY, eval_dtype_for, eval_template_for, load_model, load_tokenizer, resolve
@@ -295,7 +296,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16) -> Pa
     out.mkdir(parents=True, exist_ok=True)
     on_gpu = torch.cuda.is_available()
     if not on_gpu:
-        torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 2) // 2))
+        torch.set_num_threads(cpu_threads(cfg.threads))
     log = RunLog(out)
     previous = last_checkpoint(out) if resume else None
     if previous is None:

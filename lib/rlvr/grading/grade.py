@@ -61,12 +61,19 @@ def gold_answer(gold) -> str:
     return text.strip()
 
 
-def quick_verdict(pred: str, gold: str, protocol: str) -> bool | None:
-    """Decide without symbolic maths (safe on untrusted text); None if undecided."""
+def _decide(pred: str, gold: str, protocol: str) -> tuple[bool | None, tuple[str, str] | None]:
+    """The safe verdict and the normalised forms it was reached on (kept for the
+    sandbox, so an undecided pair is not normalised twice)."""
     if len(pred) > MAX_ANSWER_CHARS:
         # No real answer is this long; only an exact match can be right.
-        return pred.strip() == gold.strip()
-    return verdict(normalize_answer(pred), normalize_answer(gold), protocol)
+        return pred.strip() == gold.strip(), None
+    forms = (normalize_answer(pred), normalize_answer(gold))
+    return verdict(*forms, protocol), forms
+
+
+def quick_verdict(pred: str, gold: str, protocol: str) -> bool | None:
+    """Decide without symbolic maths (safe on untrusted text); None if undecided."""
+    return _decide(pred, gold, protocol)[0]
 
 
 def grade_many(
@@ -87,6 +94,7 @@ def grade_many(
     proto = get_protocol(protocol)
     results = [False] * len(responses)
     pending: dict[tuple[str, str, str], list[int]] = {}
+    forms: dict[tuple[str, str, str], tuple[str, str]] = {}
     for i, (response, gold) in enumerate(zip(responses, golds)):
         pred = proto.extract(response)
         gold_text = gold_answer(gold)
@@ -100,18 +108,16 @@ def grade_many(
         if key in pending:
             pending[key].append(i)
             continue
-        v = quick_verdict(key[0], key[1], proto.name)
+        v, normalised = _decide(key[0], key[1], proto.name)
         if v is None:
             pending[key] = [i]
+            forms[key] = normalised
         else:
             _cache_put(key, v)
             results[i] = v
     if pending:
         keys = list(pending)
-        calls = [
-            (p, g, normalize_answer(p), normalize_answer(g), proto_name)
-            for p, g, proto_name in keys
-        ]
+        calls = [(p, g, *forms[(p, g, proto_name)], proto_name) for p, g, proto_name in keys]
         box = sandbox or get_sandbox()
         for key, ok in zip(keys, box.map(_worker.symbolic_grade, calls, timeout=timeout)):
             _cache_put(key, ok)
