@@ -27,11 +27,20 @@ def test_a_params_file_names_a_preset_and_overrides_it(tmp_path):
     assert load(path, seed=3).seed == 3
 
 
+def test_numbers_in_exponent_form_are_numbers(tmp_path):
+    # YAML 1.1 reads 1e-4 (no dot) as a string; it is still meant as a number.
+    path = tmp_path / "lr.yaml"
+    path.write_text("preset: cpu\nlearning_rate: 1e-4\n")
+    assert load(path).learning_rate == 1e-4
+    assert load(path, learning_rate="3e-5").learning_rate == 3e-5
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
         ("preset: cpu\nlearning_rat: 1e-5\n", "unknown config keys \\['learning_rat'\\]"),
-        ("preset: cpu\nsteps: many\n", "steps: 'many' is not a valid"),
+        ("preset: cpu\nsteps: many\n", "steps: 'many' is not a valid int"),
+        ("preset: cpu\nbeta: lots\n", "beta: 'lots' is not a valid float"),
         ("preset: cpu\nreward: length\n", "reward: 'length'"),
         ("preset: cpu\nrollouts_per_prompt: 1\n", "at least 2 rollouts"),
         ("preset: cpu\nlabel_noise: 1.5\n", "label_noise"),

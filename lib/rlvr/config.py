@@ -126,13 +126,20 @@ def _coerce(name: str, value, hint):
             return [str(v) for v in value]
         if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if base is float and isinstance(value, str):
+            # YAML 1.1 reads `1e-4` (no dot) as a string; a number written that way is still meant.
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if base is int and isinstance(value, int) and not isinstance(value, bool):
             return value
         if base is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
         if base is bool and isinstance(value, bool):
             return value
-    raise ValueError(f"{name}: {value!r} is not a valid {hint}")
+    names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed if t is not type(None))
+    raise ValueError(f"{name}: {value!r} is not a valid {names}")
 
 
 def from_dict(values: dict[str, Any]) -> TrainConfig:
