@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -289,8 +289,12 @@ def last_checkpoint(out: Path) -> int | None:
     return max(steps) if steps else None
 
 
-def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16) -> Path:
-    """Run (or resume) one training run; returns its output folder."""
+def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callbacks: Sequence = ()) -> Path:
+    """Run (or resume) one training run; returns its output folder.
+
+    ``callbacks`` are extra ``transformers.TrainerCallback`` objects (a notebook's
+    live plot, for one); they see each step after its row is in the step log.
+    """
     cfg.validate()
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -322,7 +326,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16) -> Pa
         args=grpo_config(cfg, micro_batch, on_gpu),
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[StepTable(log, by_step)],
+        callbacks=[StepTable(log, by_step), *callbacks],
     )
     trainer.pg_loss_coef = cfg.pg_loss_coef
     trainer.base_dtype = base_dtype
