@@ -21,15 +21,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The main job: notebooks/00_quickstart.ipynb through papermill on the embedded
+# default; the executed notebook, tables and figure land in outputs/00_quickstart/.
 quickstart: $(STAMP)
-	$(VENV)/bin/rlvr demo
+	$(VENV)/bin/rlvr notebook 00_quickstart
 
+# Unit tests, then every notebook under nbval in smoke mode (notebooks/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --nbval-lax tests notebooks
 
 # Includes the checks marked slow (kept out of CI).
 test-all: $(STAMP)
-	$(PY) -m pytest -q -m "slow or not slow"
+	$(PY) -m pytest -q -m "slow or not slow" --nbval-lax tests notebooks
 
 bench: $(STAMP)
 	$(PY) bench/grading.py

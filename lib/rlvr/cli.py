@@ -177,6 +177,62 @@ def select_command(args) -> int:
     return 0
 
 
+def sweep_command(args) -> int:
+    from .sweep import load_sweep, run_sweep
+
+    try:
+        sweep = load_sweep(args.sweep)
+        if args.parallel is not None and args.parallel < 1:
+            raise ValueError(f"--parallel must be >= 1, got {args.parallel}")
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = run_sweep(sweep, parallel=args.parallel, dry_run=args.dry_run)
+    if args.dry_run:
+        return 0
+    with __import__("pandas").option_context("display.width", 200, "display.max_columns", 30):
+        print("\n" + result.summary.to_string(index=False))
+    print(f"\nwritten: {sweep.out_dir / 'summary.csv'}")
+    print(f"{len(result.done)} ran, {len(result.skipped)} skipped (complete), {len(result.failed)} failed")
+    for name, error in result.failed.items():
+        print(f"FAILED {name}: {error} (see {sweep.out_dir / name / 'notebook.ipynb'})", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+def notebook_command(args) -> int:
+    import papermill
+
+    from .sweep import run_notebook
+
+    name = args.notebook
+    path = Path(name) if name.endswith(".ipynb") else next(iter(sorted(Path("notebooks").glob(f"{name}*.ipynb"))), None)
+    if path is None:
+        print(f"error: no notebook matches {name!r} in notebooks/ (e.g. 00_quickstart)", file=sys.stderr)
+        return 2
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"error: --set {item!r}: write KEY=VALUE", file=sys.stderr)
+            return 2
+        overrides[key.strip()] = __import__("yaml").safe_load(value)
+    t0 = time.perf_counter()
+    try:
+        out = run_notebook(path, args.params, overrides, args.out)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except papermill.PapermillExecutionError as exc:
+        print(f"error: the notebook failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
+        return 1
+    print(f"\nexecuted in {time.perf_counter() - t0:.0f} s: {out / 'notebook.ipynb'}")
+    for figure in sorted(out.glob("*.png")):
+        print(f"figure: {figure}")
+    if (out / "summary.csv").is_file():
+        print(f"table:  {out / 'summary.csv'}")
+    return 0
+
+
 def _add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--benchmarks", help="comma-separated (default: the paper's six)")
     p.add_argument("--limit", type=int, help="first N problems of each benchmark")
@@ -217,7 +273,20 @@ def main(argv: list[str] | None = None) -> int:
     p_head.add_argument("--params", type=Path, default=Path("params/toy"))
     p_head.add_argument("--out", type=Path, default=Path("outputs/headline"))
     p_head.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p_nb = sub.add_parser("notebook", help="execute one notebook with papermill into outputs/<notebook>/")
+    p_nb.add_argument("notebook", help="a notebook name or its number prefix (00_quickstart, 04) or a path")
+    p_nb.add_argument("--params", type=Path, help="a papermill params file, e.g. params/paper/00_quickstart.yaml")
+    p_nb.add_argument("--set", action="append", metavar="KEY=VALUE", help="one parameter (YAML value; repeatable)")
+    p_nb.add_argument("--out", type=Path, help="output folder (default: the params' out_dir, else outputs/<notebook>)")
+    p_sweep = sub.add_parser("sweep", help="run a notebook over a parameter grid (resumable) into outputs/<sweep>/")
+    p_sweep.add_argument("sweep", type=Path, help="a sweep file, e.g. params/sweeps/entropy.yaml")
+    p_sweep.add_argument("--parallel", type=int, help="notebooks at once (default: the file's `parallel`, else 1)")
+    p_sweep.add_argument("--dry-run", action="store_true", help="check the sweep and list its runs; execute nothing")
     args = parser.parse_args(argv)
+    if args.command == "notebook":
+        return notebook_command(args)
+    if args.command == "sweep":
+        return sweep_command(args)
     if args.command == "headline":
         return headline_command(args)
     if args.command == "train":

@@ -51,6 +51,9 @@ class TrainConfig:
     save_every: int = 20
     output_dir: str = "outputs/runs/default"
     backend: str = "auto"  # "auto", "transformers", "vllm", "unsloth"
+    vllm_mode: str = "colocate"  # "colocate": vLLM inside each training process; "server": `trl vllm-serve`
+    vllm_server_host: str = "0.0.0.0"  # server mode: where `trl vllm-serve` listens (TRL's defaults)
+    vllm_server_port: int = 8000
     lora_rank: int = 0  # Unsloth fast path only (a deviation from the paper's full fine-tuning)
     report_to: list[str] = field(default_factory=list)  # e.g. ["tensorboard"], ["wandb"]
     threads: int | None = None  # CPU threads for torch (default: half the cores)
@@ -61,6 +64,22 @@ class TrainConfig:
             problems.append(f"reward: {self.reward!r} is not 'outcome' or 'format'")
         if self.backend not in ("auto", "transformers", "vllm", "unsloth"):
             problems.append(f"backend: {self.backend!r} is not auto, transformers, vllm or unsloth")
+        if self.vllm_mode not in ("colocate", "server"):
+            problems.append(f"vllm_mode: {self.vllm_mode!r} is not 'colocate' or 'server'")
+        elif self.vllm_mode == "server" and self.backend not in ("auto", "vllm"):
+            # A server generates with vLLM; Unsloth runs its own engine in-process.
+            problems.append(f"vllm_mode: 'server' generates with a vLLM server; it needs backend vllm (or auto), "
+                            f"not {self.backend!r}")
+        if not 1 <= self.vllm_server_port <= 65535:
+            problems.append(f"vllm_server_port: {self.vllm_server_port} is not a port (1-65535)")
+        if self.lora_rank < 0:
+            problems.append(f"lora_rank: must not be negative, got {self.lora_rank}")
+        elif self.backend == "unsloth" and self.lora_rank == 0:
+            problems.append("lora_rank: backend 'unsloth' trains LoRA adapters and needs lora_rank > 0 (e.g. 64)")
+        elif self.lora_rank > 0 and self.backend != "unsloth":
+            # The paper fine-tunes all weights; LoRA is only offered where Unsloth needs it.
+            problems.append(f"lora_rank: LoRA is offered only on the Unsloth path (backend: unsloth), "
+                            f"not with backend {self.backend!r}; leave lora_rank at 0 for full fine-tuning")
         for name in ("prompts_per_step", "rollouts_per_prompt", "steps", "max_completion_length",
                      "optimizer_steps_per_rollout", "save_every"):
             if getattr(self, name) < 1:
@@ -69,7 +88,8 @@ class TrainConfig:
             problems.append("rollouts_per_prompt: GRPO needs at least 2 rollouts per prompt")
         if self.prompts_per_step % self.optimizer_steps_per_rollout:
             problems.append("optimizer_steps_per_rollout: must divide prompts_per_step")
-        for name in ("temperature", "learning_rate", "beta", "entropy_coef", "pg_loss_coef", "clip_epsilon",
+        # entropy_coef may be negative: Tab. 5 row 6 runs with -0.003 (entropy is then penalised).
+        for name in ("temperature", "learning_rate", "beta", "pg_loss_coef", "clip_epsilon",
                      "max_grad_norm", "weight_decay"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}: must not be negative, got {getattr(self, name)}")

@@ -54,6 +54,8 @@ class EvalConfig:
     limit: int | None = None  # first N problems of each benchmark
     data_source: str | None = None  # a local data folder (else $RLVR_DATA_DIR, else the hub)
     batch_size: int = 32
+    # In-context demos (question, worked answer) placed before every question (Tab. 16).
+    demos: list[tuple[str, str]] = field(default_factory=list)
 
     def decoding(self, benchmark: str) -> dict:
         base = PAPER_DECODING.get(benchmark, GREEDY)
@@ -103,7 +105,7 @@ def evaluate(model: str, config: EvalConfig | None = None, *, backend: Backend |
     for benchmark in config.benchmarks:
         rows = list(load_dataset(benchmark, config.data_source, limit=config.limit))
         decoding = config.decoding(benchmark)
-        prompts = [backend.prompt(r["problem"], template) for r in rows]
+        prompts = [backend.prompt(r["problem"], template, config.demos) for r in rows]
         # avg@n as the reference does it: the problems tiled n times in block order.
         tiled = prompts * decoding["n_samples"]
         gens = backend.generate(
@@ -239,7 +241,7 @@ def evaluate_checkpoints(
     frames = []
     for step, model in targets.items():
         done = out / f"step-{step}" / "samples.parquet"
-        if done.is_file():
+        if done.is_file() and _same_config(done.parent, config):
             frames.append(pd.read_parquet(done))
             continue
         table = evaluate(model, config, progress=progress)
@@ -247,6 +249,15 @@ def evaluate_checkpoints(
         save(table, done.parent, config, {"step": step, "model": model})  # samples.parquet written last
         frames.append(table)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _same_config(step_dir: Path, config: EvalConfig) -> bool:
+    """Whether a saved evaluation used ``config`` (else it is redone: it is derived data)."""
+    try:
+        stored = json.loads((step_dir / "eval_config.json").read_text())["config"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return stored == json.loads(json.dumps(config.to_dict(), default=str))
 
 
 def select_checkpoint(table: pd.DataFrame) -> pd.DataFrame:

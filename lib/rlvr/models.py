@@ -119,6 +119,8 @@ def eval_template_for(name_or_path: str) -> str:
         template = json.loads(config.read_text()).get(EVAL_TEMPLATE_KEY)
         if template:
             return template
+    if Path(name_or_path).is_dir() and _is_toy_folder(Path(name_or_path)):
+        return "train"  # a toy-world model (a rebuild, say) knows only its own chat format
     return "qwen25-math-cot"
 
 

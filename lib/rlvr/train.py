@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -41,6 +42,7 @@ STEPS_LOG = "steps.jsonl"
 ROLLOUTS_LOG = "rollouts.jsonl"
 SAMPLES_LOG = "samples.jsonl"
 SAMPLES_PER_STEP = 8
+ADAPTER_DIR = "adapter"  # LoRA runs: a checkpoint's adapters, beside the merged model
 
 
 # ----------------------------------------------------------------------------- data
@@ -207,6 +209,7 @@ def _trainer_class():
         pg_loss_coef: float = 1.0
         base_dtype: str = "float32"
         eval_template: str = "qwen25-math-cot"
+        lora: bool = False  # the Unsloth path: the model is a PEFT model with LoRA adapters
 
         def _compute_loss(self, model, inputs):
             # The clipped policy term is linear in the advantages, so scaling them by
@@ -218,26 +221,70 @@ def _trainer_class():
         def _save(self, output_dir=None, state_dict=None):
             # Checkpoints in the base model's dtype, with it and the base model's
             # prompt template recorded for evaluation.
-            dtype = getattr(torch, self.base_dtype)
-            state_dict = state_dict if state_dict is not None else self.model.state_dict()
-            state_dict = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
+            output_dir = output_dir or self.args.output_dir
             setattr(self.model.config, BASE_DTYPE_KEY, self.base_dtype)
             setattr(self.model.config, EVAL_TEMPLATE_KEY, self.eval_template)
             self.model.config.dtype = self.base_dtype
+            if self.lora:
+                # Evaluation loads a checkpoint folder as a full model, so the merged 16-bit
+                # weights go there (Unsloth merges into a copy; training goes on unmerged); the
+                # adapters, which a resume needs, go to a subfolder that model loaders ignore.
+                super()._save(os.path.join(output_dir, ADAPTER_DIR), state_dict=state_dict)
+                self.model.save_pretrained_merged(output_dir, self.processing_class, save_method="merged_16bit")
+                return
+            dtype = getattr(torch, self.base_dtype)
+            state_dict = state_dict if state_dict is not None else self.model.state_dict()
+            state_dict = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
             super()._save(output_dir, state_dict=state_dict)
 
+        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+            # A LoRA checkpoint's root holds merged weights, which must not be loaded into
+            # the PEFT model; its adapters resume it (as transformers resumes PEFT models).
+            adapter = os.path.join(resume_from_checkpoint, ADAPTER_DIR)
+            if self.lora and os.path.isdir(adapter):
+                model = model if model is not None else self.model
+                model.load_adapter(adapter, model.active_adapters[0], is_trainable=True)
+                return
+            super()._load_from_checkpoint(resume_from_checkpoint, model)
+
     return RLVRTrainer
+
+
+def world_size() -> int:
+    """Training processes: ``accelerate launch`` (torchrun) sets WORLD_SIZE in each. Read from
+    the environment so that nothing initialises torch.distributed before TRL does."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def batch_split(cfg: TrainConfig, micro_batch: int, processes: int) -> tuple[int, int]:
+    """``(per-device micro-batch, gradient-accumulation steps)`` that keep an optimizer
+    step at the configured global batch (128 x 8 = 1024 completions in the paper) for any
+    number of processes: each process takes an equal share, in equal micro-batches of at
+    most ``micro_batch`` completions."""
+    per_optimizer_step = cfg.prompts_per_step * cfg.rollouts_per_prompt // cfg.optimizer_steps_per_rollout
+    if per_optimizer_step % processes:
+        fits = [n for n in range(1, 17) if per_optimizer_step % n == 0]
+        raise ValueError(
+            f"{per_optimizer_step} completions per optimizer step do not split evenly over {processes} "
+            f"training processes; TRL gives every process the same batch. Train on {fits} processes "
+            "(or change prompts_per_step, which departs from the paper's batch)."
+        )
+    share = per_optimizer_step // processes
+    # The largest micro-batch that divides the share: a remainder would silently shrink the batch.
+    micro = max(d for d in range(1, min(micro_batch, share) + 1) if share % d == 0)
+    return micro, share // micro
 
 
 def grpo_config(cfg: TrainConfig, micro_batch: int, on_gpu: bool):
     """TRL's GRPOConfig with every field whose default differs from the paper set."""
     from trl import GRPOConfig
 
-    completions = cfg.prompts_per_step * cfg.rollouts_per_prompt
-    per_optimizer_step = completions // cfg.optimizer_steps_per_rollout
-    micro = min(micro_batch, per_optimizer_step)
-    accumulation = max(1, per_optimizer_step // micro)
-    return GRPOConfig(
+    processes = world_size()
+    micro, accumulation = batch_split(cfg, micro_batch, processes)
+    # Unsloth generates with its own in-process vLLM engine, which TRL's colocate mode hands over to.
+    use_vllm = cfg.backend in ("vllm", "unsloth") or (
+        cfg.backend == "auto" and on_gpu and (cfg.vllm_mode == "server" or _has_vllm()))
+    args = GRPOConfig(
         output_dir=cfg.output_dir,
         seed=cfg.seed,
         max_steps=cfg.steps * cfg.optimizer_steps_per_rollout,
@@ -272,16 +319,31 @@ def grpo_config(cfg: TrainConfig, micro_batch: int, on_gpu: bool):
         report_to=cfg.report_to or "none",
         use_cpu=not on_gpu,
         bf16=on_gpu,
-        use_vllm=cfg.backend == "vllm" or (cfg.backend == "auto" and on_gpu and _has_vllm()),
-        vllm_mode="colocate",
+        use_vllm=use_vllm,
+        vllm_mode=cfg.vllm_mode,
+        vllm_server_host=cfg.vllm_server_host,
+        vllm_server_port=cfg.vllm_server_port,
         disable_tqdm=False,
     )
+    if args.world_size != processes:  # a launcher that does not set WORLD_SIZE: the batch would be off
+        raise RuntimeError(f"WORLD_SIZE says {processes} processes, accelerate runs {args.world_size}; "
+                           "launch with `accelerate launch` (docs/gpu.md)")
+    return args
 
 
 def _has_vllm() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("vllm") is not None
+
+
+def deviations(cfg: TrainConfig) -> list[str]:
+    """How a run's setup departs from the paper's method (recorded in run_config.json)."""
+    if cfg.lora_rank > 0:
+        return [f"LoRA (rank {cfg.lora_rank}, alpha {cfg.lora_rank}, attention and MLP projections) on the "
+                "Unsloth path instead of full fine-tuning; base weights frozen in 16 bit; the learning rate "
+                f"{cfg.learning_rate:g} was set for full fine-tuning"]
+    return []
 
 
 def last_checkpoint(out: Path) -> int | None:
@@ -296,6 +358,10 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     live plot, for one); they see each step after its row is in the step log.
     """
     cfg.validate()
+    if cfg.backend == "unsloth":  # fails where Unsloth cannot run, before anything is written
+        from .unsloth_path import prepare
+
+        prepare()
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     on_gpu = torch.cuda.is_available()
@@ -311,13 +377,22 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
 
     dataset = training_dataset(cfg)
     steps_per_epoch = max(1, len(dataset) // cfg.prompts_per_step)
+    departures = deviations(cfg)
+    for text in departures:
+        warnings.warn(f"deviation from the paper: {text}", stacklevel=2)
     (out / RUN_CONFIG).write_text(json.dumps(
         {"config": cfg.to_dict(), "model_path": resolve(cfg.model), "dataset_rows": len(dataset),
-         "examples": sorted(set(dataset["example_id"]))[:50], "environment": environment()}, indent=2))
+         "examples": sorted(set(dataset["example_id"]))[:50], "deviations": departures,
+         "environment": environment()}, indent=2))
 
     base_dtype = eval_dtype_for(cfg.model)
-    model = load_model(cfg.model, dtype="float32")  # float32 master weights; bf16 compute on GPU
-    tokenizer = load_tokenizer(cfg.model)
+    if cfg.backend == "unsloth":
+        from .unsloth_path import load as load_unsloth
+
+        model, tokenizer = load_unsloth(cfg)
+    else:
+        model = load_model(cfg.model, dtype="float32")  # float32 master weights; bf16 compute on GPU
+        tokenizer = load_tokenizer(cfg.model)
     trainer_cls = _trainer_class()
     by_step: dict[int, list[dict]] = {}
     trainer = trainer_cls(
@@ -331,6 +406,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     trainer.pg_loss_coef = cfg.pg_loss_coef
     trainer.base_dtype = base_dtype
     trainer.eval_template = eval_template_for(cfg.model)
+    trainer.lora = cfg.lora_rank > 0
     trainer.train(resume_from_checkpoint=str(out / f"checkpoint-{previous}") if previous else None)
     write_tables(out)
     return out

@@ -1,0 +1,177 @@
+"""What the notebooks need beyond the library proper: set-up, widgets, live
+plots, a rollout browser, and saving a notebook's results in one call.
+
+Notebooks stay thin: narrative, a ``parameters`` cell, and calls into ``rlvr``.
+The test suite executes every notebook with ``RLVR_SMOKE=1``; a notebook then
+cuts its run lengths (in a cell that says so) and writes under
+``outputs/smoke/`` so a test never touches a researcher's results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import fields, replace
+from pathlib import Path
+
+import pandas as pd
+from transformers import TrainerCallback
+
+from .config import TrainConfig
+from .provenance import environment
+
+SMOKE = os.environ.get("RLVR_SMOKE") == "1"
+
+
+def project_root(start: str | Path | None = None) -> Path | None:
+    """The folder holding this project's ``pyproject.toml`` (above ``start``), if any."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "lib" / "rlvr").is_dir():
+            return folder
+    return None
+
+
+def setup() -> Path:
+    """Work from the project root (so ``params/`` and ``outputs/`` resolve the same
+    under JupyterLab, papermill and nbval) and set the plotting theme."""
+    import seaborn as sns
+    from transformers.utils import logging as hf_logging
+
+    # Per-load progress bars and config notices would bury the notebook's own output.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    root = project_root()
+    if root is not None:
+        os.chdir(root)
+    sns.set_theme(style="whitegrid", context="notebook")
+    return Path.cwd()
+
+
+def output_dir(path: str | Path) -> Path:
+    """Where a notebook writes: ``path``, or ``outputs/smoke/<name>`` under the test suite."""
+    path = Path(path)
+    if SMOKE and "smoke" not in path.parts:
+        path = Path("outputs") / "smoke" / path.name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save(out_dir: str | Path, summary: pd.DataFrame, *, tables: dict[str, pd.DataFrame] | None = None,
+         figures: dict | None = None, settings: dict | None = None) -> None:
+    """Write a notebook's results: ``summary.csv`` (what a sweep collects), other
+    tables as Parquet, figures as PNG, and the settings and versions beside them."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in (tables or {}).items():
+        table.to_parquet(out / f"{name}.parquet", index=False)
+    for name, fig in (figures or {}).items():
+        fig.savefig(out / f"{name}.png", dpi=120, bbox_inches="tight")
+    meta = {"settings": settings or {}, "smoke": SMOKE, "environment": environment()}
+    (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+    # Last: a sweep treats summary.csv as the sign that the notebook finished.
+    summary.to_csv(out / "summary.csv", index=False)
+    print(f"saved in {out}/: summary.csv, {len(tables or {})} tables, {len(figures or {})} figures, meta.json")
+
+
+class LivePlot(TrainerCallback):
+    """Redraws a run's training curves in the notebook every ``every`` steps.
+
+    Reads the run's own step log (written just before by the step-table
+    callback), so what it shows is exactly what is saved.
+    """
+
+    def __init__(self, run_dir: str | Path, every: int = 5, metrics=("train_accuracy", "reward_std", "entropy", "completions_mean_length")):
+        self.run_dir, self.every, self.metrics = Path(run_dir), every, metrics
+        self._handle = self._fig = None
+
+    def _draw(self):
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        from .plots import training_steps
+        from .train import STEPS_LOG, RunLog
+
+        rows = RunLog(self.run_dir).read(STEPS_LOG)
+        if not rows:
+            return
+        if self._fig is None:
+            self._fig = plt.figure(figsize=(12, 2.8))
+            plt.close(self._fig)  # shown through the display handle only, not again at cell end
+        training_steps(pd.DataFrame(rows), self.metrics, fig=self._fig)
+        if self._handle is None:
+            self._handle = display(self._fig, display_id=True)
+        else:
+            self._handle.update(self._fig)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step % self.every == 0:
+            self._draw()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._draw()
+
+
+def settings_panel(cfg: TrainConfig, names=("examples", "reward", "learning_rate", "temperature", "entropy_coef", "beta",
+                                               "weight_decay", "steps", "seed"), example_choices=None):
+    """Widgets to change a config's settings before running the next cell.
+
+    ``panel.config()`` gives the config with the widgets' values; under papermill
+    the widgets are never touched and it returns ``cfg`` unchanged.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    types = {f.name: f.type for f in fields(TrainConfig)}
+    controls = {}
+    for name in names:
+        value = getattr(cfg, name)
+        if name == "examples":
+            options = list(example_choices or value or [])
+            controls[name] = widgets.Dropdown(options=options, value=(value or [None])[0] if options else None,
+                                              description="example")
+        elif name == "reward":
+            controls[name] = widgets.Dropdown(options=["outcome", "format"], value=value, description=name)
+        elif "float" in str(types[name]):
+            controls[name] = widgets.FloatText(value=value, description=name, step=None)
+        elif "int" in str(types[name]):
+            controls[name] = widgets.IntText(value=value, description=name)
+        else:
+            controls[name] = widgets.Text(value=str(value), description=name)
+    for control in controls.values():
+        control.style.description_width = "initial"
+    display(widgets.VBox(list(controls.values())))
+
+    class Panel:
+        def config(self) -> TrainConfig:
+            values = {n: c.value for n, c in controls.items()}
+            if "examples" in values:
+                values["examples"] = [values["examples"]] if values["examples"] else cfg.examples
+            return replace(cfg, **values).validate()
+
+    return Panel()
+
+
+def rollout_browser(samples: pd.DataFrame, n: int = 4):
+    """A slider over training steps showing that step's sampled rollouts.
+
+    The first step's rollouts are also printed as a static table, so an
+    executed notebook (papermill, no one to move the slider) shows start and end.
+    """
+    import ipywidgets as widgets
+    from IPython.display import HTML, display
+
+    steps = sorted(samples["step"].unique())
+    if not steps:
+        print("no rollouts logged")
+        return
+
+    def table(step):
+        rows = samples[samples["step"] == step].head(n)
+        return rows[["step", "example_id", "correct", "completion"]].style.hide(axis="index").to_html()
+
+    display(HTML(table(steps[0])))
+    out = widgets.HTML(table(steps[-1]))
+    slider = widgets.SelectionSlider(options=steps, value=steps[-1], description="step", continuous_update=False)
+    slider.observe(lambda change: setattr(out, "value", table(change["new"])), names="value")
+    display(widgets.VBox([slider, out]))

@@ -1,0 +1,290 @@
+"""Parameter sweeps over a notebook: ``rlvr sweep params/sweeps/<name>.yaml``.
+
+A sweep file names a notebook and a grid of its parameters; every combination is
+one run, executed by papermill into ``outputs/<sweep>/<run>/`` (``notebook.ipynb``
+plus the tables and figures the notebook writes to its ``out_dir``). A run is
+complete once its ``summary.csv`` exists and ``run.json`` says ``"ok"``; complete
+runs are skipped, so re-running a sweep resumes it and retries the failed runs.
+The cross-run table (``outputs/<sweep>/summary.csv``) stacks each complete run's
+``summary.csv`` behind the run's name and swept values.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import papermill
+import yaml
+
+KEYS = ("notebook", "name", "out", "params", "fixed", "grid", "parallel", "kernel")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+-]+")
+
+
+@dataclass
+class Run:
+    name: str
+    values: dict  # the swept values only: they label the run in the summary
+    parameters: dict  # everything papermill injects, out_dir included
+    out_dir: Path  # absolute
+
+    @property
+    def complete(self) -> bool:
+        record = self.out_dir / "run.json"
+        if not (self.out_dir / "summary.csv").is_file() or not record.is_file():
+            return False
+        return json.loads(record.read_text()).get("status") == "ok"
+
+
+@dataclass
+class Sweep:
+    path: Path
+    notebook: Path
+    name: str
+    grid: dict
+    fixed: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # the params file's contents
+    out: Path = Path("outputs")
+    parallel: int = 1
+    kernel: str | None = None
+    root: Path = field(default_factory=Path.cwd)  # papermill's cwd; relative paths resolve from here
+
+    @property
+    def out_dir(self) -> Path:
+        return self.root / self.out / self.name
+
+    def runs(self) -> list[Run]:
+        runs = []
+        for combo in itertools.product(*self.grid.values()):
+            values = dict(zip(self.grid, combo))
+            name = _UNSAFE.sub("_", ",".join(f"{k}={v}" for k, v in values.items()))
+            # Relative to root, like every other path a notebook sees.
+            rel = self.out / self.name / name
+            parameters = {**self.params, **self.fixed, **values, "out_dir": str(rel)}
+            runs.append(Run(name, values, parameters, self.root / rel))
+        return runs
+
+
+@dataclass
+class SweepResult:
+    summary: pd.DataFrame
+    done: list[str] = field(default_factory=list)  # executed now, ok
+    skipped: list[str] = field(default_factory=list)  # complete from an earlier invocation
+    failed: dict[str, str] = field(default_factory=dict)  # run name -> error
+    pending: list[str] = field(default_factory=list)  # dry run: would execute
+
+
+def _mapping(value, what: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _read_yaml(path: Path, what: str) -> dict:
+    try:
+        return _mapping(yaml.safe_load(path.read_text()), f"{what} {path}")
+    except yaml.YAMLError as exc:  # report it like every other malformed file
+        raise ValueError(f"{what} {path} is not valid YAML: {exc}") from None
+
+
+def load_sweep(path: str | Path, root: str | Path | None = None) -> Sweep:
+    """Read and check a sweep file; raises before anything is written or executed."""
+    path, root = Path(path), Path(root or Path.cwd())
+    spec = _read_yaml(path, "sweep file")
+    if unknown := sorted(set(spec) - set(KEYS)):
+        raise ValueError(f"{path}: unknown key(s) {', '.join(map(repr, unknown))} (valid: {', '.join(KEYS)})")
+    for key in ("notebook", "grid"):
+        if key not in spec:
+            raise ValueError(f"{path}: missing required key '{key}'")
+    notebook = root / str(spec["notebook"])
+    if not notebook.is_file():
+        raise FileNotFoundError(f"{path}: 'notebook': no such file {notebook}")
+    name = str(spec.get("name") or path.stem)
+    if _UNSAFE.search(name) or name in (".", ".."):
+        raise ValueError(f"{path}: 'name' {name!r} is not a safe folder name (letters, digits, _ . , = + -)")
+    parallel = spec.get("parallel", 1)
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        raise ValueError(f"{path}: 'parallel' must be an integer >= 1, got {parallel!r}")
+    for key in ("out", "kernel"):
+        if key in spec and not isinstance(spec[key], str):
+            raise ValueError(f"{path}: '{key}' must be a string, got {spec[key]!r}")
+
+    grid = _mapping(spec["grid"], f"{path}: 'grid'")
+    if not grid:
+        raise ValueError(f"{path}: 'grid' is empty; give at least one parameter with a list of values")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{path}: grid key '{key}' must be a non-empty list, got {values!r}")
+    fixed = _mapping(spec.get("fixed"), f"{path}: 'fixed'")
+    if both := sorted(set(fixed) & set(grid)):
+        raise ValueError(f"{path}: key(s) {', '.join(map(repr, both))} are in both 'fixed' and 'grid'")
+
+    params = {}
+    if spec.get("params"):
+        params_file = root / str(spec["params"])
+        if not params_file.is_file():
+            raise FileNotFoundError(f"{path}: 'params': no such file {params_file}")
+        params = _read_yaml(params_file, "params file")
+
+    # Papermill would inject unknown names silently; a typo must fail here instead.
+    declared = papermill.inspect_notebook(str(notebook))
+    if "out_dir" not in declared:
+        raise ValueError(f"{notebook}: its `parameters` cell must declare out_dir (found: {', '.join(declared) or 'none'})")
+    for where, keys in (("fixed", fixed), ("grid", grid)):
+        if "out_dir" in keys:  # a params file may carry one (for running the notebook alone); it is overridden
+            raise ValueError(f"{path}: {where} key 'out_dir' is set by the sweep (outputs/<sweep>/<run>)")
+    for where, keys in ((f"params file {spec.get('params')}", params), ("fixed", fixed), ("grid", grid)):
+        if bad := sorted(set(keys) - set(declared)):
+            raise ValueError(
+                f"{path}: {where} key(s) {', '.join(map(repr, bad))} are not parameters of {spec['notebook']}"
+                f" (its parameters: {', '.join(declared)})"
+            )
+    check_values(declared, params, f"{path}: params file {spec.get('params')}")
+    check_values(declared, fixed, f"{path}: fixed")
+    for key, values in grid.items():
+        for value in values:
+            check_values(declared, {key: value}, f"{path}: grid")
+
+    sweep = Sweep(path, notebook, name, grid, fixed, params, Path(spec.get("out", "outputs")),
+                  parallel, spec.get("kernel"), root)
+    names = [run.name for run in sweep.runs()]
+    if len(set(names)) < len(names):
+        raise ValueError(f"{path}: grid values collide once made folder-safe: {names}")
+    return sweep
+
+
+def _default(parameter: dict):
+    try:
+        return ast.literal_eval(parameter.get("default", "None"))
+    except (ValueError, SyntaxError):
+        return None  # an expression papermill cannot evaluate statically: no type to check against
+
+
+def check_values(declared: dict, values: dict, where: str) -> None:
+    """A value must have the type of the parameter's default in the notebook
+    (ints pass for floats; any value passes where the default is None)."""
+    for key, value in values.items():
+        if key not in declared or value is None:
+            continue
+        default = _default(declared[key])
+        if default is None:
+            continue
+        wanted = type(default)
+        ok = isinstance(value, wanted) and not (wanted is not bool and isinstance(value, bool))
+        ok = ok or (wanted is float and isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise ValueError(f"{where}: {key}: {value!r} is not of type {wanted.__name__} "
+                             f"(the notebook's default is {default!r})")
+
+
+def run_notebook(notebook: str | Path, params_file: str | Path | None = None, overrides: dict | None = None,
+                 out_dir: str | Path | None = None, root: str | Path | None = None, kernel: str | None = None) -> Path:
+    """Execute one notebook with papermill into ``out_dir`` (default
+    ``outputs/<notebook name>``) as ``notebook.ipynb``; parameters come from a
+    params file and then ``overrides``, checked against the notebook first."""
+    root = Path(root or Path.cwd())
+    notebook = root / notebook if not Path(notebook).is_absolute() else Path(notebook)
+    if not notebook.is_file():
+        raise FileNotFoundError(f"{notebook}: no such notebook (they live in notebooks/)")
+    if params_file and not (root / params_file).is_file():
+        raise FileNotFoundError(f"{params_file}: no such params file")
+    parameters = _read_yaml(root / params_file, "params file") if params_file else {}
+    parameters.update(overrides or {})
+    declared = papermill.inspect_notebook(str(notebook))
+    if bad := sorted(set(parameters) - set(declared)):
+        raise ValueError(f"{params_file or 'parameters'}: key(s) {', '.join(map(repr, bad))} are not parameters "
+                         f"of {notebook.name} (its parameters: {', '.join(declared)})")
+    check_values(declared, parameters, str(params_file or "parameters"))
+    out = Path(out_dir or parameters.get("out_dir") or Path("outputs") / notebook.stem)
+    parameters["out_dir"] = str(out)
+    (root / out).mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(notebook), str(root / out / "notebook.ipynb"), parameters=parameters,
+                               kernel_name=kernel, cwd=str(root))
+    return root / out
+
+
+def _execute(sweep: Sweep, run: Run, label: str) -> str | None:
+    """Execute one run; returns the error, or None when it succeeded."""
+    run.out_dir.mkdir(parents=True, exist_ok=True)
+    # A stale marker or table from an earlier attempt must not vouch for this one.
+    for stale in ("run.json", "summary.csv"):
+        (run.out_dir / stale).unlink(missing_ok=True)
+    print(f"{label} start   {run.name}", flush=True)
+    started, t0, error = datetime.now(timezone.utc), time.perf_counter(), None
+    try:
+        papermill.execute_notebook(
+            str(sweep.notebook), str(run.out_dir / "notebook.ipynb"), parameters=run.parameters,
+            kernel_name=sweep.kernel, cwd=str(sweep.root), progress_bar=False,
+        )
+        if not (run.out_dir / "summary.csv").is_file():
+            error = f"the notebook finished without writing {run.parameters['out_dir']}/summary.csv"
+    except papermill.PapermillExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue}"  # the full traceback stays in the kept notebook
+    except Exception as exc:  # a kernel that dies, a bad kernel name...: record it, keep sweeping
+        error = f"{type(exc).__name__}: {exc}"
+    seconds = round(time.perf_counter() - t0, 2)
+    record = {"run": run.name, "parameters": run.parameters, "status": "failed" if error else "ok",
+              "error": error, "started": started.isoformat(),
+              "finished": datetime.now(timezone.utc).isoformat(), "seconds": seconds}
+    (run.out_dir / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    print(f"{label} {'FAILED' if error else 'ok    '}  {run.name} ({seconds:.1f} s){': ' + error if error else ''}",
+          flush=True)
+    return error
+
+
+def summarize(sweep: Sweep) -> pd.DataFrame:
+    """Every complete run's summary.csv, led by its run name and swept values."""
+    tables = []
+    for run in sweep.runs():
+        if not run.complete:
+            continue
+        table = pd.read_csv(run.out_dir / "summary.csv")
+        # The swept value is authoritative where the notebook also reports it.
+        table = table.drop(columns=[c for c in ("run", *run.values) if c in table.columns])
+        for i, (key, value) in enumerate({"run": run.name, **run.values}.items()):
+            table.insert(i, key, [value] * len(table))
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["run", *sweep.grid])
+
+
+def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: bool = False) -> SweepResult:
+    """Execute every incomplete run (``parallel`` at once) and write the cross-run summary."""
+    if not isinstance(sweep, Sweep):
+        sweep = load_sweep(sweep)
+    if parallel is not None and parallel < 1:
+        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    runs = sweep.runs()
+    todo = [run for run in runs if not run.complete]
+    result = SweepResult(summary=pd.DataFrame(), skipped=[r.name for r in runs if r.complete])
+    print(f"sweep {sweep.name}: {len(runs)} runs, {len(result.skipped)} complete, {len(todo)} to run"
+          f" -> {sweep.out_dir}", flush=True)
+    if dry_run:
+        for run in runs:
+            print(f"  {'skip' if run.complete else 'run '}  {run.name}")
+        result.pending = [run.name for run in todo]
+        result.summary = summarize(sweep)
+        return result
+
+    with ThreadPoolExecutor(max_workers=parallel or sweep.parallel) as pool:
+        # Each papermill execution starts its own kernel process; threads only wait on them.
+        errors = pool.map(lambda ir: _execute(sweep, ir[1], f"[{ir[0]}/{len(todo)}]"), enumerate(todo, 1))
+        for run, error in zip(todo, errors):
+            if error:
+                result.failed[run.name] = error
+            else:
+                result.done.append(run.name)
+
+    result.summary = summarize(sweep)
+    sweep.out_dir.mkdir(parents=True, exist_ok=True)
+    result.summary.to_csv(sweep.out_dir / "summary.csv", index=False)
+    return result

@@ -1,0 +1,133 @@
+"""Where training runs (docs/gpu.md), checked on a CPU: the GPU paths' configuration,
+not their execution (no GPU, vLLM or Unsloth here)."""
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from rlvr.config import preset
+from rlvr.train import batch_split, deviations, grpo_config, train, world_size
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCELERATE = ROOT / "configs" / "accelerate"
+
+
+def test_the_cpu_path_imports_neither_vllm_nor_unsloth():
+    # A fresh interpreter: what importing and configuring pulls in, whatever other tests loaded.
+    script = (
+        "import sys\n"
+        "from rlvr.config import preset\n"
+        "from rlvr.train import grpo_config\n"
+        "for c in (preset('cpu'), preset('paper')):\n"
+        "    grpo_config(c, 16, on_gpu=False)\n"
+        "print(sorted(m for m in ('vllm', 'unsloth', 'unsloth_zoo') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_lora_goes_with_the_unsloth_backend_and_only_with_it():
+    with pytest.raises(ValueError, match="lora_rank: backend 'unsloth'"):
+        preset("paper", backend="unsloth")
+    with pytest.raises(ValueError, match="lora_rank: LoRA is offered only on the Unsloth path"):
+        preset("paper", backend="transformers", lora_rank=64)
+    with pytest.raises(ValueError, match="lora_rank: must not be negative"):
+        preset("paper", lora_rank=-1)
+    cfg = preset("paper", backend="unsloth", lora_rank=64)
+    assert deviations(cfg) and "LoRA (rank 64" in deviations(cfg)[0]
+    assert deviations(preset("paper")) == []
+
+
+def test_vllm_mode_is_checked():
+    with pytest.raises(ValueError, match="vllm_mode: 'remote' is not"):
+        preset("paper", vllm_mode="remote")
+    with pytest.raises(ValueError, match="vllm_mode: 'server' .* not 'unsloth'"):
+        preset("paper", backend="unsloth", lora_rank=8, vllm_mode="server")
+    with pytest.raises(ValueError, match="vllm_server_port"):
+        preset("paper", vllm_mode="server", vllm_server_port=70000)
+
+
+def test_server_mode_reaches_trl():
+    cfg = preset("paper", backend="vllm", vllm_mode="server", vllm_server_host="10.0.0.7", vllm_server_port=8001)
+    args = grpo_config(cfg, 16, on_gpu=False)
+    assert args.use_vllm and args.vllm_mode == "server"
+    assert (args.vllm_server_host, args.vllm_server_port) == ("10.0.0.7", 8001)
+    default = grpo_config(preset("cpu"), 16, on_gpu=False)
+    assert not default.use_vllm and default.vllm_mode == "colocate"
+
+
+@pytest.mark.skipif(torch.cuda.is_available() and importlib.util.find_spec("unsloth") is not None,
+                    reason="Unsloth can run here; this checks the refusal where it cannot")
+def test_unsloth_on_a_machine_without_it_fails_before_writing_anything(tmp_path):
+    out = tmp_path / "run"
+    cfg = preset("cpu", backend="unsloth", lora_rank=8, output_dir=str(out))
+    with pytest.raises(RuntimeError) as caught:
+        train(cfg)
+    message = str(caught.value)
+    if not torch.cuda.is_available():
+        assert "needs an NVIDIA GPU" in message
+    if importlib.util.find_spec("unsloth") is None:
+        assert 'pip install -e ".[gpu]"' in message
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("processes, micro, accumulation", [(1, 16, 64), (8, 16, 8), (2, 16, 32)])
+def test_the_global_batch_is_the_papers_for_any_process_count(processes, micro, accumulation):
+    cfg = preset("paper")
+    assert batch_split(cfg, 16, processes) == (micro, accumulation)
+    assert micro * accumulation * processes == 128 * 8
+
+
+def test_a_process_count_that_does_not_divide_the_batch_is_refused():
+    with pytest.raises(ValueError, match=r"1024 completions .* over 7 training processes.*\[1, 2, 4, 8, 16\]"):
+        batch_split(preset("paper"), 16, 7)
+
+
+def test_micro_batches_divide_each_share_exactly():
+    # 3 prompts x 8 rollouts = 24 completions: micro-batches of 12, not 16 (which would drop 8).
+    assert batch_split(preset("cpu", prompts_per_step=3), 16, 1) == (12, 2)
+    assert batch_split(preset("paper", optimizer_steps_per_rollout=8), 16, 8) == (16, 1)
+
+
+def test_the_process_count_comes_from_the_launcher(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert world_size() == 1
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    assert world_size() == 8
+
+
+@pytest.mark.parametrize("name, kind", [("deepspeed_zero2", "DEEPSPEED"), ("deepspeed_zero3", "DEEPSPEED"),
+                                        ("fsdp", "FSDP")])
+def test_accelerate_configs_are_valid_and_as_documented(name, kind):
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    path = ACCELERATE / f"{name}.yaml"
+    raw = yaml.safe_load(path.read_text())
+    assert raw["num_processes"] == 8 and raw["num_machines"] == 1 and raw["mixed_precision"] == "bf16"
+    config = ClusterConfig.from_yaml_file(path)  # accelerate's own loader: unknown keys fail
+    assert config.distributed_type.value == kind
+    if name == "deepspeed_zero3":  # checkpoints hold full weights (what evaluation loads)
+        assert raw["deepspeed_config"]["zero_stage"] == 3 and raw["deepspeed_config"]["zero3_save_16bit_model"]
+    if name == "fsdp":
+        assert raw["fsdp_config"]["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+
+
+def test_the_docs_launch_only_configs_that_exist():
+    doc = (ROOT / "docs" / "gpu.md").read_text()
+    named = set(re.findall(r"configs/accelerate/[\w.-]+\.yaml", doc))
+    assert named >= {f"configs/accelerate/{n}.yaml" for n in ("deepspeed_zero2", "deepspeed_zero3", "fsdp")}
+    assert all((ROOT / p).is_file() for p in named)
+
+
+def test_a_run_records_its_deviations(tmp_path):
+    out = train(preset("cpu", steps=1, save_every=1, examples=["toy-train-00007"], output_dir=str(tmp_path / "run")))
+    run = json.loads((out / "run_config.json").read_text())
+    assert run["deviations"] == []  # full fine-tuning: none (a LoRA run lists its LoRA settings)
