@@ -143,6 +143,8 @@ def settings_panel(cfg: TrainConfig, names=("examples", "reward", "learning_rate
     display(widgets.VBox(list(controls.values())))
 
     class Panel:
+        widgets = controls  # by setting name
+
         def config(self) -> TrainConfig:
             values = {n: c.value for n, c in controls.items()}
             if "examples" in values:

@@ -1,0 +1,36 @@
+"""`rlvr notebook`: one notebook through papermill, its parameters checked first."""
+
+import pandas as pd
+
+from rlvr.cli import main
+from test_sweep import write_notebook
+
+
+def test_a_notebook_runs_with_parameters_into_its_output_folder(tmp_path, monkeypatch, capsys):
+    write_notebook(tmp_path / "notebooks" / "09_tiny.ipynb")
+    monkeypatch.chdir(tmp_path)
+    assert main(["notebook", "09", "--set", "a=3"]) == 0
+    out = tmp_path / "outputs" / "09_tiny"
+    assert (out / "notebook.ipynb").is_file()
+    assert pd.read_csv(out / "summary.csv")["value"].tolist() == [6]
+    assert "outputs/09_tiny/notebook.ipynb" in capsys.readouterr().out
+
+
+def test_bad_parameters_fail_before_anything_runs(tmp_path, monkeypatch, capsys):
+    write_notebook(tmp_path / "notebooks" / "09_tiny.ipynb")
+    monkeypatch.chdir(tmp_path)
+    assert main(["notebook", "09_tiny", "--set", "lr=3"]) == 2
+    assert "'lr'" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text("a: many\n")
+    assert main(["notebook", "09_tiny", "--params", "bad.yaml"]) == 2
+    assert "a: 'many' is not of type int" in capsys.readouterr().err
+    assert main(["notebook", "nope"]) == 2
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_a_failing_notebook_reports_the_error_and_keeps_the_partial_notebook(tmp_path, monkeypatch, capsys):
+    write_notebook(tmp_path / "notebooks" / "09_tiny.ipynb")
+    monkeypatch.chdir(tmp_path)
+    assert main(["notebook", "09_tiny", "--set", "fail=true"]) == 1
+    assert "asked to fail" in capsys.readouterr().err
+    assert (tmp_path / "outputs" / "09_tiny" / "notebook.ipynb").is_file()
