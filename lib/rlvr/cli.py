@@ -147,13 +147,19 @@ def _overrides(pairs: list[str]) -> dict:
 
 def train_command(args) -> int:
     from .config import load
-    from .train import train
 
     try:
         cfg = load(args.params, **_overrides(args.set))
-    except (ValueError, FileNotFoundError) as exc:
+        if cfg.backend == "unsloth":
+            # Unsloth must be imported before transformers and TRL to patch them.
+            from .unsloth_path import prepare
+
+            prepare()
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from .train import train
+
     out = train(cfg, resume=not args.fresh)
     print(f"run written to {out} (steps.parquet, rollouts.parquet, samples.parquet, checkpoint-*/)")
     return 0

@@ -139,9 +139,11 @@ def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int, by_step: di
         step = (trainer_state.global_step if trainer_state is not None else 0) + 1
         epoch = (step - 1) // steps_per_epoch
         ids = kwargs.get("completion_ids") or [None] * len(texts)
+        rank, world = _process()
+        per_process = len(texts) // cfg.rollouts_per_prompt  # groups this process holds
         rows = [
             {
-                "step": step, "epoch": epoch, "example_id": eid, "row": i // cfg.rollouts_per_prompt,
+                "step": step, "epoch": epoch, "example_id": eid, "row": rank * per_process + i // cfg.rollouts_per_prompt,
                 "rollout": i % cfg.rollouts_per_prompt, "reward": r, "correct": bool(c),
                 "boxed": extract_answer(t, "train") is not None,
                 "n_tokens": len(tok) if tok is not None else None,
@@ -149,17 +151,36 @@ def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int, by_step: di
             }
             for i, (eid, r, c, t, tok) in enumerate(zip(example_id, rewards, correct, texts, ids))
         ]
+        samples = [
+            {"step": step, "example_id": eid, "completion": t, "correct": bool(c)}
+            for eid, t, c in list(zip(example_id, texts, correct))[:SAMPLES_PER_STEP]
+        ]
+        if world > 1:
+            # Each process scores its own share of the batch: the main process writes them all.
+            rows, samples = _gather(rows), _gather(samples)[:SAMPLES_PER_STEP]
+            if rank != 0:
+                return rewards
         log.append(ROLLOUTS_LOG, rows)
         if by_step is not None:
             by_step.setdefault(step, []).extend(rows)
-        log.append(SAMPLES_LOG, [
-            {"step": step, "example_id": eid, "completion": t, "correct": bool(c)}
-            for eid, t, c in list(zip(example_id, texts, correct))[:SAMPLES_PER_STEP]
-        ])
+        log.append(SAMPLES_LOG, samples)
         return rewards
 
     reward.__name__ = f"{cfg.reward}_reward"
     return reward
+
+
+def _process() -> tuple[int, int]:
+    """(rank, world size) under torch.distributed; (0, 1) in a single process."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _gather(rows: list[dict]) -> list[dict]:
+    gathered = [None] * _process()[1]
+    torch.distributed.all_gather_object(gathered, rows)
+    return [row for part in gathered for row in part]
 
 
 class StepTable(TrainerCallback):
@@ -174,7 +195,7 @@ class StepTable(TrainerCallback):
         self.t0 = time.perf_counter()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not logs or "loss" not in logs and "reward" not in logs:
+        if not logs or "loss" not in logs and "reward" not in logs or not state.is_world_process_zero:
             return
         step = state.global_step
         rollouts = self.by_step.pop(step, [])
