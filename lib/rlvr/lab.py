@@ -112,7 +112,7 @@ class LivePlot(TrainerCallback):
         self._draw()
 
 
-def settings_panel(cfg: TrainConfig, names=("examples", "reward", "learning_rate", "temperature", "entropy_coef", "beta",
+def settings_panel(cfg: TrainConfig, names=("model", "examples", "reward", "learning_rate", "temperature", "entropy_coef", "beta",
                                                "weight_decay", "steps", "seed"), example_choices=None):
     """Widgets to change a config's settings before running the next cell.
 
@@ -127,9 +127,10 @@ def settings_panel(cfg: TrainConfig, names=("examples", "reward", "learning_rate
     for name in names:
         value = getattr(cfg, name)
         if name == "examples":
-            options = list(example_choices or value or [])
-            controls[name] = widgets.Dropdown(options=options, value=(value or [None])[0] if options else None,
-                                              description="example")
+            # Free text with suggestions: any id of the dataset can be typed in.
+            options = list(dict.fromkeys([*(value or []), *(example_choices or [])]))
+            controls[name] = widgets.Combobox(options=options, value=(value or [""])[0], ensure_option=False,
+                                              description="example", placeholder="an example id")
         elif name == "reward":
             controls[name] = widgets.Dropdown(options=["outcome", "format"], value=value, description=name)
         elif "float" in str(types[name]):
