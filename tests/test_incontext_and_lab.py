@@ -49,6 +49,8 @@ def test_settings_panel_returns_the_config_the_widgets_hold():
     panel.widgets["learning_rate"].value = 1e-4
     panel.widgets["steps"].value = 30
     assert (panel.config().learning_rate, panel.config().steps) == (1e-4, 30)
+    panel.widgets["examples"].value = "toy-train-00109, toy-train-00007"  # few-shot
+    assert panel.config().examples == ["toy-train-00109", "toy-train-00007"]
     panel.widgets["steps"].value = 0
     with pytest.raises(ValueError, match="steps"):
         panel.config()

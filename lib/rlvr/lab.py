@@ -129,8 +129,8 @@ def settings_panel(cfg: TrainConfig, names=("model", "examples", "reward", "lear
         if name == "examples":
             # Free text with suggestions: any id of the dataset can be typed in.
             options = list(dict.fromkeys([*(value or []), *(example_choices or [])]))
-            controls[name] = widgets.Combobox(options=options, value=(value or [""])[0], ensure_option=False,
-                                              description="example", placeholder="an example id")
+            controls[name] = widgets.Combobox(options=options, value=", ".join(value or []), ensure_option=False,
+                                              description="examples", placeholder="example ids, comma-separated")
         elif name == "reward":
             controls[name] = widgets.Dropdown(options=["outcome", "format"], value=value, description=name)
         elif "float" in str(types[name]):
@@ -149,7 +149,8 @@ def settings_panel(cfg: TrainConfig, names=("model", "examples", "reward", "lear
         def config(self) -> TrainConfig:
             values = {n: c.value for n, c in controls.items()}
             if "examples" in values:
-                values["examples"] = [values["examples"]] if values["examples"] else cfg.examples
+                ids = [e.strip() for e in values["examples"].split(",") if e.strip()]
+                values["examples"] = ids or cfg.examples
             return replace(cfg, **values).validate()
 
     return Panel()
