@@ -3,10 +3,11 @@ two README commands, CI running the README's test command."""
 
 import re
 import tomllib
+from pathlib import Path
 
 import yaml
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pyproject():
