@@ -136,3 +136,22 @@ def test_the_headline_scores_strict_and_lenient_accuracy_and_running_on():
     scored = score(table).set_index("step")
     assert scored.loc[0, "strict"] == 0.5 and scored.loc[0, "run_on"] == 0.5
     assert scored.loc[25, "strict"] == 0.5 and scored.loc[25, "boxed"] == 1.0
+
+
+def test_two_processes_write_one_table(tmp_path):
+    # torchrun on the CPU (gloo): each process scores its share of the rollouts; the
+    # main process gathers them and alone writes one row per step.
+    out = tmp_path / "run"
+    params = tmp_path / "two.yaml"
+    # pi_1, solved about half the time: the two processes' shares rarely score alike.
+    params.write_text(f"preset: cpu\nexamples: [toy-train-00109]\nsteps: 4\nsave_every: 4\noutput_dir: {out}\n")
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "rlvr.cli", "train", str(params)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    steps = pd.read_parquet(out / "steps.parquet")
+    rollouts = pd.read_parquet(out / "rollouts.parquet")
+    assert steps["step"].tolist() == [1, 2, 3, 4]
+    assert rollouts.groupby("step").size().tolist() == [16] * 4  # both processes' 8, gathered
+    assert sorted(rollouts["row"].unique()) == [0, 1] and (rollouts.groupby(["step", "row"]).size() == 8).all()
+    # The step table's accuracy is over the whole batch, not the main process's share.
+    assert steps["train_accuracy"].tolist() == rollouts.groupby("step")["correct"].mean().tolist()

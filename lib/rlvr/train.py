@@ -389,11 +389,13 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     if not on_gpu:
         torch.set_num_threads(cpu_threads(cfg.threads))
     log = RunLog(out)
+    # Under a multi-process launch (torchrun, accelerate) only the main process writes files.
+    main_process = int(os.environ.get("RANK", "0")) == 0
     previous = last_checkpoint(out) if resume else None
-    if previous is None:
+    if main_process and previous is None:
         for name in (STEPS_LOG, ROLLOUTS_LOG, SAMPLES_LOG):
             (out / name).unlink(missing_ok=True)
-    else:
+    elif main_process:
         log.truncate_after(previous)
 
     dataset = training_dataset(cfg)
@@ -401,10 +403,11 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     departures = deviations(cfg)
     for text in departures:
         warnings.warn(f"deviation from the paper: {text}", stacklevel=2)
-    (out / RUN_CONFIG).write_text(json.dumps(
-        {"config": cfg.to_dict(), "model_path": resolve(cfg.model), "dataset_rows": len(dataset),
-         "examples": sorted(set(dataset["example_id"]))[:50], "deviations": departures,
-         "environment": environment()}, indent=2))
+    if main_process:
+        (out / RUN_CONFIG).write_text(json.dumps(
+            {"config": cfg.to_dict(), "model_path": resolve(cfg.model), "dataset_rows": len(dataset),
+             "examples": sorted(set(dataset["example_id"]))[:50], "deviations": departures,
+             "environment": environment()}, indent=2))
 
     base_dtype = eval_dtype_for(cfg.model)
     if cfg.backend == "unsloth":
@@ -429,7 +432,8 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     trainer.eval_template = eval_template_for(cfg.model)
     trainer.lora = cfg.lora_rank > 0
     trainer.train(resume_from_checkpoint=str(out / f"checkpoint-{previous}") if previous else None)
-    write_tables(out)
+    if main_process:
+        write_tables(out)
     return out
 
 
