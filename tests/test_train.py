@@ -155,3 +155,17 @@ def test_two_processes_write_one_table(tmp_path):
     assert sorted(rollouts["row"].unique()) == [0, 1] and (rollouts.groupby(["step", "row"]).size() == 8).all()
     # The step table's accuracy is over the whole batch, not the main process's share.
     assert steps["train_accuracy"].tolist() == rollouts.groupby("step")["correct"].mean().tolist()
+
+
+def test_several_optimizer_steps_per_rollout_batch_each_report_the_batch_they_train_on(tmp_path):
+    # The paper's text says 8 updates per rollout step (the code does 1): here 2.
+    out = train(cfg(tmp_path, prompts_per_step=2, optimizer_steps_per_rollout=2, steps=2, save_every=2))
+    steps = pd.read_parquet(out / "steps.parquet")
+    assert steps["step"].tolist() == [1, 2, 3, 4]
+    assert steps["rollout_step"].tolist() == [1, 1, 3, 3]
+    assert steps["train_accuracy"].notna().all()
+    assert steps.loc[0, "train_accuracy"] == steps.loc[1, "train_accuracy"]
+    # Checkpoints count optimizer steps; the finished run is recognised as such.
+    from rlvr.experiments import is_done
+
+    assert (out / "checkpoint-4").is_dir() and is_done(cfg(tmp_path, prompts_per_step=2, optimizer_steps_per_rollout=2, steps=2))

@@ -40,7 +40,8 @@ _REUSABLE = {"output_dir", "report_to", "threads"}
 
 
 def is_done(cfg: TrainConfig) -> bool:
-    return (Path(cfg.output_dir) / f"checkpoint-{cfg.steps}").is_dir()
+    # Checkpoints are numbered in optimizer steps (several per rollout step if so set).
+    return (Path(cfg.output_dir) / f"checkpoint-{cfg.steps * cfg.optimizer_steps_per_rollout}").is_dir()
 
 
 def check_same_settings(cfg: TrainConfig) -> None:

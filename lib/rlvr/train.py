@@ -189,6 +189,7 @@ class StepTable(TrainerCallback):
     def __init__(self, log: RunLog, by_step: dict):
         self.log = log
         self.by_step = by_step  # rollouts of the current step, filled by the reward function
+        self.last: tuple[list[dict], int | None] = ([], None)  # the latest rollout batch and its step
         self.t0 = time.perf_counter()
 
     def on_step_begin(self, args, state, control, **kwargs):
@@ -198,11 +199,18 @@ class StepTable(TrainerCallback):
         if not logs or "loss" not in logs and "reward" not in logs or not state.is_world_process_zero:
             return
         step = state.global_step
-        rollouts = self.by_step.pop(step, [])
+        rollouts = self.by_step.pop(step, None)
+        if rollouts is None:
+            # With several optimizer steps per rollout batch, the later steps train on the
+            # batch generated at the first: report that batch (rollout_step says which).
+            rollouts, rollout_step = self.last
+        else:
+            self.last, rollout_step = (rollouts, step), step
         seconds = time.perf_counter() - self.t0
         tokens = sum(r["n_tokens"] or 0 for r in rollouts)
         row = {
             "step": step,
+            "rollout_step": rollout_step,
             "train_accuracy": _mean(r["correct"] for r in rollouts),
             "boxed_rate": _mean(r["boxed"] for r in rollouts),
             "truncation_rate": _mean(r["truncated"] for r in rollouts),
