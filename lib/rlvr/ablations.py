@@ -42,7 +42,8 @@ def tab5(base: TrainConfig, out: str | Path, rows=tuple(TAB5_ROWS), entropy_coef
             raise ValueError(f"Tab. 5 row {row!r}: rows 1-10 are switches (11-13 are labels: see label_rows)")
         pg, wd, kl, ent = TAB5_ROWS[row]
         coef = -0.003 if ent == "negative" else (entropy_coef if ent else 0.0)
-        name = f"row {row}: " + (" + ".join(n for n, on in (("PG", pg), ("WD", wd), ("KL", kl), ("Ent", ent)) if on) or "nothing")
+        terms = (("PG", pg), ("WD", wd), ("KL", kl), (f"Ent {coef:g}", ent))
+        name = f"row {row}: " + (" + ".join(n for n, on in terms if on) or "nothing")
         conditions[name] = replace(base, pg_loss_coef=1.0 if pg else 0.0, weight_decay=PAPER_WEIGHT_DECAY if wd else 0.0,
                                    beta=PAPER_BETA if kl else 0.0, entropy_coef=coef,
                                    output_dir=_folder(out, f"row{row}")).validate()
