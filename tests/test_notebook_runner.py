@@ -24,6 +24,8 @@ def test_bad_parameters_fail_before_anything_runs(tmp_path, monkeypatch, capsys)
     (tmp_path / "bad.yaml").write_text("a: many\n")
     assert main(["notebook", "09_tiny", "--params", "bad.yaml"]) == 2
     assert "a: 'many' is not of type int" in capsys.readouterr().err
+    assert main(["notebook", "09_tiny", "--set", "a"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
     assert main(["notebook", "nope"]) == 2
     assert not (tmp_path / "outputs").exists()
 

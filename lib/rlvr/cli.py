@@ -140,7 +140,7 @@ def _overrides(pairs: list[str]) -> dict:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--set takes key=value, got {pair!r}")
+            raise ValueError(f"--set takes KEY=VALUE, got {pair!r}")
         values[key.strip()] = yaml.safe_load(value)
     return values
 
@@ -215,16 +215,9 @@ def notebook_command(args) -> int:
     if path is None:
         print(f"error: no notebook matches {name!r} in notebooks/ (e.g. 00_quickstart)", file=sys.stderr)
         return 2
-    overrides = {}
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            print(f"error: --set {item!r}: write KEY=VALUE", file=sys.stderr)
-            return 2
-        overrides[key.strip()] = __import__("yaml").safe_load(value)
     t0 = time.perf_counter()
     try:
-        out = run_notebook(path, args.params, overrides, args.out)
+        out = run_notebook(path, args.params, _overrides(args.set), args.out)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

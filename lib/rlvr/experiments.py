@@ -129,14 +129,9 @@ CONDITIONS = {
 
 
 def headline(params_dir: str | Path = "params/toy", out: str | Path = "outputs/headline", seeds=(0, 1, 2)) -> pd.DataFrame:
-    from .train import train
-
     params_dir, out = Path(params_dir), Path(out)
     selection = load(params_dir / "selection_run.yaml", output_dir=str(out / "selection"))
-    check_same_settings(selection)
-    if not is_done(selection):
-        train(selection)
-    history = Path(selection.output_dir) / "history_accuracy.json"
+    history = train_run(selection) / "history_accuracy.json"
     pi1 = rank_examples(load_history(history))[0]
     one_shot = load(params_dir / "one_shot.yaml", history_file=str(history))
     full = load(params_dir / "full_set.yaml")

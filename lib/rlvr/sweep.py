@@ -143,17 +143,9 @@ def load_sweep(path: str | Path, root: str | Path | None = None) -> Sweep:
     for where, keys in (("fixed", fixed), ("grid", grid)):
         if "out_dir" in keys:  # a params file may carry one (for running the notebook alone); it is overridden
             raise ValueError(f"{path}: {where} key 'out_dir' is set by the sweep (outputs/<sweep>/<run>)")
-    for where, keys in ((f"params file {spec.get('params')}", params), ("fixed", fixed), ("grid", grid)):
-        if bad := sorted(set(keys) - set(declared)):
-            raise ValueError(
-                f"{path}: {where} key(s) {', '.join(map(repr, bad))} are not parameters of {spec['notebook']}"
-                f" (its parameters: {', '.join(declared)})"
-            )
-    check_values(declared, params, f"{path}: params file {spec.get('params')}")
-    check_values(declared, fixed, f"{path}: fixed")
-    for key, values in grid.items():
-        for value in values:
-            check_values(declared, {key: value}, f"{path}: grid")
+    grid_values = [("grid", {key: value}) for key, values in grid.items() for value in values]
+    for where, values in ((f"params file {spec.get('params')}", params), ("fixed", fixed), *grid_values):
+        check_parameters(declared, values, f"{path}: {where}", spec["notebook"])
 
     sweep = Sweep(path, notebook, name, grid, fixed, params, Path(spec.get("out", "outputs")),
                   parallel, spec.get("kernel"), root)
@@ -170,11 +162,15 @@ def _default(parameter: dict):
         return None  # an expression papermill cannot evaluate statically: no type to check against
 
 
-def check_values(declared: dict, values: dict, where: str) -> None:
-    """A value must have the type of the parameter's default in the notebook
-    (ints pass for floats; any value passes where the default is None)."""
+def check_parameters(declared: dict, values: dict, where: str, notebook) -> None:
+    """Every name must be a parameter of the notebook (papermill would inject an
+    unknown one silently), and every value of its default's type (ints pass for
+    floats; any value passes where the default is None)."""
+    if bad := sorted(set(values) - set(declared)):
+        raise ValueError(f"{where}: key(s) {', '.join(map(repr, bad))} are not parameters of {notebook}"
+                         f" (its parameters: {', '.join(declared)})")
     for key, value in values.items():
-        if key not in declared or value is None:
+        if value is None:
             continue
         default = _default(declared[key])
         if default is None:
@@ -200,11 +196,7 @@ def run_notebook(notebook: str | Path, params_file: str | Path | None = None, ov
         raise FileNotFoundError(f"{params_file}: no such params file")
     parameters = _read_yaml(root / params_file, "params file") if params_file else {}
     parameters.update(overrides or {})
-    declared = papermill.inspect_notebook(str(notebook))
-    if bad := sorted(set(parameters) - set(declared)):
-        raise ValueError(f"{params_file or 'parameters'}: key(s) {', '.join(map(repr, bad))} are not parameters "
-                         f"of {notebook.name} (its parameters: {', '.join(declared)})")
-    check_values(declared, parameters, str(params_file or "parameters"))
+    check_parameters(papermill.inspect_notebook(str(notebook)), parameters, str(params_file or "parameters"), notebook.name)
     out = Path(out_dir or parameters.get("out_dir") or Path("outputs") / notebook.stem)
     parameters["out_dir"] = str(out)
     (root / out).mkdir(parents=True, exist_ok=True)

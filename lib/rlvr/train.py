@@ -139,7 +139,7 @@ def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int, by_step: di
         step = (trainer_state.global_step if trainer_state is not None else 0) + 1
         epoch = (step - 1) // steps_per_epoch
         ids = kwargs.get("completion_ids") or [None] * len(texts)
-        rank, world = _process()
+        rank, world = process_rank(), world_size()
         per_process = len(texts) // cfg.rollouts_per_prompt  # groups this process holds
         rows = [
             {
@@ -170,15 +170,8 @@ def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int, by_step: di
     return reward
 
 
-def _process() -> tuple[int, int]:
-    """(rank, world size) under torch.distributed; (0, 1) in a single process."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
 def _gather(rows: list[dict]) -> list[dict]:
-    gathered = [None] * _process()[1]
+    gathered = [None] * world_size()
     torch.distributed.all_gather_object(gathered, rows)
     return [row for part in gathered for row in part]
 
@@ -283,6 +276,12 @@ def world_size() -> int:
     """Training processes: ``accelerate launch`` (torchrun) sets WORLD_SIZE in each. Read from
     the environment so that nothing initialises torch.distributed before TRL does."""
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def process_rank() -> int:
+    """This process's index among them (0 in a single process), read from the environment
+    like ``world_size`` (which grpo_config checks against accelerate's process count)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def batch_split(cfg: TrainConfig, micro_batch: int, processes: int) -> tuple[int, int]:
@@ -398,7 +397,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
         torch.set_num_threads(cpu_threads(cfg.threads))
     log = RunLog(out)
     # Under a multi-process launch (torchrun, accelerate) only the main process writes files.
-    main_process = int(os.environ.get("RANK", "0")) == 0
+    main_process = process_rank() == 0
     previous = last_checkpoint(out) if resume else None
     if main_process and previous is None:
         for name in (STEPS_LOG, ROLLOUTS_LOG, SAMPLES_LOG):
