@@ -1,7 +1,7 @@
 """Seconds per GRPO step on the CPU preset: TRL's trainer against plain torch.
 
 Both do the same work per step on ``toy-base`` and pi-like 1-shot data (the
-``cpu`` preset: 2 prompts x 8 rollouts, up to 96 new tokens, temperature 1.0):
+``cpu`` preset: 2 prompts x 8 rollouts, up to 200 new tokens, temperature 1.0):
 generate the groups, score them with the outcome reward, one forward/backward
 of the clipped policy loss with the entropy bonus, one optimizer step. The TRL
 step is split into generation, reward and the rest (forward/backward/optimizer

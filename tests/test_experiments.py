@@ -11,7 +11,7 @@ from rlvr.config import preset
 from rlvr.evaluate import EvalConfig
 from rlvr.experiments import check_same_settings, compare
 
-PI1 = "toy-train-00109"
+PI1 = "toy-train-00004"
 
 
 def test_tab5_rows_switch_the_loss_terms_the_paper_names(tmp_path):
@@ -30,8 +30,8 @@ def test_tab5_rows_switch_the_loss_terms_the_paper_names(tmp_path):
 
 def test_label_and_noise_grids(tmp_path):
     base = preset("cpu", examples=[PI1])
-    labels = ablations.label_rows(base, tmp_path, correct="7", wrong="8")
-    assert [cfg.label for cfg in labels.values()] == ["7", "8", ablations.UNGUESSABLE_LABEL]
+    labels = ablations.label_rows(base, tmp_path, correct="15", wrong="16")
+    assert [cfg.label for cfg in labels.values()] == ["15", "16", ablations.UNGUESSABLE_LABEL]
     noise = ablations.label_noise(preset("cpu"), tmp_path, levels=(0.0, 0.6))
     assert [cfg.label_noise for cfg in noise.values()] == [0.0, 0.6] and all(c.examples is None for c in noise.values())
     grid = ablations.tab14(base, tmp_path, full_set=preset("cpu"))

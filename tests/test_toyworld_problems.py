@@ -134,7 +134,8 @@ def test_the_corpus_is_imperfect_within_sensible_bands(corpus):
 def test_styles_are_fixed_by_a_seed_and_some_sources_are_poor():
     assert style_for("counting/handshakes", 7) == style_for("counting/handshakes", 7)
     assert any(style_for(t, 7) != style_for(t, 8) for t in TEMPLATES)
-    poor = [t for t in TEMPLATES if style_for(t).skip >= 0.8 and style_for(t).boxed <= 0.1]
+    # A poor source skips the working and runs on into a new question almost always.
+    poor = [t for t in TEMPLATES if style_for(t).skip >= 0.8 and style_for(t).run_on >= 0.9]
     assert len(poor) >= 2
     poor_domains = {TEMPLATES[t].domain for t in poor}
     assert any(all(t in poor for t in TEMPLATES if TEMPLATES[t].domain == d) for d in poor_domains)

@@ -144,7 +144,7 @@ def test_two_processes_write_one_table(tmp_path):
     out = tmp_path / "run"
     params = tmp_path / "two.yaml"
     # pi_1, solved about half the time: the two processes' shares rarely score alike.
-    params.write_text(f"preset: cpu\nexamples: [toy-train-00109]\nsteps: 4\nsave_every: 4\noutput_dir: {out}\n")
+    params.write_text(f"preset: cpu\nexamples: [toy-train-00004]\nsteps: 4\nsave_every: 4\noutput_dir: {out}\n")
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "rlvr.cli", "train", str(params)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -12,7 +12,7 @@ carried through to a wrong final answer).
 Styles follow the prototype's cycles (``shared/reference/toyworld-prototype.md``):
 within a domain each template gets a different boxed rate, so every domain
 has well and badly formatted sources. One domain, picked by the style seed,
-is written only by a poor source (steps mostly skipped, answers rarely boxed),
+is written only by a poor source (steps mostly skipped, answers seldom boxed),
 so that a model trained on the corpus is near zero there and decent elsewhere,
 leaving room for RLVR's transfer across domains to show.
 
@@ -37,10 +37,13 @@ POOR_DOMAINS = ("remainder", "geometry")
 CORPUS_SEED = 3
 MAX_PAIRS = 3  # question/answer pairs per document at most
 
-BOXED_LEVELS = (0.15, 0.35, 0.6, 0.85)
+# Below the prototype's 0.15-0.85: a base model that boxes less knows more than
+# it is rewarded for, which is the gap 1-shot RLVR closes (docs/results-toy.md).
+BOXED_LEVELS = (0.1, 0.3, 0.5, 0.7)
 # Greedy decoding runs on only where running on is the likelier continuation,
-# so some sources must run on most of the time (Qwen2.5-Math often rambles on).
-RUN_ON_LEVELS = (0.15, 0.5, 0.85)
+# so most sources must run on more often than not (Qwen2.5-Math often rambles
+# on); then the outcome reward has running on to remove and format-only keeps it.
+RUN_ON_LEVELS = (0.3, 0.6, 0.9)
 REPEAT_LEVELS = (0.05, 0.2, 0.35)
 SKIP_LEVELS = (0.05, 0.2, 0.45)
 SLIP_RATE = 0.1
@@ -62,7 +65,7 @@ class Style:
     slip: float = SLIP_RATE
 
 
-POOR_SOURCE = Style(boxed=0.05, run_on=0.85, repeat=0.35, skip=0.85)
+POOR_SOURCE = Style(boxed=0.25, run_on=0.95, repeat=0.35, skip=0.85)
 
 
 def style_for(template_id: str, seed: int = STYLE_SEED) -> Style:
