@@ -9,12 +9,13 @@ written by a "source" with its own style: how often it ends in a boxed answer
 last sentence, skips the working, or slips once in the arithmetic (the slip
 carried through to a wrong final answer).
 
-Styles follow the prototype's cycles (``shared/reference/toyworld-prototype.md``):
+Styles cycle as in the prototype (``shared/reference/toyworld-prototype.md``),
+at lower boxed and higher running-on rates (why: ``docs/results-toy.md``):
 within a domain each template gets a different boxed rate, so every domain
-has well and badly formatted sources. One domain, picked by the style seed,
-is written only by a poor source (steps mostly skipped, answers seldom boxed),
-so that a model trained on the corpus is near zero there and decent elsewhere,
-leaving room for RLVR's transfer across domains to show.
+has well and badly formatted sources. Two domains (``POOR_DOMAINS``) are
+written only by a poor source (steps mostly skipped, answers seldom boxed,
+nearly always running on), so that a model trained on the corpus is near zero
+there and decent elsewhere, leaving room for RLVR's transfer across domains.
 
 Problems come from the train side of the train/test partition only, so no
 test problem text can occur in the corpus.
