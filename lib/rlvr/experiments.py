@@ -121,10 +121,11 @@ def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base
     return pd.concat(scores, ignore_index=True), pd.concat(tables, ignore_index=True)
 
 
+# Condition name: (the params file it starts from, its reward).
 CONDITIONS = {
-    "1-shot pi_1 (outcome)": {},
-    "1-shot pi_1 (format)": {"reward": "format"},
-    "full set (outcome)": {"example_rank": None, "history_file": None},
+    "1-shot pi_1 (outcome)": ("one_shot", "outcome"),
+    "1-shot pi_1 (format)": ("one_shot", "format"),
+    "full set (outcome)": ("full_set", "outcome"),
 }
 
 
@@ -133,20 +134,20 @@ def headline(params_dir: str | Path = "params/toy", out: str | Path = "outputs/h
     selection = load(params_dir / "selection_run.yaml", output_dir=str(out / "selection"))
     history = train_run(selection) / "history_accuracy.json"
     pi1 = rank_examples(load_history(history))[0]
-    one_shot = load(params_dir / "one_shot.yaml", history_file=str(history))
-    full = load(params_dir / "full_set.yaml")
+    bases = {"one_shot": load(params_dir / "one_shot.yaml", history_file=str(history)),
+             "full_set": load(params_dir / "full_set.yaml")}
     eval_config = EvalConfig(benchmarks=["toy-test"], max_new_tokens=200)
     frames = []
     for seed in seeds:
-        for condition, changes in CONDITIONS.items():
-            base = full if condition.startswith("full") else one_shot
-            slug = condition.split(" (")[0].replace(" ", "-").replace("_", "") + "-" + (changes.get("reward") or "outcome")
-            cfg = replace(base, **{k: v for k, v in changes.items() if k in ("reward",)}, seed=seed,
-                          output_dir=str(out / f"{slug}-seed{seed}")).validate()
-            scored = score(run(cfg, eval_config, base_model="toy-base"))
-            scored.insert(0, "seed", seed)
-            scored.insert(0, "condition", condition)
-            frames.append(scored)
+        conditions = {}
+        for condition, (params, reward) in CONDITIONS.items():
+            slug = condition.split(" (")[0].replace(" ", "-").replace("_", "") + "-" + reward
+            conditions[condition] = replace(bases[params], reward=reward, seed=seed,
+                                            output_dir=str(out / f"{slug}-seed{seed}")).validate()
+        # The base model is evaluated once (out/base-eval) and shared as every run's step 0.
+        scored, _ = compare(conditions, eval_config, base_model="toy-base")
+        scored.insert(1, "seed", seed)
+        frames.append(scored)
     results = pd.concat(frames, ignore_index=True)
     results["pi_1"] = pi1
     results.to_csv(out / "results.csv", index=False)
