@@ -26,12 +26,15 @@ setup: $(STAMP)
 quickstart: $(STAMP)
 	$(VENV)/bin/rlvr notebook 00_quickstart
 
-# Unit tests, then every notebook under nbval in smoke mode (notebooks/conftest.py).
+# Lint (ruff, configured in pyproject.toml), then the unit tests, then every notebook
+# under nbval in smoke mode (notebooks/conftest.py).
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q --nbval-lax tests notebooks
 
 # Includes the checks marked slow (kept out of CI).
 test-all: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -m "slow or not slow" --nbval-lax tests notebooks
 
 bench: $(STAMP)

@@ -149,7 +149,6 @@ def main() -> int:
         return 2
 
     import pandas as pd
-
     from rlvr import grading
 
     sandbox = grading.configure(workers=args.workers)

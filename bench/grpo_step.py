@@ -40,16 +40,18 @@ def timed(obj, name: str, bucket: dict):
 
 def bench_trl(steps: int, out: Path) -> dict:
     from rlvr.config import preset
+    from rlvr.data import training_dataset
     from rlvr.models import load_model, load_tokenizer
-    from rlvr.train import RunLog, StepTable, _trainer_class, grpo_config, make_reward, training_dataset
+    from rlvr.rundir import ROLLOUTS_LOG, RunLog
+    from rlvr.train import RLVRTrainer, StepTable, grpo_config, make_reward
 
     cfg = preset("cpu", examples=[EXAMPLE], steps=steps, save_every=10_000, output_dir=str(out))
     dataset = training_dataset(cfg)
     log, by_step = RunLog(out), {}
-    trainer = _trainer_class()(
+    trainer = RLVRTrainer(
         model=load_model("toy-base", dtype="float32"), reward_funcs=[make_reward(cfg, log, 1, by_step)],
         args=grpo_config(cfg, 16, on_gpu=False), train_dataset=dataset, processing_class=load_tokenizer("toy-base"),
-        callbacks=[StepTable(log, by_step)],
+        callbacks=[StepTable(log, by_step)], config=cfg,
     )
     bucket: dict[str, float] = {}
     timed(trainer, "_generate", bucket)
@@ -57,7 +59,7 @@ def bench_trl(steps: int, out: Path) -> dict:
     t0 = time.perf_counter()
     trainer.train()
     total = time.perf_counter() - t0
-    tokens = sum(r["n_tokens"] for r in log.read("rollouts.jsonl"))
+    tokens = sum(r["n_tokens"] for r in log.read(ROLLOUTS_LOG))
     generation, reward = bucket.get("_generate", 0.0), bucket.get("_calculate_rewards", 0.0)
     return {
         "implementation": "TRL GRPOTrainer (rlvr.train)", "steps": steps,
@@ -69,10 +71,10 @@ def bench_trl(steps: int, out: Path) -> dict:
 
 def bench_plain(steps: int) -> dict:
     from rlvr.config import preset
+    from rlvr.data import training_dataset
     from rlvr.models import load_model, load_tokenizer
     from rlvr.prompts import training_prompt
     from rlvr.rewards import outcome_reward
-    from rlvr.train import training_dataset
 
     cfg = preset("cpu", examples=[EXAMPLE])
     model, tok = load_model("toy-base", dtype="float32"), load_tokenizer("toy-base")

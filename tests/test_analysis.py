@@ -1,7 +1,6 @@
 """From evaluation and step tables to the numbers the notebooks report."""
 
 import pandas as pd
-
 from rlvr import analysis
 
 
@@ -9,19 +8,20 @@ def eval_table():
     return pd.DataFrame({
         "step": [0, 0, 50, 50],
         "subject": ["linear", "counting", "linear", "counting"],
-        "response": ["The answer is 7.", "The answer is \\boxed{3}.\n\nQuestion: next", "\\boxed{7}", "\\boxed{3} recheck"],
-        "gold": ["7", "3", "7", "3"],
-        "correct": [True, True, True, True],
+        "correct": [True, True, True, True],  # by the evaluation protocol
+        "strict": [False, True, True, True],  # by the training reward's rule
         "has_box": [False, True, True, True],
+        "run_on": [False, True, False, False],
         "n_tokens": [5, 9, 3, 4],
         "rethink": [0, 0, 0, 0], "recheck": [0, 0, 0, 1], "recalculate": [0, 0, 0, 0],
     })
 
 
-def test_score_separates_strict_from_lenient_and_counts_running_on():
+def test_score_names_every_score_once_per_group():
     scores = analysis.score(eval_table()).set_index("step")
     assert scores.loc[0, "strict"] == 0.5 and scores.loc[0, "eval"] == 1.0 and scores.loc[0, "run_on"] == 0.5
-    assert scores.loc[50, "strict"] == 1.0 and scores.loc[50, "length"] == 3.5
+    assert scores.loc[50, "strict"] == 1.0 and scores.loc[50, "length"] == 3.5 and scores.loc[50, "n"] == 2
+    assert set(scores.columns) == {n for n, (column, _, _) in analysis.SCORES.items() if column in eval_table()}
     assert analysis.percent(scores).loc[0, "strict"] == 50.0
     by_subject = analysis.score(eval_table(), ["step", "subject"])
     assert len(by_subject) == 4
@@ -37,7 +37,7 @@ def test_training_saturation_and_train_against_test():
 
 
 def test_best_step_and_samples_at():
-    results = pd.DataFrame({"condition": ["a", "a", "b", "b"], "step": [25, 50, 25, 50], "strict": [0.3, 0.2, 0.1, 0.4]})
+    results = pd.DataFrame({"condition": list("aabb"), "step": [25, 50, 25, 50], "strict": [0.3, 0.2, 0.1, 0.4]})
     assert analysis.best_step(results).set_index("condition")["step"].to_dict() == {"a": 25, "b": 50}
     samples = pd.DataFrame({"step": [1, 1, 5, 9], "completion": list("abcd")})
     assert analysis.samples_at(samples, [1, 8], n=1)["completion"].tolist() == ["a", "d"]

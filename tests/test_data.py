@@ -1,7 +1,6 @@
 """Datasets by name, in one schema, from local copies in the paper's formats."""
 
 import pytest
-
 from rlvr.data import DATASETS, EVAL_BENCHMARKS, load_dataset, normalize_row
 from rlvr.grading import extract_boxed
 
@@ -72,7 +71,12 @@ def test_a_missing_dataset_says_where_it_looked_and_what_to_do(tmp_path, monkeyp
 
 
 def test_arc_choices_become_a_lettered_problem():
-    row = {"id": "Q1", "question": "Which is a mammal?", "choices": {"label": ["A", "B"], "text": ["trout", "whale"]}, "answerKey": "B"}
+    row = {
+        "id": "Q1",
+        "question": "Which is a mammal?",
+        "choices": {"label": ["A", "B"], "text": ["trout", "whale"]},
+        "answerKey": "B",
+    }
     out = normalize_row(row, 0, DATASETS["arc_easy"].kind)
     assert out == {"id": "Q1", "problem": "Which is a mammal?\nAnswer Choices: (A) trout (B) whale", "answer": "B"}
 

@@ -5,9 +5,8 @@ import json
 import pandas as pd
 import pytest
 import torch
-
+from rlvr.config import EvalConfig
 from rlvr.evaluate import (
-    EvalConfig,
     ends_in_repetition,
     evaluate,
     evaluate_checkpoints,
@@ -15,7 +14,7 @@ from rlvr.evaluate import (
     select_checkpoint,
     summarize,
 )
-from rlvr.models import BASE_DTYPE_KEY, eval_dtype_for, load
+from rlvr.models import BASE_DTYPE_KEY, eval_dtype_for, load_model_and_tokenizer
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +32,9 @@ def test_the_paper_protocol_is_the_default():
 
 
 def test_avg_at_8_tiles_the_problems_and_averages_every_sample(shared_data):
-    config = EvalConfig(benchmarks=["aime24", "math500"], limit=3, max_new_tokens=8, data_source=str(shared_data / "eval"))
+    config = EvalConfig(
+        benchmarks=["aime24", "math500"], limit=3, max_new_tokens=8, data_source=str(shared_data / "eval")
+    )
     table = evaluate("toy-base", config, progress=False)
     aime = table[table.benchmark == "aime24"]
     assert len(aime) == 24 and sorted(aime["sample"].unique()) == list(range(8))
@@ -41,8 +42,21 @@ def test_avg_at_8_tiles_the_problems_and_averages_every_sample(shared_data):
     math = table[table.benchmark == "math500"]
     assert len(math) == 3 and set(math["sample"]) == {0} and set(math["temperature"]) == {0.0}
     assert set(table["dtype"]) == {"float32"} and set(table["template"]) == {"train"}
-    columns = {"response", "extracted", "correct", "n_tokens", "has_box", "finished", "truncated",
-               "ends_in_repetition", "rethink", "recheck", "recalculate"}
+    columns = {
+        "response",
+        "extracted",
+        "correct",
+        "strict",
+        "n_tokens",
+        "has_box",
+        "run_on",
+        "finished",
+        "truncated",
+        "ends_in_repetition",
+        "rethink",
+        "recheck",
+        "recalculate",
+    }
     assert columns <= set(table.columns)
     assert (table["n_tokens"] <= 8).all() and table["truncated"].any()
 
@@ -52,6 +66,8 @@ def test_toy_base_scores_on_toy_test_as_its_profile_says():
     recorded = pd.read_parquet(load_answers_path()).head(100)
     assert table["response"].tolist() == recorded["response"].tolist()
     assert table["correct"].tolist() == recorded["eval"].tolist()
+    assert table["strict"].tolist() == recorded["strict"].tolist()
+    assert table["run_on"].tolist() == recorded["run_on"].tolist()
 
 
 def load_answers_path():
@@ -67,22 +83,36 @@ def fake_table():
             samples = 8 if benchmark == "aime24" else 1
             for p in range(n):
                 for s in range(samples):
-                    rows.append({
-                        "step": step, "benchmark": benchmark, "problem_id": f"{benchmark}-{p}", "sample": s,
-                        "subject": "Algebra" if p % 2 else "Geometry", "correct": (p + s) / (n * samples) < right,
-                        "has_box": True, "truncated": False, "ends_in_repetition": False, "n_tokens": 10,
-                        "rethink": 0, "recheck": 1, "recalculate": 0,
-                    })
+                    rows.append(
+                        {
+                            "step": step,
+                            "benchmark": benchmark,
+                            "problem_id": f"{benchmark}-{p}",
+                            "sample": s,
+                            "subject": "Algebra" if p % 2 else "Geometry",
+                            "correct": (p + s) / (n * samples) < right,
+                            "strict": False,
+                            "run_on": False,
+                            "has_box": True,
+                            "truncated": False,
+                            "ends_in_repetition": False,
+                            "n_tokens": 10,
+                            "rethink": 0,
+                            "recheck": 1,
+                            "recalculate": 0,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
 def test_summaries_per_benchmark_subject_and_average():
     summary = summarize(fake_table())
     per = summary["per_benchmark"].set_index(["step", "benchmark"])
-    assert per.loc[(20, "math500"), "accuracy"] == 0.75 and per.loc[(20, "math500"), "problems"] == 4
+    assert per.loc[(20, "math500"), "eval"] == 0.75 and per.loc[(20, "math500"), "problems"] == 4
+    assert per.loc[(20, "math500"), "strict"] == 0.0 and per.loc[(20, "math500"), "n"] == 4
     assert per.loc[(20, "aime24"), "samples"] == 8  # avg@8: mean over all 16 rows
     assert summary["average"].set_index("step").loc[20, "average"] == pytest.approx(
-        (per.loc[(20, "math500"), "accuracy"] + per.loc[(20, "aime24"), "accuracy"]) / 2
+        (per.loc[(20, "math500"), "eval"] + per.loc[(20, "aime24"), "eval"]) / 2
     )
     subjects = summary["per_subject"]
     assert set(subjects["subject"]) == {"Algebra", "Geometry"} and set(subjects["benchmark"]) == {"math500"}
@@ -95,7 +125,7 @@ def test_the_best_checkpoint_is_reported_beside_the_last():
 
 
 def save_checkpoint(run_dir, step, dtype=torch.float32):
-    model, tokenizer = load("toy-base")
+    model, tokenizer = load_model_and_tokenizer("toy-base")
     folder = run_dir / f"checkpoint-{step}"
     model.to(dtype).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -125,8 +155,10 @@ def test_checkpoint_series_resumes_where_it_stopped(tmp_path):
     again = evaluate_checkpoints(run, config, every=2, base_model="toy-base", progress=False)
     assert done[0].stat().st_mtime_ns == stamps[0] and done[20].stat().st_mtime_ns == stamps[20]
     assert done[30].is_file()
-    pd.testing.assert_frame_equal(first.sort_values(["step", "problem_id"]).reset_index(drop=True),
-                                  again.sort_values(["step", "problem_id"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        first.sort_values(["step", "problem_id"]).reset_index(drop=True),
+        again.sort_values(["step", "problem_id"]).reset_index(drop=True),
+    )
 
 
 def test_repetition_and_self_reflection_words():
@@ -134,7 +166,9 @@ def test_repetition_and_self_reflection_words():
     assert ends_in_repetition("aaaaaaaaaaaa")
     assert not ends_in_repetition(r"The answer is \boxed{5}.")
     assert reflection_counts("Let me recheck. Rethink: recalculating... RECHECK") == {
-        "rethink": 1, "recheck": 2, "recalculate": 1,
+        "rethink": 1,
+        "recheck": 2,
+        "recalculate": 1,
     }
 
 
@@ -142,9 +176,31 @@ def test_the_command_line_writes_tables_and_the_exact_config(tmp_path, capsys):
     from rlvr.cli import main
 
     out = tmp_path / "eval"
-    assert main(["evaluate", "toy-base", "--benchmarks", "toy-test", "--limit", "3", "--max-new-tokens", "20", "--out", str(out)]) == 0
-    assert {p.name for p in out.iterdir()} == {"samples.parquet", "per_benchmark.csv", "per_subject.csv", "average.csv", "eval_config.json"}
+    command = ["evaluate", "toy-base", "--benchmarks", "toy-test", "--limit", "3", "--max-new-tokens", "20"]
+    assert main([*command, "--out", str(out)]) == 0
+    written = {"samples.parquet", "per_benchmark.csv", "per_subject.csv", "average.csv", "eval_config.json"}
+    assert {p.name for p in out.iterdir()} == written
     meta = json.loads((out / "eval_config.json").read_text())
     assert meta["config"]["limit"] == 3 and meta["config"]["benchmarks"] == ["toy-test"]
     assert "transformers" in meta["environment"]["versions"]
     assert "toy-test" in capsys.readouterr().out
+
+
+def test_the_command_line_refuses_a_bad_setting_naming_it(tmp_path, capsys):
+    from rlvr.cli import main
+
+    assert main(["evaluate", "toy-base", "--benchmarks", "toy-test,math5000", "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "benchmarks: 'math5000' is not one of" in err and "math500" in err
+    assert not (tmp_path / "e").exists()
+
+
+def test_every_evaluation_setting_is_a_command_line_option(capsys):
+    from rlvr.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    help_text = capsys.readouterr().out
+    for name in EvalConfig.field_names():
+        if name != "demos":  # pairs of texts, set from Python
+            assert f"--{name.replace('_', '-')}" in help_text, name

@@ -5,11 +5,10 @@ import json
 from dataclasses import replace
 
 import pytest
-
-from rlvr import ablations
-from rlvr.config import preset
-from rlvr.evaluate import EvalConfig
-from rlvr.experiments import check_same_settings, compare
+from rlvr import ablations, paper
+from rlvr.config import EvalConfig, preset
+from rlvr.experiments import compare
+from rlvr.rundir import check_same_settings
 
 PI1 = "toy-train-00004"
 
@@ -21,9 +20,21 @@ def test_tab5_rows_switch_the_loss_terms_the_paper_names(tmp_path):
     by_row = {int(name.split(":")[0].split()[1]): cfg for name, cfg in rows.items()}
     nothing, default, entropy_only = by_row[1], by_row[5], by_row[10]
     assert (nothing.pg_loss_coef, nothing.weight_decay, nothing.beta, nothing.entropy_coef) == (0.0, 0.0, 0.0, 0.0)
-    assert (default.pg_loss_coef, default.weight_decay, default.beta, default.entropy_coef) == (1.0, 0.01, 0.001, 0.002)
+    assert (default.pg_loss_coef, default.weight_decay, default.beta, default.entropy_coef) == (
+        1.0,
+        0.01,
+        0.001,
+        0.002,
+    )
     assert (entropy_only.pg_loss_coef, entropy_only.entropy_coef) == (0.0, 0.002)
     assert by_row[6].entropy_coef == -0.003  # as printed in the paper
+    # Every row's switches are the paper's table's, not a copy of it.
+    for row, printed in paper.table("tab5").query("row <= 10").set_index("row").iterrows():
+        assert (by_row[row].pg_loss_coef > 0, by_row[row].weight_decay > 0, by_row[row].beta > 0) == (
+            printed["pg_loss"],
+            printed["weight_decay"],
+            printed["kl"],
+        )
     with pytest.raises(ValueError, match="rows 1-10"):
         ablations.tab5(base, tmp_path, rows=[12])
 
@@ -31,12 +42,17 @@ def test_tab5_rows_switch_the_loss_terms_the_paper_names(tmp_path):
 def test_label_and_noise_grids(tmp_path):
     base = preset("cpu", examples=[PI1])
     labels = ablations.label_rows(base, tmp_path, correct="15", wrong="16")
-    assert [cfg.label for cfg in labels.values()] == ["15", "16", ablations.UNGUESSABLE_LABEL]
+    assert [cfg.label for cfg in labels.values()] == ["15", "16", "929725"]
     noise = ablations.label_noise(preset("cpu"), tmp_path, levels=(0.0, 0.6))
-    assert [cfg.label_noise for cfg in noise.values()] == [0.0, 0.6] and all(c.examples is None for c in noise.values())
+    assert [cfg.label_noise for cfg in noise.values()] == [0.0, 0.6]
+    assert all(c.examples is None for c in noise.values())
     grid = ablations.tab14(base, tmp_path, full_set=preset("cpu"))
     assert sorted((c.reward, c.entropy_coef > 0) for c in grid.values())[:4] == [
-        ("format", False), ("format", True), ("format", True), ("outcome", False)]
+        ("format", False),
+        ("format", True),
+        ("format", True),
+        ("outcome", False),
+    ]
     assert grid["full set, format, with entropy"].examples is None
 
 
@@ -45,7 +61,7 @@ def test_a_folder_holding_a_run_with_other_settings_is_refused(tmp_path):
     check_same_settings(cfg)  # an empty folder: fine
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "run_config.json").write_text(json.dumps({"config": cfg.to_dict()}))
-    check_same_settings(replace(cfg, threads=2))  # how it runs, not what: fine
+    check_same_settings(replace(cfg, threads=2, report_to=["tensorboard"]))  # how it runs, not what: fine
     with pytest.raises(ValueError, match="learning_rate: 5e-05 there, 0.0001 now"):
         check_same_settings(replace(cfg, learning_rate=1e-4))
 
@@ -56,12 +72,25 @@ def test_compare_trains_each_condition_and_evaluates_the_base_once(tmp_path):
         "outcome": replace(base, output_dir=str(tmp_path / "outcome")),
         "format": replace(base, reward="format", output_dir=str(tmp_path / "format")),
     }
-    scores, table = compare(conditions, EvalConfig(benchmarks=["toy-test"], limit=4, max_new_tokens=24), base_model="toy-base")
+    small = EvalConfig(benchmarks=["toy-test"], limit=4, max_new_tokens=24)
+    scores, table = compare(conditions, small, base_model="toy-base")
     assert sorted(map(tuple, scores[["condition", "step"]].values.tolist())) == [
-        ("format", 0), ("format", 2), ("outcome", 0), ("outcome", 2)]
+        ("format", 0),
+        ("format", 2),
+        ("outcome", 0),
+        ("outcome", 2),
+    ]
     assert set(scores["n"]) == {4}
     assert (tmp_path / "base-eval" / "eval" / "step-0" / "samples.parquet").is_file()
     assert not (tmp_path / "outcome" / "eval" / "step-0").exists()  # shared, not redone per condition
     # Both conditions' step 0 is the same base evaluation.
     step0 = table[table["step"] == 0].groupby("condition")["response"].apply(list)
     assert step0["outcome"] == step0["format"]
+
+
+def test_the_headline_conditions_are_one_table_for_the_quickstart_and_rlvr_headline(tmp_path):
+    conditions = ablations.headline_conditions(preset("cpu", seed=2), tmp_path, example=PI1)
+    assert list(conditions) == list(ablations.HEADLINE)
+    one, fmt, full = conditions.values()
+    assert (one.examples, one.reward, fmt.examples, fmt.reward) == ([PI1], "outcome", [PI1], "format")
+    assert full.examples is None and full.reward == "outcome" and {c.seed for c in conditions.values()} == {2}

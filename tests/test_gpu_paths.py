@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from rlvr.config import preset
 from rlvr.train import batch_split, deviations, grpo_config, train, world_size
 

@@ -1,7 +1,6 @@
 """Equivalence of answers under the paper's two protocols, normalisation by normalisation."""
 
 import pytest
-
 from rlvr.grading import grade, grade_many, normalize_answer
 
 

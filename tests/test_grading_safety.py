@@ -9,7 +9,6 @@ import time
 
 import psutil
 import pytest
-
 from rlvr.grading import Sandbox, grade, grade_many
 
 BOUND = 1.0  # seconds per verification in these tests (the default is 3)

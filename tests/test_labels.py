@@ -3,7 +3,6 @@
 import pandas as pd
 import pytest
 from datasets import Dataset
-
 from rlvr.grading import grade
 from rlvr.labels import corrupt_labels, override_label
 
@@ -36,7 +35,9 @@ def noisy_set(n=200):
     for i in range(n):
         kind = i % 5
         answers.append(
-            [str(i * 7 - 300), f"\\frac{{{i % 9 + 1}}}{{{i % 7 + 2}}}", f"{i}.25", f"{i % 5 + 2}\\sqrt{{3}}", "\\pi"][kind]
+            [str(i * 7 - 300), f"\\frac{{{i % 9 + 1}}}{{{i % 7 + 2}}}", f"{i}.25", f"{i % 5 + 2}\\sqrt{{3}}", "\\pi"][
+                kind
+            ]
         )
     return pd.DataFrame({"id": range(n), "problem": [f"p{i}" for i in range(n)], "answer": answers})
 

@@ -1,7 +1,6 @@
 """`rlvr notebook`: one notebook through papermill, its parameters checked first."""
 
 import pandas as pd
-
 from rlvr.cli import main
 from test_sweep import write_notebook
 
@@ -36,3 +35,24 @@ def test_a_failing_notebook_reports_the_error_and_keeps_the_partial_notebook(tmp
     assert main(["notebook", "09_tiny", "--set", "fail=true"]) == 1
     assert "asked to fail" in capsys.readouterr().err
     assert (tmp_path / "outputs" / "09_tiny" / "notebook.ipynb").is_file()
+
+
+def test_set_reaches_one_config_field_and_keeps_the_notebooks_other_defaults(tmp_path, monkeypatch):
+    from test_sweep import write_configured_notebook
+
+    write_configured_notebook(tmp_path / "notebooks" / "09_configured.ipynb")
+    monkeypatch.chdir(tmp_path)
+    assert main(["notebook", "09", "--set", "train.learning_rate=1e-4", "--set", "eval.limit=3"]) == 0
+    summary = pd.read_csv(tmp_path / "outputs" / "09_configured" / "summary.csv")
+    assert summary[["learning_rate", "steps", "limit"]].values.tolist() == [[1e-4, 50, 3]]
+
+
+def test_a_bad_config_field_is_refused_naming_it(tmp_path, monkeypatch, capsys):
+    from test_sweep import write_configured_notebook
+
+    write_configured_notebook(tmp_path / "notebooks" / "09_configured.ipynb")
+    monkeypatch.chdir(tmp_path)
+    assert main(["notebook", "09", "--set", "train.learnig_rate=1e-4"]) == 2
+    err = capsys.readouterr().err
+    assert "'learnig_rate'" in err and "learning_rate" in err
+    assert not (tmp_path / "outputs").exists()

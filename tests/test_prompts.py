@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from rlvr.models import load_tokenizer
 from rlvr.prompts import TRAIN_SUFFIX, eval_prompt, few_shot_input, training_prompt
 
@@ -39,4 +38,6 @@ def test_few_shot_demos_go_in_one_user_turn(shared_data):
     user = few_shot_input("What is 2 + 3?", demos)
     assert user == "\n\n".join(q + "\n" + a for q, a in demos) + "\n\nWhat is 2 + 3?"
     prompt = eval_prompt("What is 2 + 3?", demos=demos)
-    assert prompt.count("<|im_start|>user\n") == 1 and prompt.endswith("What is 2 + 3?<|im_end|>\n<|im_start|>assistant\n")
+    assert prompt.count("<|im_start|>user\n") == 1 and prompt.endswith(
+        "What is 2 + 3?<|im_end|>\n<|im_start|>assistant\n"
+    )

@@ -9,7 +9,6 @@ import json
 
 import pytest
 from math_verify import LatexExtractionConfig, parse, verify
-
 from rlvr.grading import extract_boxed, grade_many
 
 

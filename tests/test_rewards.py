@@ -1,7 +1,6 @@
 """Reward functions, called exactly the way TRL's GRPOTrainer calls them."""
 
 import pytest
-
 from rlvr.rewards import REWARDS, format_reward, get_reward, outcome_reward
 
 PROMPT = "Compute $\\sqrt[3]{2048}$. Let's think step by step and output the final answer within \\boxed{}."

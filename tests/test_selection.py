@@ -1,7 +1,6 @@
 """Historical-variance selection, checked against the reference run's history."""
 
 import pandas as pd
-
 from rlvr.selection import history_from_rollouts, load_history, rank_examples, ranking_table
 
 

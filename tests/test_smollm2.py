@@ -4,9 +4,9 @@ import importlib.util
 
 import pytest
 import torch
-
 from rlvr import smollm2
-from rlvr.evaluate import EvalConfig, evaluate
+from rlvr.config import EvalConfig
+from rlvr.evaluate import evaluate
 from rlvr.models import load_tokenizer, resolve
 
 pytestmark = pytest.mark.skipif(

@@ -7,7 +7,6 @@ import json
 import nbformat
 import pytest
 import yaml
-
 from rlvr.cli import main
 from rlvr.sweep import load_sweep, run_sweep
 
@@ -150,3 +149,58 @@ def test_a_params_file_applies_to_every_run(project):
     path = write_sweep(project, params="params/tiny.yaml", grid={"fail": [False]})
     (run,) = load_sweep(path).runs()
     assert run.parameters == {"a": 7, "fail": False, "out_dir": "outputs/demo/fail=False"}
+
+
+CONFIGURED = """\
+import os
+import pandas as pd
+from rlvr.config import configs
+train_cfg, eval_cfg = configs(preset, train, eval)
+os.makedirs(out_dir, exist_ok=True)
+pd.DataFrame({"learning_rate": [train_cfg.learning_rate], "steps": [train_cfg.steps], "limit": [eval_cfg.limit],
+              "rows": [str(rows)]}).to_csv(f"{out_dir}/summary.csv", index=False)
+"""
+
+
+def write_configured_notebook(path):
+    """A notebook declared like the lab's: a preset, `train` and `eval` overrides, an experiment parameter."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    params = nbformat.v4.new_code_cell('preset = "cpu"\nrows = [1]\ntrain = {"steps": 50}\neval = {}\nout_dir = "x"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(CONFIGURED)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def test_a_grid_over_config_fields_and_notebook_parameters(project, capsys):
+    write_configured_notebook(project / "notebooks" / "configured.ipynb")
+    path = write_sweep(project, "lr", notebook="notebooks/configured.ipynb", fixed={"eval.limit": 7},
+                       grid={"train.learning_rate": [1.0e-5, 5.0e-5], "rows": [[4], [5]]})
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    listed = capsys.readouterr().out
+    assert "4 runs" in listed and "run   rows=_4_,train.learning_rate=1e-05" in listed
+    result = run_sweep(path, parallel=2)
+    assert not result.failed and len(result.done) == 4
+    summary = result.summary.sort_values("run")  # rows=[4] first, then rows=[5]
+    assert summary["learning_rate"].tolist() == [1e-5, 5e-5, 1e-5, 5e-5]
+    assert summary["rows"].tolist() == [[4], [4], [5], [5]]
+    assert set(summary["steps"]) == {50} and set(summary["limit"]) == {7}  # the notebook's default kept
+
+
+@pytest.mark.parametrize("grid, words", [
+    ({"train.learnig_rate": [1e-5]}, ["train", "'learnig_rate'", "learning_rate"]),
+    ({"train.reward": ["outcome", "length"]}, ["reward: 'length' is not one of outcome, format"]),
+    ({"eval.benchmarks": [["toy-test", "nope"]]}, ["benchmarks: 'nope' is not one of"]),
+    ({"train.trl.epsilon": [0.3]}, ["trl.epsilon", "clip_epsilon"]),
+    ({"trian.steps": [3]}, ["'trian'", "not parameters"]),
+])
+def test_a_bad_config_key_or_value_is_refused_before_anything_runs(project, capsys, grid, words):
+    write_configured_notebook(project / "notebooks" / "configured.ipynb")
+    path = write_sweep(project, "bad", notebook="notebooks/configured.ipynb", grid=grid)
+    with pytest.raises(ValueError) as exc:
+        load_sweep(path)
+    assert all(word in str(exc.value) for word in words), str(exc.value)
+    assert main(["sweep", str(path)]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert not (project / "outputs").exists()

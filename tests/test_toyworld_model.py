@@ -3,12 +3,11 @@
 import json
 
 import pytest
-
 from rlvr.data import load_dataset
-from rlvr.models import MODELS, load, load_tokenizer
+from rlvr.models import MODELS, load_model_and_tokenizer, load_tokenizer
 from rlvr.prompts import training_messages
 from rlvr.toyworld.build import CHECKPOINT, check
-from rlvr.toyworld.profile import answer_table, summarize
+from rlvr.toyworld.profile import answer_table, profile_summary
 
 RECORD = json.loads((CHECKPOINT / "profile.json").read_text())
 
@@ -16,7 +15,7 @@ RECORD = json.loads((CHECKPOINT / "profile.json").read_text())
 @pytest.fixture(scope="module")
 def toy(monkeypatch_module):
     monkeypatch_module.setenv("HF_HUB_OFFLINE", "1")  # nothing may come from the hub
-    return load("toy-base")
+    return load_model_and_tokenizer("toy-base")
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +34,13 @@ def test_toy_base_is_registered_like_any_model(toy):
 
 def test_the_chat_template_renders_the_training_prompt(toy):
     _, tokenizer = toy
-    text = tokenizer.apply_chat_template(training_messages("What is 2 + 3?"), tokenize=False, add_generation_prompt=True)
-    assert text == "Question: What is 2 + 3? Let's think step by step and output the final answer within \\boxed{}.\nAnswer:"
+    text = tokenizer.apply_chat_template(
+        training_messages("What is 2 + 3?"), tokenize=False, add_generation_prompt=True
+    )
+    assert (
+        text
+        == "Question: What is 2 + 3? Let's think step by step and output the final answer within \\boxed{}.\nAnswer:"
+    )
 
 
 def test_digits_are_single_tokens_and_text_round_trips(toy):
@@ -67,7 +71,7 @@ def test_toy_splits_are_registered_datasets():
 def test_the_base_model_reproduces_its_recorded_profile(toy):
     model, tokenizer = toy
     problems = [dict(row) for row in load_dataset("toy-test")]
-    profile = summarize(answer_table(model, tokenizer, problems))
+    profile = profile_summary(answer_table(model, tokenizer, problems))
     print({k: profile[k] for k in ("strict", "eval", "boxed", "run_on")})
     assert check({"profile_on_toy_test": profile}, RECORD) == []
 

@@ -4,7 +4,6 @@ import random
 import re
 
 import pytest
-
 from rlvr.grading import grade
 from rlvr.toyworld import (
     DOMAINS,

@@ -9,10 +9,11 @@ import time
 import pandas as pd
 import pytest
 import torch
-
-from rlvr.config import preset
-from rlvr.evaluate import EvalConfig, evaluate
-from rlvr.train import ROLLOUTS_LOG, STEPS_LOG, RunLog, _trainer_class, train, training_dataset
+from rlvr.config import EvalConfig, preset
+from rlvr.data import training_dataset
+from rlvr.evaluate import evaluate
+from rlvr.rundir import STEPS_LOG, RunLog, is_complete
+from rlvr.train import RLVRTrainer, grpo_config, make_reward, train
 
 HANDSHAKES = "toy-train-00007"  # counting/handshakes: toy-base solves it some of the time
 
@@ -49,8 +50,28 @@ def test_a_short_run_records_every_step_and_rollout_and_saves_checkpoints(tmp_pa
     run = json.loads((out / "run_config.json").read_text())
     assert run["config"]["examples"] == [HANDSHAKES] and "trl" in run["environment"]["versions"]
     # A checkpoint is a model the evaluation harness takes like any other.
-    table = evaluate(str(out / "checkpoint-4"), EvalConfig(benchmarks=["toy-test"], limit=3, max_new_tokens=16), progress=False)
+    small = EvalConfig(benchmarks=["toy-test"], limit=3, max_new_tokens=16)
+    table = evaluate(str(out / "checkpoint-4"), small, progress=False)
     assert len(table) == 3 and set(table["dtype"]) == {"float32"} and set(table["template"]) == {"train"}
+
+
+def test_trl_settings_pass_through_and_are_recorded_as_departures(tmp_path):
+    out = train(cfg(tmp_path, steps=2, save_every=2, trl={"loss_type": "grpo", "epsilon_high": 0.28}))
+    run = json.loads((out / "run_config.json").read_text())
+    assert run["grpo_config"]["loss_type"] == "grpo" and run["grpo_config"]["epsilon_high"] == 0.28
+    assert "trl.loss_type: 'grpo' instead of the recipe's 'dapo'" in run["deviations"]
+    assert pd.read_parquet(out / "steps.parquet")["step"].tolist() == [1, 2]
+
+
+def test_a_trl_setting_a_config_field_or_the_lab_owns_is_refused_naming_both():
+    with pytest.raises(ValueError, match="trl.epsilon: set by the config field 'clip_epsilon'; set clip_epsilon"):
+        preset("cpu", trl={"epsilon": 0.3})
+    with pytest.raises(ValueError, match="trl.logging_steps: managed by the lab"):
+        preset("cpu", trl={"logging_steps": 5})
+    with pytest.raises(ValueError, match="trl.loss_typ: not a trl.GRPOConfig field \\(close: loss_type"):
+        preset("cpu", trl={"loss_typ": "grpo"})
+    with pytest.raises(ValueError, match="trl.epsilon_high: 'wide' is not a valid float"):
+        preset("cpu", trl={"epsilon_high": "wide"})
 
 
 def test_entropy_only_training_has_no_policy_loss(tmp_path):
@@ -61,17 +82,15 @@ def test_entropy_only_training_has_no_policy_loss(tmp_path):
 
 
 def test_beta_zero_loads_no_reference_model_and_beta_loads_one(tmp_path):
-    from rlvr.models import load
+    from rlvr.models import load_model_and_tokenizer
 
-    model, tokenizer = load("toy-base")
-    trainer_cls = _trainer_class()
-    from rlvr.train import grpo_config, make_reward
-
+    model, tokenizer = load_model_and_tokenizer("toy-base")
     dataset = training_dataset(cfg(tmp_path))
     for beta, has_ref in ((0.0, False), (0.001, True)):
         c = cfg(tmp_path, beta=beta)
-        trainer = trainer_cls(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
-                              args=grpo_config(c, 16, on_gpu=False), train_dataset=dataset, processing_class=tokenizer)
+        trainer = RLVRTrainer(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
+                              args=grpo_config(c, 16, on_gpu=False), train_dataset=dataset, processing_class=tokenizer,
+                              config=c)
         assert (trainer.ref_model is not None) == has_ref
 
 
@@ -123,21 +142,6 @@ def test_the_train_command_runs_a_params_file_and_refuses_a_bad_one(tmp_path, ca
     assert not (tmp_path / "out2").exists()
 
 
-def test_the_headline_scores_strict_and_lenient_accuracy_and_running_on():
-    from rlvr.experiments import score
-
-    table = pd.DataFrame({
-        "step": [0, 0, 25, 25],
-        "response": ["The answer is 7.", "The answer is \\boxed{7}.\n\nQuestion: more", "\\boxed{7}", "\\boxed{8}"],
-        "gold": ["7", "7", "7", "7"],
-        "correct": [True, False, True, False],
-        "has_box": [False, True, True, True],
-    })
-    scored = score(table).set_index("step")
-    assert scored.loc[0, "strict"] == 0.5 and scored.loc[0, "run_on"] == 0.5
-    assert scored.loc[25, "strict"] == 0.5 and scored.loc[25, "boxed"] == 1.0
-
-
 def test_two_processes_write_one_table(tmp_path):
     # torchrun on the CPU (gloo): each process scores its share of the rollouts; the
     # main process gathers them and alone writes one row per step.
@@ -145,7 +149,8 @@ def test_two_processes_write_one_table(tmp_path):
     params = tmp_path / "two.yaml"
     # pi_1, solved about half the time: the two processes' shares rarely score alike.
     params.write_text(f"preset: cpu\nexamples: [toy-train-00004]\nsteps: 4\nsave_every: 4\noutput_dir: {out}\n")
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "rlvr.cli", "train", str(params)]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    command = [*launch, "-m", "rlvr.cli", "train", str(params)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     steps = pd.read_parquet(out / "steps.parquet")
@@ -166,6 +171,4 @@ def test_several_optimizer_steps_per_rollout_batch_each_report_the_batch_they_tr
     assert steps["train_accuracy"].notna().all()
     assert steps.loc[0, "train_accuracy"] == steps.loc[1, "train_accuracy"]
     # Checkpoints count optimizer steps; the finished run is recognised as such.
-    from rlvr.experiments import is_done
-
-    assert (out / "checkpoint-4").is_dir() and is_done(cfg(tmp_path, prompts_per_step=2, optimizer_steps_per_rollout=2, steps=2))
+    assert (out / "checkpoint-4").is_dir() and is_complete(out, 4) and not is_complete(out, 2 * 4)

@@ -1,8 +1,10 @@
-"""The paper's ablations as config changes: each Tab. 5 row, the label rows,
-the label-noise levels of Tab. 17 and the format-reward grid of Tab. 14.
+"""The paper's experiments as config changes: each Tab. 5 row, the label rows,
+the label-noise levels of Tab. 17, the format-reward grid of Tab. 14 and the
+headline conditions (Tab. 8) the quickstart and ``rlvr headline`` run.
 
 Each function returns ``{condition name: TrainConfig}`` ready for
-``rlvr.experiments.compare``; every run gets its own folder under ``out``.
+``rlvr.experiments.compare``; every run gets its own folder under ``out``. The
+settings a grid sets (``GRID_FIELDS``) replace the base config's values.
 """
 
 from __future__ import annotations
@@ -10,78 +12,121 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .config import TrainConfig
+from . import paper
+from .config import TrainConfig, preset
+from .rundir import slug
 
-# Tab. 5 rows 1-10: (policy-gradient loss, weight decay, KL loss, entropy loss).
-TAB5_ROWS = {
-    1: (False, False, False, False),
-    2: (True, False, False, False),
-    3: (True, True, False, False),
-    4: (True, True, True, False),
-    5: (True, True, True, True),  # the paper's default
-    6: (True, True, True, "negative"),  # entropy coefficient -0.003 as printed
-    7: (True, False, False, True),
-    8: (False, True, True, False),
-    9: (False, True, True, True),
-    10: (False, False, False, True),  # entropy only
+# The TrainConfig fields each grid sets itself (a notebook refuses them as `train` overrides).
+GRID_FIELDS = {
+    "tab5": ("pg_loss_coef", "weight_decay", "beta", "entropy_coef"),
+    "labels": ("label",),
+    "noise": ("label_noise",),
+    "tab14": ("reward", "entropy_coef"),
+    "headline": ("reward", "examples"),
 }
-PAPER_WEIGHT_DECAY, PAPER_BETA = 0.01, 0.001
-UNGUESSABLE_LABEL = "929725"  # Tab. 5 row 13's label: no rollout will ever say it
 
 
 def _folder(out: str | Path, name: str) -> str:
-    return str(Path(out) / name.replace(" ", "-").replace(",", "").replace("=", "").replace("(", "").replace(")", ""))
+    return str(Path(out) / slug(name))
 
 
-def tab5(base: TrainConfig, out: str | Path, rows=tuple(TAB5_ROWS), entropy_coef: float = 0.001) -> dict[str, TrainConfig]:
-    """Tab. 5's switch rows on ``base``: each switch on takes the paper's value
-    (weight decay 0.01, KL beta 0.001, entropy ``entropy_coef``), off is zero."""
+def _tab5() -> dict:
+    return {int(r["row"]): r for r in paper.table("tab5").to_dict("records")}
+
+
+def unguessable_label() -> str:
+    """Tab. 5 row 13's label: one no rollout will ever say."""
+    return str(_tab5()[13]["label"])
+
+
+def tab5(
+    base: TrainConfig, out: str | Path, rows=range(1, 11), entropy_coef: float | None = None
+) -> dict[str, TrainConfig]:
+    """Tab. 5's switch rows on ``base``, read from the paper's table: a term switched on
+    takes the paper's value (weight decay and KL beta of the ``paper`` preset, the
+    row's entropy coefficient; ``entropy_coef`` replaces the positive one), off is zero."""
+    table, recipe = _tab5(), preset("paper")
     conditions = {}
     for row in rows:
-        if row not in TAB5_ROWS:
+        if row not in table or table[row]["label"] != table[1]["label"]:
             raise ValueError(f"Tab. 5 row {row!r}: rows 1-10 are switches (11-13 are labels: see label_rows)")
-        pg, wd, kl, ent = TAB5_ROWS[row]
-        coef = -0.003 if ent == "negative" else (entropy_coef if ent else 0.0)
-        terms = (("PG", pg), ("WD", wd), ("KL", kl), (f"Ent {coef:g}", ent))
+        r = table[row]
+        coef = r["entropy_coef"] if entropy_coef is None or r["entropy_coef"] <= 0 else entropy_coef
+        terms = (("PG", r["pg_loss"]), ("WD", r["weight_decay"]), ("KL", r["kl"]), (f"Ent {coef:g}", coef != 0))
         name = f"row {row}: " + (" + ".join(n for n, on in terms if on) or "nothing")
-        conditions[name] = replace(base, pg_loss_coef=1.0 if pg else 0.0, weight_decay=PAPER_WEIGHT_DECAY if wd else 0.0,
-                                   beta=PAPER_BETA if kl else 0.0, entropy_coef=coef,
-                                   output_dir=_folder(out, f"row{row}")).validate()
+        conditions[name] = replace(
+            base,
+            pg_loss_coef=1.0 if r["pg_loss"] else 0.0,
+            weight_decay=recipe.weight_decay if r["weight_decay"] else 0.0,
+            beta=recipe.beta if r["kl"] else 0.0,
+            entropy_coef=coef,
+            output_dir=_folder(out, f"row{row}"),
+        )
     return conditions
 
 
 def label_rows(base: TrainConfig, out: str | Path, correct: str, wrong: str) -> dict[str, TrainConfig]:
     """Tab. 5 rows 11-13 on one example: the right label, a wrong but reachable
-    one (the paper's "4"), and one no rollout can reach (929725)."""
-    labels = {"right label": correct, f"wrong label ({wrong})": wrong, f"unguessable label ({UNGUESSABLE_LABEL})": UNGUESSABLE_LABEL}
-    return {name: replace(base, label=label, output_dir=_folder(out, f"label-{label}")).validate() for name, label in labels.items()}
+    one (the paper's "4"), and one no rollout can reach (row 13's)."""
+    unreachable = unguessable_label()
+    labels = {
+        "right label": correct,
+        f"wrong label ({wrong})": wrong,
+        f"unguessable label ({unreachable})": unreachable,
+    }
+    return {
+        name: replace(base, label=label, output_dir=_folder(out, f"label-{label}")) for name, label in labels.items()
+    }
 
 
 def label_noise(base: TrainConfig, out: str | Path, levels=(0.0, 0.6, 0.9)) -> dict[str, TrainConfig]:
     """Tab. 17: full-set training with a share of labels made wrong."""
-    return {f"{int(level * 100)}% wrong labels": replace(base, label_noise=level, output_dir=_folder(out, f"noise-{int(level * 100)}")).validate()
-            for level in levels}
+    return {
+        f"{int(level * 100)}% wrong labels": replace(
+            base, label_noise=level, output_dir=_folder(out, f"noise-{int(level * 100)}")
+        )
+        for level in levels
+    }
 
 
-def tab14(one_shot: TrainConfig, out: str | Path, full_set: TrainConfig | None = None, entropy_coef: float = 0.001) -> dict[str, TrainConfig]:
-    """Tab. 14: outcome against format reward, with and without the entropy bonus."""
+def tab14(
+    one_shot: TrainConfig, out: str | Path, full_set: TrainConfig | None = None, entropy_coef: float | None = None
+) -> dict[str, TrainConfig]:
+    """Tab. 14: outcome against format reward, with and without the entropy bonus
+    (``entropy_coef``, default the paper's)."""
+    coef = preset("paper").entropy_coef if entropy_coef is None else entropy_coef
     conditions = {}
     for reward in ("outcome", "format"):
         for ent in (True, False):
             name = f"1-shot, {reward}, {'with' if ent else 'no'} entropy"
-            conditions[name] = replace(one_shot, reward=reward, entropy_coef=entropy_coef if ent else 0.0,
-                                       output_dir=_folder(out, f"1shot-{reward}-ent{int(ent)}")).validate()
+            conditions[name] = replace(
+                one_shot,
+                reward=reward,
+                entropy_coef=coef if ent else 0.0,
+                output_dir=_folder(out, f"1shot-{reward}-ent{int(ent)}"),
+            )
     if full_set is not None:
-        conditions["full set, format, with entropy"] = replace(full_set, reward="format", entropy_coef=entropy_coef,
-                                                               output_dir=_folder(out, "full-format-ent1")).validate()
+        conditions["full set, format, with entropy"] = replace(
+            full_set, reward="format", entropy_coef=coef, output_dir=_folder(out, "full-format-ent1")
+        )
     return conditions
 
 
-def headline(base: TrainConfig, out: str | Path, example: list[str]) -> dict[str, TrainConfig]:
-    """The quickstart's three runs: 1-shot (outcome), 1-shot (format), full set (outcome)."""
-    one = replace(base, examples=list(example))
-    return {
-        "1-shot (outcome)": replace(one, output_dir=_folder(out, "1shot-outcome")).validate(),
-        "1-shot (format)": replace(one, reward="format", output_dir=_folder(out, "1shot-format")).validate(),
-        "full set (outcome)": replace(base, examples=None, example_rank=None, output_dir=_folder(out, "full-set")).validate(),
-    }
+# The headline's conditions (Tab. 8 / 14): name -> (1-shot or full set, reward, folder).
+HEADLINE = {
+    "1-shot (outcome)": (True, "outcome", "1shot-outcome"),
+    "1-shot (format)": (True, "format", "1shot-format"),
+    "full set (outcome)": (False, "outcome", "full-set"),
+}
+
+
+def headline_conditions(base: TrainConfig, out: str | Path, example: str) -> dict[str, TrainConfig]:
+    """The headline's runs on ``base``: 1-shot on ``example`` (outcome reward), the same
+    with the format-only reward, and the full set (outcome) with the same batch and steps."""
+    conditions = {}
+    for name, (one_shot, reward, folder) in HEADLINE.items():
+        examples = [example] if one_shot else None
+        conditions[name] = replace(
+            base, examples=examples, example_rank=None, reward=reward, output_dir=_folder(out, folder)
+        )
+    return conditions

@@ -10,53 +10,32 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .grading import grade_many
-from .toyworld.profile import RUN_ON_MARK
+# The scores of an evaluation table, as every summary names them: score -> (column, aggregate, meaning).
+SCORES = {
+    "strict": ("strict", "mean", "accuracy by the training reward's rule (the last box must be right)"),
+    "eval": ("correct", "mean", "accuracy by the evaluation protocol (lenient extraction)"),
+    "boxed": ("has_box", "mean", "share of answers with a \\boxed{}"),
+    "run_on": ("run_on", "mean", "share of answers that run on into a new question"),
+    "truncated": ("truncated", "mean", "share of answers cut at the token limit"),
+    "repetition": ("ends_in_repetition", "mean", "share of answers ending in a repeated chunk"),
+    "length": ("n_tokens", "mean", "mean response tokens"),
+    "n": ("correct", "size", "answers scored"),
+}
 
-REFLECTION_WORDS = ("rethink", "recheck", "recalculate")
 
-
-def score(table: pd.DataFrame, by: str | list[str] = "step") -> pd.DataFrame:
-    """Accuracy and format per group of an evaluation table.
-
-    ``strict``: the training reward's rule (the last box must be right);
-    ``eval``: the evaluation protocol's (lenient extraction); ``boxed``: share
-    with a box; ``run_on``: share that run on into a new question after the
-    answer; ``length``: mean response tokens.
-    """
+def score(table: pd.DataFrame, by: str | list[str] = "step", sort: bool = True) -> pd.DataFrame:
+    """Every score of ``SCORES`` per group of an evaluation table (one row per group)."""
     by = [by] if isinstance(by, str) else list(by)
-    table = table.assign(
-        strict=grade_many(table["response"].tolist(), table["gold"].tolist(), "train"),
-        run_on=table["response"].str.contains(RUN_ON_MARK, regex=False),
-    )
-    columns = dict(strict=("strict", "mean"), eval=("correct", "mean"), boxed=("has_box", "mean"),
-                   run_on=("run_on", "mean"), n=("correct", "size"))
-    if "n_tokens" in table:
-        columns["length"] = ("n_tokens", "mean")
-    return table.groupby(by).agg(**columns).reset_index()
+    columns = {name: (column, how) for name, (column, how, _) in SCORES.items() if column in table}
+    return table.groupby(by, sort=sort).agg(**columns).reset_index()
 
 
 def reflection_frequency(table: pd.DataFrame, by: str | list[str] = "step") -> pd.DataFrame:
     """Mean uses per response of the self-reflection words the paper counts (Fig. 4)."""
+    from .evaluate import REFLECTION_WORDS
+
     by = [by] if isinstance(by, str) else list(by)
     return table.groupby(by)[list(REFLECTION_WORDS)].mean().reset_index()
-
-
-def load_run(run_dir) -> dict[str, pd.DataFrame]:
-    """A run's tables: ``steps``, ``rollouts`` and ``samples`` (Parquet once the run
-    ended, else its JSONL logs, so a run still going can be read too)."""
-    from pathlib import Path
-
-    from .train import ROLLOUTS_LOG, SAMPLES_LOG, STEPS_LOG, RunLog
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: no run there (train one first, or check the path)")
-    tables = {}
-    for key, log in (("steps", STEPS_LOG), ("rollouts", ROLLOUTS_LOG), ("samples", SAMPLES_LOG)):
-        parquet = run_dir / log.replace(".jsonl", ".parquet")
-        tables[key] = pd.read_parquet(parquet) if parquet.is_file() else pd.DataFrame(RunLog(run_dir).read(log))
-    return tables
 
 
 def converged(steps: pd.DataFrame, last: int = 10, threshold: float = 0.9) -> bool:

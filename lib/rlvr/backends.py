@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from .generation import Generation, cpu_threads, generate
 from .prompts import QWEN_STOP_STRINGS, QWEN_STOP_TOKEN_IDS, eval_prompt
 
-BACKENDS = ("auto", "vllm", "transformers")
+if TYPE_CHECKING:
+    from .generation import Generation
+
+# The registries: generation backends of the evaluation, and of training rollouts.
+BACKENDS = {
+    "auto": "vLLM where a GPU and vLLM are present, else transformers",
+    "vllm": "vLLM (GPU extra)",
+    "transformers": "transformers' batched generate (CPU, and the GPU fallback)",
+}
+TRAINING_BACKENDS = {
+    **BACKENDS,
+    "unsloth": "Unsloth's LoRA path with its vLLM engine (one GPU; a deviation: LoRA, not full fine-tuning)",
+}
 
 
 class Backend:
@@ -41,6 +53,7 @@ class TransformersBackend(Backend):
                  model=None, tokenizer=None, threads: int | None = None):
         import torch
 
+        from .generation import cpu_threads
         from .models import load_model, load_tokenizer
 
         self.path = str(path)
@@ -53,6 +66,8 @@ class TransformersBackend(Backend):
 
     def generate(self, prompts, *, temperature, top_p, max_new_tokens, seed, desc=None) -> list[Generation]:
         from tqdm.auto import tqdm
+
+        from .generation import generate
 
         # Similar lengths batch together (less padding); results go back in order.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -80,7 +95,14 @@ class TransformersBackend(Backend):
 class VLLMBackend(Backend):
     name = "vllm"
 
-    def __init__(self, path: str, dtype: str | None = None, seed: int = 0, tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9):
+    def __init__(
+        self,
+        path: str,
+        dtype: str | None = None,
+        seed: int = 0,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+    ):
         from vllm import LLM  # the GPU extra: pip install -e ".[gpu]"
 
         self.path = str(path)
@@ -96,6 +118,8 @@ class VLLMBackend(Backend):
     def generate(self, prompts, *, temperature, top_p, max_new_tokens, seed, desc=None) -> list[Generation]:
         from vllm import SamplingParams
 
+        from .generation import Generation
+
         params = SamplingParams(
             temperature=temperature,
             top_p=top_p,
@@ -106,7 +130,12 @@ class VLLMBackend(Backend):
         )
         outputs = self.llm.generate(list(prompts), params, use_tqdm=bool(desc))
         return [
-            Generation(prompt=o.prompt, text=o.outputs[0].text, n_tokens=len(o.outputs[0].token_ids), finished=o.outputs[0].finish_reason == "stop")
+            Generation(
+                prompt=o.prompt,
+                text=o.outputs[0].text,
+                n_tokens=len(o.outputs[0].token_ids),
+                finished=o.outputs[0].finish_reason == "stop",
+            )
             for o in outputs
         ]
 
@@ -121,7 +150,7 @@ def vllm_usable() -> bool:
 
 def get_backend(name: str, path: str, *, dtype: str | None = None, seed: int = 0, batch_size: int = 32) -> Backend:
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose one of {BACKENDS}")
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if name == "vllm" or (name == "auto" and vllm_usable()):
         if not vllm_usable():
             raise RuntimeError('the vllm backend needs a GPU and the GPU extra: pip install -e ".[gpu]"')

@@ -69,16 +69,18 @@ def toy_demo(out_dir: Path, n: int = 8) -> None:
     import torch
 
     from .data import load_dataset
-    from .models import load
+    from .models import load_model_and_tokenizer
     from .toyworld.profile import answer_table
 
     torch.set_num_threads(1)
-    model, tokenizer = load("toy-base")
+    model, tokenizer = load_model_and_tokenizer("toy-base")
     problems = [dict(row) for row in load_dataset("toy-test", limit=n)]
     table = answer_table(model, tokenizer, problems)
     path = out_dir / "toy_base_answers.csv"
     table.to_csv(path, index=False)
-    shown = table.assign(response=table["response"].str.slice(0, 70))[["domain", "answer", "response", "strict", "eval"]]
+    shown = table.assign(response=table["response"].str.slice(0, 70))[
+        ["domain", "answer", "response", "strict", "eval"]
+    ]
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):
         print(f"\nThe embedded base model (toy-base) on {n} held-out toy-test problems")
         print("(strict = the training reward: last box right; eval = the paper's evaluation):\n")
@@ -87,16 +89,19 @@ def toy_demo(out_dir: Path, n: int = 8) -> None:
 
 
 def _eval_config(args):
-    from .evaluate import EvalConfig
+    """The EvalConfig the options ask for, or None after printing why they are bad."""
+    import yaml
 
-    config = EvalConfig(
-        max_new_tokens=args.max_new_tokens, seed=args.seed, backend=args.backend, limit=args.limit,
-        data_source=args.data, n_samples=args.n_samples, temperature=args.temperature, top_p=args.top_p,
-        template=args.template, dtype=args.dtype, batch_size=args.batch_size,
-    )
-    if args.benchmarks:
-        config.benchmarks = args.benchmarks.split(",")
-    return config
+    from .config import EvalConfig, eval_preset
+
+    # Each option is read as a YAML scalar (as --set values are), then checked by EvalConfig.
+    values = {name: yaml.safe_load(getattr(args, name)) for name in EvalConfig.field_names()
+              if getattr(args, name, None) is not None}
+    try:
+        return eval_preset(args.preset, **values)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
 
 
 def _print_summary(table) -> None:
@@ -108,14 +113,16 @@ def _print_summary(table) -> None:
 
 
 def evaluate_command(args) -> int:
-    import re
-
-    from .evaluate import evaluate, save
+    from .evaluate import evaluate, save_evaluation
+    from .rundir import slug
 
     config = _eval_config(args)
+    if config is None:
+        return 2
     table = evaluate(args.model, config)
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", args.model.strip("/"))[-80:]
-    out = save(table, args.out or Path("outputs/eval") / name, config, {"model": args.model})
+    out = save_evaluation(
+        table, args.out or Path("outputs/eval") / slug(args.model.strip("/"))[-80:], config, {"model": args.model}
+    )
     _print_summary(table)
     print(f"\nwritten: {out}")
     return 0
@@ -124,7 +131,10 @@ def evaluate_command(args) -> int:
 def evaluate_run_command(args) -> int:
     from .evaluate import evaluate_checkpoints, select_checkpoint
 
-    table = evaluate_checkpoints(args.run, _eval_config(args), every=args.every, base_model=args.base, out_dir=args.out)
+    config = _eval_config(args)
+    if config is None:
+        return 2
+    table = evaluate_checkpoints(args.run, config, every=args.every, base_model=args.base, out_dir=args.out)
     if table.empty:
         print(f"no checkpoint-<step> folders in {args.run}")
         return 1
@@ -134,22 +144,23 @@ def evaluate_run_command(args) -> int:
 
 
 def _overrides(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` pairs, each value read as YAML (``1e-4``, ``[4, 5]``, ``true``); keys may be dotted."""
     import yaml
 
     values = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise ValueError(f"--set takes KEY=VALUE, got {pair!r}")
         values[key.strip()] = yaml.safe_load(value)
     return values
 
 
 def train_command(args) -> int:
-    from .config import load
+    from .config import load_params, nest
 
     try:
-        cfg = load(args.params, **_overrides(args.set))
+        cfg = load_params(args.params, **nest(_overrides(args.set)))
         if cfg.backend == "unsloth":
             # Unsloth must be imported before transformers and TRL to patch them.
             from .unsloth_path import prepare
@@ -211,14 +222,16 @@ def notebook_command(args) -> int:
     from .sweep import run_notebook
 
     name = args.notebook
-    path = Path(name) if name.endswith(".ipynb") else next(iter(sorted(Path("notebooks").glob(f"{name}*.ipynb"))), None)
+    path = (
+        Path(name) if name.endswith(".ipynb") else next(iter(sorted(Path("notebooks").glob(f"{name}*.ipynb"))), None)
+    )
     if path is None:
         print(f"error: no notebook matches {name!r} in notebooks/ (e.g. 00_quickstart)", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     try:
         out = run_notebook(path, args.params, _overrides(args.set), args.out)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except papermill.PapermillExecutionError as exc:
@@ -233,72 +246,78 @@ def notebook_command(args) -> int:
 
 
 def _add_eval_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--benchmarks", help="comma-separated (default: the paper's six)")
-    p.add_argument("--limit", type=int, help="first N problems of each benchmark")
-    p.add_argument("--data", help="local data folder (eval/<name>/test.jsonl); default $RLVR_DATA_DIR, then the hub")
-    p.add_argument("--backend", default="auto", choices=["auto", "vllm", "transformers"])
-    p.add_argument("--max-new-tokens", type=int, default=3072)
-    p.add_argument("--n-samples", type=int, help="samples per problem (default: 1 greedy; avg@8 on AIME/AMC)")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--template", choices=["qwen25-math-cot", "train", "chat"])
-    p.add_argument("--dtype", help="default: the dtype the base model ships in")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=32)
+    """One option per EvalConfig field (its help and choices from the config), on top of ``--preset``."""
+    from .config import PRESETS, EvalConfig
+
+    p.add_argument(
+        "--preset",
+        default="paper",
+        choices=list(PRESETS),
+        help="evaluation preset the options apply to (default: paper, the paper's protocol)",
+    )
+    for name, help_text in EvalConfig.help().items():
+        if name == "demos":
+            continue  # pairs of texts: from Python (rlvr.incontext), not a command line
+        flags = [f"--{name.replace('_', '-')}"] + (["--data"] if name == "data_source" else [])
+        choices = EvalConfig.choices(name)
+        p.add_argument(
+            *flags,
+            dest=name,
+            metavar=name.upper() if choices and len(choices) > 8 else None,
+            choices=None if name == "benchmarks" else choices,
+            help=help_text + (" (comma-separated)" if name == "benchmarks" else ""),
+        )
     p.add_argument("--out", type=Path)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rlvr", description="One-Shot RLVR Lab")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="grade example responses end to end (the quickstart)")
-    p_demo.add_argument("--out", type=Path, default=Path("outputs/quickstart"))
-    p_eval = sub.add_parser("evaluate", help="evaluate a model on the paper's benchmarks")
-    p_eval.add_argument("model", help="registered name (toy-base, Qwen2.5-Math-1.5B, ...), hub id or folder")
-    _add_eval_options(p_eval)
-    p_run = sub.add_parser("evaluate-run", help="evaluate the checkpoints of a training run, resumably")
-    p_run.add_argument("run", type=Path, help="a run folder holding checkpoint-<step>/ folders")
-    p_run.add_argument("--every", type=int, default=1, help="every k-th checkpoint (the last always)")
-    p_run.add_argument("--base", help="also evaluate this base model as step 0")
-    _add_eval_options(p_run)
-    p_train = sub.add_parser("train", help="GRPO training from a params file (resumes a killed run)")
-    p_train.add_argument("params", type=Path, help="YAML: `preset: cpu|paper` plus settings to override")
-    p_train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting (repeatable)")
-    p_train.add_argument("--fresh", action="store_true", help="ignore existing checkpoints and start over")
-    p_select = sub.add_parser("select", help="rank examples by historical variance (pi_1, pi_2, ...)")
-    p_select.add_argument("history", type=Path, help="a history JSON (a run's history_accuracy.json or the reference's)")
-    p_select.add_argument("--top", type=int, default=20)
-    p_head = sub.add_parser("headline", help="selection, then 1-shot / format-only / full-set over seeds, evaluated")
-    p_head.add_argument("--params", type=Path, default=Path("params/toy"))
-    p_head.add_argument("--out", type=Path, default=Path("outputs/headline"))
-    p_head.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p_nb = sub.add_parser("notebook", help="execute one notebook with papermill into outputs/<notebook>/")
-    p_nb.add_argument("notebook", help="a notebook name or its number prefix (00_quickstart, 04) or a path")
-    p_nb.add_argument("--params", type=Path, help="a papermill params file, e.g. params/paper/00_quickstart.yaml")
-    p_nb.add_argument("--set", action="append", metavar="KEY=VALUE", help="one parameter (YAML value; repeatable)")
-    p_nb.add_argument("--out", type=Path, help="output folder (default: the params' out_dir, else outputs/<notebook>)")
-    p_sweep = sub.add_parser("sweep", help="run a notebook over a parameter grid (resumable) into outputs/<sweep>/")
-    p_sweep.add_argument("sweep", type=Path, help="a sweep file, e.g. params/sweeps/entropy.yaml")
-    p_sweep.add_argument("--parallel", type=int, help="notebooks at once (default: the file's `parallel`, else 1)")
-    p_sweep.add_argument("--dry-run", action="store_true", help="check the sweep and list its runs; execute nothing")
+    p = sub.add_parser("demo", help="grade example responses end to end")
+    p.add_argument("--out", type=Path, default=Path("outputs/quickstart"))
+    p.set_defaults(func=lambda args: demo(args.out))
+    p = sub.add_parser("evaluate", help="evaluate a model on the paper's benchmarks")
+    p.add_argument("model", help="registered name (toy-base, Qwen2.5-Math-1.5B, ...), hub id or folder")
+    _add_eval_options(p)
+    p.set_defaults(func=evaluate_command)
+    p = sub.add_parser("evaluate-run", help="evaluate the checkpoints of a training run, resumably")
+    p.add_argument("run", type=Path, help="a run folder holding checkpoint-<step>/ folders")
+    p.add_argument("--every", type=int, default=1, help="every k-th checkpoint (the last always)")
+    p.add_argument("--base", help="also evaluate this base model as step 0")
+    _add_eval_options(p)
+    p.set_defaults(func=evaluate_run_command)
+    p = sub.add_parser("train", help="GRPO training from a params file (resumes a killed run)")
+    p.add_argument("params", type=Path, help="YAML: `preset: cpu|paper` plus the settings that differ")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one TrainConfig field (repeatable)")
+    p.add_argument("--fresh", action="store_true", help="ignore existing checkpoints and start over")
+    p.set_defaults(func=train_command)
+    p = sub.add_parser("select", help="rank examples by historical variance (pi_1, pi_2, ...)")
+    p.add_argument("history", type=Path, help="a history JSON (a run's history_accuracy.json or the reference's)")
+    p.add_argument("--top", type=int, default=20)
+    p.set_defaults(func=select_command)
+    p = sub.add_parser("headline", help="selection, then 1-shot / format-only / full-set over seeds, evaluated")
+    p.add_argument("--params", type=Path, default=Path("params/toy"))
+    p.add_argument("--out", type=Path, default=Path("outputs/headline"))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.set_defaults(func=headline_command)
+    p = sub.add_parser("notebook", help="execute one notebook with papermill into outputs/<notebook>/")
+    p.add_argument("notebook", help="a notebook name or its number prefix (00_quickstart, 04) or a path")
+    p.add_argument("--params", type=Path, help="a notebook params file, e.g. params/paper/00_quickstart.yaml")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="one parameter, or one config field as train.<field> / eval.<field> (YAML value; repeatable)",
+    )
+    p.add_argument("--out", type=Path, help="output folder (default: the params' out_dir, else outputs/<notebook>)")
+    p.set_defaults(func=notebook_command)
+    p = sub.add_parser("sweep", help="run a notebook over a parameter grid (resumable) into outputs/<sweep>/")
+    p.add_argument("sweep", type=Path, help="a sweep file, e.g. params/sweeps/entropy.yaml")
+    p.add_argument("--parallel", type=int, help="notebooks at once (default: the file's `parallel`, else 1)")
+    p.add_argument("--dry-run", action="store_true", help="check the sweep and list its runs; execute nothing")
+    p.set_defaults(func=sweep_command)
     args = parser.parse_args(argv)
-    if args.command == "notebook":
-        return notebook_command(args)
-    if args.command == "sweep":
-        return sweep_command(args)
-    if args.command == "headline":
-        return headline_command(args)
-    if args.command == "train":
-        return train_command(args)
-    if args.command == "select":
-        return select_command(args)
-    if args.command == "demo":
-        return demo(args.out)
-    if args.command == "evaluate":
-        return evaluate_command(args)
-    if args.command == "evaluate-run":
-        return evaluate_run_command(args)
-    return 2
+    return args.func(args)
 
 
 if __name__ == "__main__":

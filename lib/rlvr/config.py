@@ -1,72 +1,279 @@
-"""Typed experiment configuration, validated at load, with named presets.
+"""The lab's one configuration language: ``TrainConfig``, ``EvalConfig`` and named presets.
 
-``paper`` is the reference code's recipe for Qwen2.5-Math-1.5B (paper
-section 2, including the defaults hidden in verl); ``cpu`` is the embedded
-default's small version. A params file (YAML) names a preset and overrides
-fields; an unknown key or a bad value fails before anything runs, naming it.
+Every setting of a training run or an evaluation is a field here, with its help
+text and, where the set of values is closed, the registry that lists them
+(rewards, backends, prompt templates, datasets). A notebook's ``train`` and
+``eval`` parameters, a params file, a sweep's ``train.<field>`` keys, ``--set``
+and the widgets all become overrides of these fields on top of a preset, so a
+field added here is usable everywhere without another edit.
+
+Configs are checked on construction (``__post_init__``): every value is coerced
+to its field's type (``"1e-4"`` for a float, ``"a,b"`` for a list) and then
+validated, so ``dataclasses.replace`` checks too. An unknown key or a bad value
+raises ``ValueError`` naming the key and what it accepts.
+
+Presets (``PRESETS``): ``paper``, the reference code's recipe for
+Qwen2.5-Math-1.5B (paper section 2, including verl's hidden defaults) and the
+Qwen2.5-Math evaluation (section 5), which are also the fields' defaults; and
+``cpu``, the embedded default's small version.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
 
-@dataclass
-class TrainConfig:
-    # What to train
-    model: str = "toy-base"
-    dataset: str = "toy-train"
-    data_source: str | None = None  # a local file or folder (else $RLVR_DATA_DIR, else the hub)
-    limit: int | None = None  # the first N problems of the dataset (a smaller pool)
-    examples: list[str] | None = None  # ids of the 1-/few-shot examples; None: the whole dataset (or pool)
-    example_rank: int | None = None  # pi_i: the i-th example by historical variance (needs history_file)
-    history_file: str | None = None  # per-example accuracy history (reference JSON or a run's table)
-    problem: str | None = None  # a free-text 1-shot problem...
-    answer: str | None = None  # ...and its label
-    label: str | None = None  # override the label of the chosen example(s) (Tab. 5 rows 11-13)
-    label_noise: float = 0.0  # fraction of labels corrupted (Tab. 17)
-    reward: str = "outcome"  # "outcome" or "format"
-    # GRPO
-    prompts_per_step: int = 128  # rollout batch in prompts; a 1-shot set is its example repeated this often
-    rollouts_per_prompt: int = 8
-    temperature: float = 0.6
-    top_p: float = 1.0
-    max_completion_length: int = 3072
-    steps: int = 2000
-    optimizer_steps_per_rollout: int = 1  # the reference code does 1; the paper's text says 8
-    learning_rate: float = 1e-6
-    weight_decay: float = 0.01
-    beta: float = 0.001  # low-variance (k3) KL loss; 0 loads no reference model
-    entropy_coef: float = 0.001  # entropy bonus (verl's hidden default)
-    pg_loss_coef: float = 1.0  # 0: entropy-only training (Tab. 5 row 10)
-    clip_epsilon: float = 0.2
-    max_grad_norm: float = 1.0
-    # Run
-    seed: int = 0
-    save_every: int = 20
-    output_dir: str = "outputs/runs/default"
-    backend: str = "auto"  # "auto", "transformers", "vllm", "unsloth"
-    vllm_mode: str = "colocate"  # "colocate": vLLM inside each training process; "server": `trl vllm-serve`
-    vllm_server_host: str = "0.0.0.0"  # server mode: where `trl vllm-serve` listens (TRL's defaults)
-    vllm_server_port: int = 8000
-    lora_rank: int = 0  # Unsloth fast path only (a deviation from the paper's full fine-tuning)
-    report_to: list[str] = field(default_factory=list)  # e.g. ["tensorboard"], ["wandb"]
-    threads: int | None = None  # CPU threads for torch (default: half the cores)
+def _reward_names():
+    from .rewards import REWARDS
 
-    def validate(self) -> TrainConfig:
+    return REWARDS
+
+
+def _training_backends():
+    from .backends import TRAINING_BACKENDS
+
+    return TRAINING_BACKENDS
+
+
+def _eval_backends():
+    from .backends import BACKENDS
+
+    return BACKENDS
+
+
+def _templates():
+    from .prompts import TEMPLATES
+
+    return TEMPLATES
+
+
+def _datasets():
+    from .data import DATASETS
+
+    return DATASETS
+
+
+def _benchmarks():
+    from .data import EVAL_BENCHMARKS
+
+    return list(EVAL_BENCHMARKS)
+
+
+VLLM_MODES = {"colocate": "vLLM inside each training process", "server": "a separate `trl vllm-serve` process"}
+
+
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, factory: Callable | None = None,
+            choices: Callable[[], Any] | None = None, affects_results: bool = True):
+    """A documented config field. ``choices`` returns the registry its values come from;
+    ``affects_results=False`` marks how a run is executed, not what it computes (a finished
+    run may be reused under a different value)."""
+    metadata = {"help": help, "choices": choices, "affects_results": affects_results}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+# ----------------------------------------------------------------------------- coercion
+
+
+def _type_name(hint) -> str:
+    if get_origin(hint) in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(hint) if a is not type(None))
+    if get_origin(hint) is not None:
+        return str(hint).replace("typing.", "")
+    return getattr(hint, "__name__", str(hint))
+
+
+def _coerce(name: str, value, hint):
+    """``value`` as a ``hint``, or ValueError naming ``name``."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(name, value, arg)
+            except ValueError as exc:
+                errors.append(exc)
+        raise ValueError(f"{name}: {value!r} is not a valid {_type_name(hint)}")
+    if value is None:
+        raise ValueError(f"{name}: may not be empty (None); give a {_type_name(hint)}")
+    if origin is list:
+        if isinstance(value, str):  # "a,b" from a command line or a widget
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name}: {value!r} is not a list")
+        return [_coerce(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value)]
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ValueError(f"{name}: {value!r} is not a pair {_type_name(hint)}")
+        return tuple(_coerce(f"{name}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args)))
+    if origin is dict or hint is dict:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{name}: {value!r} is not a mapping")
+        return {str(k): v for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            # YAML 1.1 reads `1e-4` (no dot) as a string; a number written that way is still meant.
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise ValueError(f"{name}: {value!r} is not a valid {_type_name(hint)}")
+
+
+def _check_choice(name: str, value, choices: Callable[[], Any]) -> None:
+    allowed = choices()
+    for item in value if isinstance(value, list) else [value]:
+        if item is not None and item not in allowed:
+            raise ValueError(f"{name}: {item!r} is not one of {', '.join(map(str, allowed))}")
+
+
+class Config:
+    """Shared by the config dataclasses: coercion and validation on construction,
+    overrides from plain values, and field documentation."""
+
+    def __post_init__(self):
+        hints = _hints(type(self))
         problems = []
-        if self.reward not in ("outcome", "format"):
-            problems.append(f"reward: {self.reward!r} is not 'outcome' or 'format'")
-        if self.backend not in ("auto", "transformers", "vllm", "unsloth"):
-            problems.append(f"backend: {self.backend!r} is not auto, transformers, vllm or unsloth")
-        if self.vllm_mode not in ("colocate", "server"):
-            problems.append(f"vllm_mode: {self.vllm_mode!r} is not 'colocate' or 'server'")
-        elif self.vllm_mode == "server" and self.backend not in ("auto", "vllm"):
+        for f in fields(self):
+            try:
+                value = _coerce(f.name, getattr(self, f.name), hints[f.name])
+                if f.metadata.get("choices"):
+                    _check_choice(f.name, value, f.metadata["choices"])
+                object.__setattr__(self, f.name, value)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if not problems:
+            problems = self.problems()
+        if problems:
+            raise ValueError(f"invalid {type(self).__name__}:\n  " + "\n  ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Checks across fields; each problem names its field(s)."""
+        return []
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def check_keys(cls, values: Mapping, where: str = "") -> None:
+        """Refuse keys that are not fields, naming them and the fields there are."""
+        if unknown := sorted(set(values) - set(cls.field_names())):
+            prefix = f"{where}: " if where else ""
+            raise ValueError(f"{prefix}unknown {cls.__name__} key(s) {', '.join(map(repr, unknown))}; "
+                             f"its fields: {', '.join(cls.field_names())}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], where: str = ""):
+        cls.check_keys(values, where)
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}" if where else str(exc)) from None
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """``{field: help text}``, for command lines and widgets."""
+        return {f.name: f.metadata.get("help", "") for f in fields(cls)}
+
+    @classmethod
+    def choices(cls, name: str) -> list | None:
+        """The allowed values of field ``name`` (from its registry), or None where any value of its type goes."""
+        found = {f.name: f for f in fields(cls)}[name].metadata.get("choices")
+        return list(found()) if found else None
+
+
+@functools.cache
+def _hints(cls) -> dict:
+    return get_type_hints(cls)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainConfig(Config):
+    """One GRPO training run. Defaults are the paper's recipe (the ``paper`` preset)."""
+
+    # What to train
+    model: str = setting("Qwen2.5-Math-1.5B", "a registered name (rlvr.models.MODELS), a hub id or a local folder")
+    dataset: str = setting("dsr_sub", "the training set (and the pool the examples come from)", choices=_datasets)
+    data_source: str | None = setting(None, "a local data file or folder (else $RLVR_DATA_DIR, else the hub)")
+    limit: int | None = setting(None, "the first N problems of the dataset only (a smaller pool)")
+    examples: list[str] | None = setting(None, "ids of the 1-/few-shot examples; None: the whole dataset (or pool)")
+    example_rank: int | None = setting(None, "pi_i: the i-th example by historical variance (needs history_file)")
+    history_file: str | None = setting(None, "per-example accuracy history to rank by (reference JSON or a run's)")
+    problem: str | None = setting(None, "a free-text 1-shot problem (with `answer`)")
+    answer: str | None = setting(None, "the label of the free-text problem")
+    label: str | None = setting(None, "override the label of the chosen example(s) (Tab. 5 rows 11-13)")
+    label_noise: float = setting(0.0, "share of labels made wrong (Tab. 17)")
+    reward: str = setting("outcome", "the reward function (rlvr.rewards.REWARDS)", choices=_reward_names)
+    # GRPO
+    prompts_per_step: int = setting(128, "rollout batch in prompts; a 1-shot set is its example repeated this often")
+    rollouts_per_prompt: int = setting(8, "rollouts per prompt: the GRPO group size")
+    temperature: float = setting(0.6, "sampling temperature of the rollouts")
+    top_p: float = setting(1.0, "nucleus sampling of the rollouts")
+    max_completion_length: int = setting(3072, "most tokens a rollout may generate")
+    steps: int = setting(2000, "rollout steps (each a batch of prompts_per_step x rollouts_per_prompt)")
+    optimizer_steps_per_rollout: int = setting(1, "optimizer steps per rollout batch (reference code 1; paper text 8)")
+    learning_rate: float = setting(1e-6, "AdamW learning rate (constant, no warm-up)")
+    weight_decay: float = setting(0.01, "AdamW weight decay")
+    beta: float = setting(0.001, "low-variance (k3) KL loss coefficient; 0 loads no reference model")
+    entropy_coef: float = setting(0.001, "entropy bonus coefficient (verl's hidden default); negative penalises")
+    pg_loss_coef: float = setting(1.0, "scale of the policy-gradient loss; 0: entropy/KL-only training (Tab. 5)")
+    clip_epsilon: float = setting(0.2, "PPO clip range of the importance ratio")
+    max_grad_norm: float = setting(1.0, "gradient-norm clip")
+    trl: dict[str, Any] = setting(
+        help="further trl.GRPOConfig fields, passed through (e.g. loss_type, epsilon_high, top_entropy_quantile, "
+             "mask_truncated_completions); a field this config sets already is refused, naming the setting to use",
+        factory=dict)
+    # Run
+    seed: int = setting(0, "seed of sampling, shuffling and label noise")
+    save_every: int = setting(20, "a checkpoint every this many rollout steps")
+    output_dir: str = setting("outputs/runs/default", "the run folder", affects_results=False)
+    backend: str = setting("auto", "how rollouts are generated (rlvr.backends.TRAINING_BACKENDS)",
+                           choices=_training_backends)
+    vllm_mode: str = setting("colocate", "vLLM inside each training process, or a `trl vllm-serve` server",
+                             choices=lambda: VLLM_MODES)
+    vllm_server_host: str = setting("0.0.0.0", "server mode: where `trl vllm-serve` listens", affects_results=False)
+    vllm_server_port: int = setting(8000, "server mode: its port", affects_results=False)
+    lora_rank: int = setting(0, "LoRA rank, Unsloth path only (a deviation from the paper's full fine-tuning)")
+    report_to: list[str] = setting(help="experiment trackers, e.g. [tensorboard], [wandb]", factory=list,
+                                   affects_results=False)
+    threads: int | None = setting(None, "CPU threads for torch (default: half the cores)", affects_results=False)
+
+    def problems(self) -> list[str]:
+        problems = []
+        if self.vllm_mode == "server" and self.backend not in ("auto", "vllm"):
             # A server generates with vLLM; Unsloth runs its own engine in-process.
             problems.append(f"vllm_mode: 'server' generates with a vLLM server; it needs backend vllm (or auto), "
                             f"not {self.backend!r}")
@@ -86,7 +293,7 @@ class TrainConfig:
                 problems.append(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.rollouts_per_prompt < 2:
             problems.append("rollouts_per_prompt: GRPO needs at least 2 rollouts per prompt")
-        if self.prompts_per_step % self.optimizer_steps_per_rollout:
+        if self.optimizer_steps_per_rollout >= 1 and self.prompts_per_step % self.optimizer_steps_per_rollout:
             problems.append("optimizer_steps_per_rollout: must divide prompts_per_step")
         # entropy_coef may be negative: Tab. 5 row 6 runs with -0.003 (entropy is then penalised).
         for name in ("temperature", "learning_rate", "beta", "pg_loss_coef", "clip_epsilon",
@@ -106,77 +313,114 @@ class TrainConfig:
             problems.append("examples/example_rank/problem: choose the training examples one way only")
         if self.example_rank is not None and (self.example_rank < 1 or not self.history_file):
             problems.append("example_rank: needs a rank >= 1 and a history_file to rank by")
-        if problems:
-            raise ValueError("invalid training config:\n  " + "\n  ".join(problems))
-        return self
+        if self.trl:
+            from .train import trl_problems  # imports TRL: only paid for where TRL knobs are used
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+            problems += trl_problems(self)
+        return problems
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    # The reference code's run for Qwen2.5-Math-1.5B (scripts/train/training_1.5b_pi1_r128.sh).
-    "paper": {},
+# ----------------------------------------------------------------------------- evaluation
+
+GREEDY = {"n_samples": 1, "temperature": 0.0}
+AVG_AT_8 = {"n_samples": 8, "temperature": 0.6}
+# The Qwen2.5-Math evaluation's decoding per benchmark (paper section 5); others are greedy.
+PAPER_DECODING = {
+    "math500": GREEDY,
+    "minerva_math": GREEDY,
+    "olympiadbench": GREEDY,
+    "aime24": AVG_AT_8,
+    "aime25": AVG_AT_8,
+    "amc23": AVG_AT_8,
+}
+
+
+@dataclass
+class EvalConfig(Config):
+    """What to evaluate and how; defaults are the paper's protocol. ``None`` fields take
+    each benchmark's own value from the protocol (``PAPER_DECODING``)."""
+
+    benchmarks: list[str] = setting(help="evaluation sets (registered datasets)", factory=_benchmarks,
+                                    choices=_datasets)
+    n_samples: int | None = setting(None, "samples per problem (default: 1 greedy; avg@8 on AIME/AMC)")
+    temperature: float | None = setting(None, "sampling temperature (default: 0 greedy; 0.6 for avg@8)")
+    top_p: float = setting(1.0, "nucleus sampling")
+    max_new_tokens: int = setting(3072, "most tokens an answer may have")
+    seed: int = setting(0, "sampling seed")
+    template: str | None = setting(None, "prompt template (default: the model's own, rlvr.prompts.TEMPLATES)",
+                                   choices=_templates)
+    backend: str = setting("auto", "generation backend (rlvr.backends.BACKENDS)", choices=_eval_backends,
+                           affects_results=False)
+    dtype: str | None = setting(None, "weights' dtype (default: the dtype the base model ships in)")
+    limit: int | None = setting(None, "the first N problems of each benchmark")
+    data_source: str | None = setting(None, "a local data folder (else $RLVR_DATA_DIR, else the hub)")
+    batch_size: int = setting(32, "prompts per generation batch", affects_results=False)
+    demos: list[tuple[str, str]] = setting(help="in-context demos (question, worked answer) before every question "
+                                                "(Tab. 16)", factory=list)
+
+    def problems(self) -> list[str]:
+        problems = []
+        if not self.benchmarks:
+            problems.append("benchmarks: name at least one")
+        for name in ("max_new_tokens", "batch_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if self.n_samples is not None and self.n_samples < 1:
+            problems.append(f"n_samples: must be at least 1, got {self.n_samples}")
+        if self.limit is not None and self.limit < 1:
+            problems.append(f"limit: must be at least 1, got {self.limit}")
+        if self.temperature is not None and self.temperature < 0:
+            problems.append(f"temperature: must not be negative, got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            problems.append(f"top_p: must be within (0, 1], got {self.top_p}")
+        return problems
+
+    def decoding(self, benchmark: str) -> dict:
+        base = PAPER_DECODING.get(benchmark, GREEDY)
+        return {
+            "n_samples": self.n_samples if self.n_samples is not None else base["n_samples"],
+            "temperature": self.temperature if self.temperature is not None else base["temperature"],
+            "top_p": self.top_p,
+        }
+
+
+# ----------------------------------------------------------------------------- presets
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # The reference code's run for Qwen2.5-Math-1.5B (scripts/train/training_1.5b_pi1_r128.sh) and the
+    # Qwen2.5-Math evaluation: the fields' defaults.
+    "paper": {"train": {}, "eval": {}},
     # The embedded default on a CPU: minutes, not days. lr and temperature as the prototype found
     # them to work for a 0.9M-parameter model; KL off (no reference model to run). Responses get
     # the evaluation's 200 tokens, as the paper trains with its evaluation's 3072: a shorter training
     # budget truncates answers that run on, and truncation alone then teaches the format reward to stop.
-    "cpu": dict(
-        model="toy-base", dataset="toy-train", prompts_per_step=2, rollouts_per_prompt=8, temperature=1.0,
-        max_completion_length=200, steps=100, learning_rate=5e-5, beta=0.0, entropy_coef=0.001,
-        save_every=25, threads=1,
-    ),
+    "cpu": {
+        "train": dict(model="toy-base", dataset="toy-train", prompts_per_step=2, rollouts_per_prompt=8,
+                      temperature=1.0, max_completion_length=200, steps=100, learning_rate=5e-5, beta=0.0,
+                      entropy_coef=0.001, save_every=25, threads=1),
+        "eval": dict(benchmarks=["toy-test"], max_new_tokens=200),
+    },
 }
 
 
-def preset(name: str, **overrides) -> TrainConfig:
+def _preset(name: str) -> dict[str, dict[str, Any]]:
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return from_dict({**PRESETS[name], **overrides})
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
 
 
-def _coerce(name: str, value, hint):
-    origin = get_origin(hint)
-    allowed = get_args(hint) if origin is not None else (hint,)
-    if value is None:
-        if type(None) in allowed:
-            return None
-        raise ValueError(f"{name}: may not be empty")
-    for typ in allowed:
-        base = get_origin(typ) or typ
-        if base is list and isinstance(value, (list, tuple)):
-            return [str(v) for v in value]
-        if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if base is float and isinstance(value, str):
-            # YAML 1.1 reads `1e-4` (no dot) as a string; a number written that way is still meant.
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if base is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if base is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        if base is bool and isinstance(value, bool):
-            return value
-    names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed if t is not type(None))
-    raise ValueError(f"{name}: {value!r} is not a valid {names}")
+def preset(name: str, **overrides) -> TrainConfig:
+    """The training preset ``name`` with ``overrides`` applied."""
+    return TrainConfig.from_dict({**_preset(name)["train"], **overrides})
 
 
-def from_dict(values: dict[str, Any]) -> TrainConfig:
-    """A validated config from plain values; unknown keys are an error naming them."""
-    hints = get_type_hints(TrainConfig)
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"unknown config keys {unknown}; known keys: {sorted(known)}")
-    kwargs = {k: _coerce(k, v, hints[k]) for k, v in values.items()}
-    return TrainConfig(**kwargs).validate()
+def eval_preset(name: str, **overrides) -> EvalConfig:
+    """The evaluation preset ``name`` with ``overrides`` applied."""
+    return EvalConfig.from_dict({**_preset(name)["eval"], **overrides})
 
 
-def load(path: str | Path, **overrides) -> TrainConfig:
-    """A params file: ``preset: cpu`` (or ``paper``) plus any fields to override."""
+def load_params(path: str | Path, **overrides) -> TrainConfig:
+    """A training params file: ``preset: cpu`` (or ``paper``) plus the fields that differ."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"params file {path} does not exist")
@@ -191,3 +435,38 @@ def load(path: str | Path, **overrides) -> TrainConfig:
         return preset(name, **{**values, **overrides})
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from exc
+
+
+def merge(base: Mapping, overrides: Mapping) -> dict:
+    """``base`` with ``overrides`` applied; nested mappings merge key by key (``train: {trl: {...}}``)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def nest(dotted: Mapping[str, Any]) -> dict:
+    """``{"train.learning_rate": 1e-4}`` -> ``{"train": {"learning_rate": 1e-4}}`` (undotted keys as they are)."""
+    nested: dict = {}
+    for key, value in dotted.items():
+        *parents, last = str(key).split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{key}: {part!r} is given both as a value and as a mapping")
+        node[last] = merge(node[last], value) if isinstance(node.get(last), dict) and isinstance(value, Mapping) \
+            else value
+    return nested
+
+
+def configs(preset_name: str, train: Mapping | None = None, eval: Mapping | None = None,
+            where: str = "") -> tuple[TrainConfig, EvalConfig]:
+    """The ``(TrainConfig, EvalConfig)`` of a preset with a notebook's ``train`` and ``eval`` overrides."""
+    prefix = f"{where}: " if where else ""
+    train_cfg = TrainConfig.from_dict({**_preset(preset_name)["train"], **(train or {})}, f"{prefix}train")
+    eval_cfg = EvalConfig.from_dict({**_preset(preset_name)["eval"], **(eval or {})}, f"{prefix}eval")
+    return train_cfg, eval_cfg

@@ -62,7 +62,9 @@ def normalize_row(row: dict, index: int, kind: str = "math") -> dict:
         return out
     out["problem"] = _first(row, "question", "problem", "Question", "input")
     if out["problem"] is None:
-        raise ValueError(f"row {index} has no problem text (looked for question/problem/Question/input): {sorted(row)}")
+        raise ValueError(
+            f"row {index} has no problem text (looked for question/problem/Question/input): {sorted(row)}"
+        )
     final = row.get("final_answer")  # OlympiadBench: a list of answers
     if isinstance(final, (list, tuple)) and final:
         out["answer"] = gold_answer(str(final[0]).strip().strip("$"))
@@ -130,33 +132,94 @@ DATASETS: dict[str, DatasetSpec] = {
     for spec in [
         _spec("toy-train", "embedded miniature math world, 2000 training problems", generate=_toy("train")),
         _spec("toy-test", "embedded miniature math world, 500 held-out problems", generate=_toy("test")),
-        _spec("math500", "MATH500 (Lightman et al.), 500 problems, subject and level", "HuggingFaceH4/MATH-500",
-              ["eval/math500/test.jsonl"], revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be"),
-        _spec("aime24", "AIME 2024, 30 problems", "HuggingFaceH4/aime_2024", ["eval/aime24/test.jsonl"],
-              hub_split="train", revision="2fe88a2f1091d5048c0f36abc874fb997b3dd99a"),
-        _spec("aime25", "AIME 2025, 30 problems", "yentinglin/aime_2025", ["eval/aime25/test.jsonl"],
-              hub_split="train", revision="6f71d77b0b89b9dabe07ab466c51df33f514df7f"),
-        _spec("amc23", "AMC 2023, 40 problems (answers are floats such as 27.0)", "math-ai/amc23",
-              ["eval/amc23/test.jsonl"], revision="80815d37005feb82cd7f8fbc6901d5d3eff43057"),
-        _spec("minerva_math", "Minerva Math, 272 problems (answer: last box of the solution)", "math-ai/minervamath",
-              ["eval/minerva_math/test.jsonl"], revision="ee46ddc498933b1977577953250ca5c66be64f96"),
-        _spec("olympiadbench", "OlympiadBench, 675 English open-ended math problems", "Hothan/OlympiadBench",
-              ["eval/olympiadbench/test.jsonl"], hub_config="OE_TO_maths_en_COMP", hub_split="train",
-              revision="3b426ee1d587c71b495146dde9f3e995ee7ac59f"),
-        _spec("arc_easy", "ARC-Easy (multiple choice), 2376 test questions", "allenai/ai2_arc",
-              ["eval/arc_easy/test.jsonl"], hub_config="ARC-Easy", kind="choice",
-              revision="210d026faf9955653af8916fad021475a3f00453"),
-        _spec("arc_challenge", "ARC-Challenge (multiple choice), 1172 test questions", "allenai/ai2_arc",
-              ["eval/arc_challenge/test.jsonl"], hub_config="ARC-Challenge", kind="choice",
-              revision="210d026faf9955653af8916fad021475a3f00453"),
-        _spec("math_train", "MATH (Hendrycks) training split, 7500 problems", "DigitalLearningGmbH/MATH-lighteval",
-              ["train/math_train.parquet", "train/math_train.jsonl"], hub_config="default", hub_split="train",
-              revision="0530c78699ea5e8eb5530600900e1f328b48acad"),
-        _spec("deepscaler", "DeepScaleR-Preview, 40315 problems", "agentica-org/DeepScaleR-Preview-Dataset",
-              ["train/deepscaler.parquet", "train/deepscaler.jsonl"], hub_split="train",
-              revision="b6ae8c60f5c1f2b594e2140b91c49c9ad0949e29"),
-        _spec("dsr_sub", "DSR-sub: the paper's 1209-example subset of DeepScaleR-Preview (reference row schema)",
-              "ypwang61/One-Shot-RLVR-Datasets", ["train/dsr_sub.parquet"], hub_split="dsr_sub"),
+        _spec(
+            "math500",
+            "MATH500 (Lightman et al.), 500 problems, subject and level",
+            "HuggingFaceH4/MATH-500",
+            ["eval/math500/test.jsonl"],
+            revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be",
+        ),
+        _spec(
+            "aime24",
+            "AIME 2024, 30 problems",
+            "HuggingFaceH4/aime_2024",
+            ["eval/aime24/test.jsonl"],
+            hub_split="train",
+            revision="2fe88a2f1091d5048c0f36abc874fb997b3dd99a",
+        ),
+        _spec(
+            "aime25",
+            "AIME 2025, 30 problems",
+            "yentinglin/aime_2025",
+            ["eval/aime25/test.jsonl"],
+            hub_split="train",
+            revision="6f71d77b0b89b9dabe07ab466c51df33f514df7f",
+        ),
+        _spec(
+            "amc23",
+            "AMC 2023, 40 problems (answers are floats such as 27.0)",
+            "math-ai/amc23",
+            ["eval/amc23/test.jsonl"],
+            revision="80815d37005feb82cd7f8fbc6901d5d3eff43057",
+        ),
+        _spec(
+            "minerva_math",
+            "Minerva Math, 272 problems (answer: last box of the solution)",
+            "math-ai/minervamath",
+            ["eval/minerva_math/test.jsonl"],
+            revision="ee46ddc498933b1977577953250ca5c66be64f96",
+        ),
+        _spec(
+            "olympiadbench",
+            "OlympiadBench, 675 English open-ended math problems",
+            "Hothan/OlympiadBench",
+            ["eval/olympiadbench/test.jsonl"],
+            hub_config="OE_TO_maths_en_COMP",
+            hub_split="train",
+            revision="3b426ee1d587c71b495146dde9f3e995ee7ac59f",
+        ),
+        _spec(
+            "arc_easy",
+            "ARC-Easy (multiple choice), 2376 test questions",
+            "allenai/ai2_arc",
+            ["eval/arc_easy/test.jsonl"],
+            hub_config="ARC-Easy",
+            kind="choice",
+            revision="210d026faf9955653af8916fad021475a3f00453",
+        ),
+        _spec(
+            "arc_challenge",
+            "ARC-Challenge (multiple choice), 1172 test questions",
+            "allenai/ai2_arc",
+            ["eval/arc_challenge/test.jsonl"],
+            hub_config="ARC-Challenge",
+            kind="choice",
+            revision="210d026faf9955653af8916fad021475a3f00453",
+        ),
+        _spec(
+            "math_train",
+            "MATH (Hendrycks) training split, 7500 problems",
+            "DigitalLearningGmbH/MATH-lighteval",
+            ["train/math_train.parquet", "train/math_train.jsonl"],
+            hub_config="default",
+            hub_split="train",
+            revision="0530c78699ea5e8eb5530600900e1f328b48acad",
+        ),
+        _spec(
+            "deepscaler",
+            "DeepScaleR-Preview, 40315 problems",
+            "agentica-org/DeepScaleR-Preview-Dataset",
+            ["train/deepscaler.parquet", "train/deepscaler.jsonl"],
+            hub_split="train",
+            revision="b6ae8c60f5c1f2b594e2140b91c49c9ad0949e29",
+        ),
+        _spec(
+            "dsr_sub",
+            "DSR-sub: the paper's 1209-example subset of DeepScaleR-Preview (reference row schema)",
+            "ypwang61/One-Shot-RLVR-Datasets",
+            ["train/dsr_sub.parquet"],
+            hub_split="dsr_sub",
+        ),
     ]
 }
 
@@ -260,4 +323,50 @@ def load_dataset(
         rows = [by_id[str(i)] for i in subset]
     if limit is not None:
         rows = rows[:limit]
+    return Dataset.from_list(rows)
+
+
+# ----------------------------------------------------------------------------- a config's training set
+
+
+def choose_examples(cfg) -> Dataset:
+    """The training examples of a ``TrainConfig``, labels already overridden or corrupted as configured."""
+    from .labels import corrupt_labels, override_label
+
+    if cfg.problem is not None:
+        data = Dataset.from_list([{"id": "custom", "problem": cfg.problem, "answer": str(cfg.answer)}])
+    else:
+        data = load_dataset(cfg.dataset, cfg.data_source, limit=cfg.limit)
+        ids = cfg.examples
+        if cfg.example_rank is not None:
+            from .selection import load_history, rank_examples
+
+            ranking = rank_examples(load_history(cfg.history_file))
+            ids = [ranking[cfg.example_rank - 1]]
+        if ids is not None:
+            data = load_dataset(cfg.dataset, cfg.data_source, subset=ids)
+    if cfg.label is not None:
+        data = override_label(data, cfg.label)
+    if cfg.label_noise > 0:
+        data = corrupt_labels(data, cfg.label_noise, seed=cfg.seed)
+    return data
+
+
+def training_dataset(cfg) -> Dataset:
+    """Rows with a chat ``prompt``, the gold ``answer`` and ``example_id``.
+
+    A 1-/few-shot set (fewer examples than prompts per step) is repeated to
+    fill the batch: k examples get ``prompts_per_step // k`` copies each, as the
+    reference code's ``pi1_r128`` (128 copies) and 2-shot (64 + 64) files.
+    """
+    from .prompts import training_messages
+
+    examples = choose_examples(cfg)
+    rows = [
+        {"prompt": training_messages(r["problem"]), "answer": r["answer"], "example_id": str(r["id"])}
+        for r in examples
+    ]
+    if len(rows) < cfg.prompts_per_step:
+        copies = max(1, cfg.prompts_per_step // len(rows))
+        rows = [row for row in rows for _ in range(copies)]
     return Dataset.from_list(rows)

@@ -14,59 +14,24 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 
+from .analysis import score
 from .backends import Backend, get_backend
-from .data import EVAL_BENCHMARKS, load_dataset
+from .config import EvalConfig
+from .data import load_dataset
 from .grading import extract_answer, grade_many
 from .models import eval_dtype_for, eval_template_for, resolve
+from .rundir import EVAL_DIR, checkpoints, eval_step_dir
+from .toyworld.profile import RUN_ON_MARK
 
-GREEDY = {"n_samples": 1, "temperature": 0.0}
-AVG_AT_8 = {"n_samples": 8, "temperature": 0.6}
-PAPER_DECODING = {
-    "math500": GREEDY,
-    "minerva_math": GREEDY,
-    "olympiadbench": GREEDY,
-    "aime24": AVG_AT_8,
-    "aime25": AVG_AT_8,
-    "amc23": AVG_AT_8,
-}
-REFLECTION_WORDS = ("rethink", "recheck", "recalculate")  # the paper's self-reflection words
-_REFLECTION_STEMS = {"rethink": "rethink", "recheck": "recheck", "recalculate": "recalculat"}
-
-
-@dataclass
-class EvalConfig:
-    """What to evaluate and how; ``None`` fields take the paper's per-benchmark value."""
-
-    benchmarks: list[str] = field(default_factory=lambda: list(EVAL_BENCHMARKS))
-    n_samples: int | None = None
-    temperature: float | None = None
-    top_p: float = 1.0
-    max_new_tokens: int = 3072
-    seed: int = 0
-    template: str | None = None  # default: the model's registered template, else qwen25-math-cot
-    backend: str = "auto"  # "auto", "vllm" or "transformers"
-    dtype: str | None = None  # default: the dtype the base model ships in
-    limit: int | None = None  # first N problems of each benchmark
-    data_source: str | None = None  # a local data folder (else $RLVR_DATA_DIR, else the hub)
-    batch_size: int = 32
-    # In-context demos (question, worked answer) placed before every question (Tab. 16).
-    demos: list[tuple[str, str]] = field(default_factory=list)
-
-    def decoding(self, benchmark: str) -> dict:
-        base = PAPER_DECODING.get(benchmark, GREEDY)
-        return {
-            "n_samples": self.n_samples if self.n_samples is not None else base["n_samples"],
-            "temperature": self.temperature if self.temperature is not None else base["temperature"],
-            "top_p": self.top_p,
-        }
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+# The paper's self-reflection words (Fig. 4); any inflection counts: "recalculating" is a recalculation.
+REFLECTION_WORDS = {"rethink": "rethink", "recheck": "recheck", "recalculate": "recalculat"}
+# Bumped when the table's columns change: saved evaluations of another version are redone.
+TABLE_VERSION = 2
 
 
 def ends_in_repetition(text: str, min_repeats: int = 3, max_period: int = 100) -> bool:
@@ -84,15 +49,16 @@ def ends_in_repetition(text: str, min_repeats: int = 3, max_period: int = 100) -
 
 def reflection_counts(text: str) -> dict[str, int]:
     lower = text.lower()
-    # Any inflection counts: "recalculating" is a recalculation.
-    return {word: len(re.findall(r"\b" + stem, lower)) for word, stem in _REFLECTION_STEMS.items()}
+    return {word: len(re.findall(r"\b" + stem, lower)) for word, stem in REFLECTION_WORDS.items()}
 
 
 def _template_for(model: str, config: EvalConfig) -> str:
     return config.template or eval_template_for(model)
 
 
-def evaluate(model: str, config: EvalConfig | None = None, *, backend: Backend | None = None, progress: bool = True) -> pd.DataFrame:
+def evaluate(
+    model: str, config: EvalConfig | None = None, *, backend: Backend | None = None, progress: bool = True
+) -> pd.DataFrame:
     """Evaluate ``model`` (a registered name, hub id, local folder or checkpoint).
 
     Returns the tidy table: one row per (benchmark, problem, sample).
@@ -100,7 +66,9 @@ def evaluate(model: str, config: EvalConfig | None = None, *, backend: Backend |
     config = config or EvalConfig()
     dtype = config.dtype or eval_dtype_for(model)
     template = _template_for(model, config)
-    backend = backend or get_backend(config.backend, resolve(model), dtype=dtype, seed=config.seed, batch_size=config.batch_size)
+    backend = backend or get_backend(
+        config.backend, resolve(model), dtype=dtype, seed=config.seed, batch_size=config.batch_size
+    )
     frames = []
     for benchmark in config.benchmarks:
         rows = list(load_dataset(benchmark, config.data_source, limit=config.limit))
@@ -119,8 +87,9 @@ def evaluate(model: str, config: EvalConfig | None = None, *, backend: Backend |
         responses = [g.text for g in gens]
         golds = [rows[i % len(rows)]["answer"] for i in range(len(tiled))]
         correct = grade_many(responses, golds, "eval")
+        strict = grade_many(responses, golds, "train")
         records = []
-        for i, (gen, ok) in enumerate(zip(gens, correct)):
+        for i, (gen, ok, ok_strict) in enumerate(zip(gens, correct, strict)):
             row = rows[i % len(rows)]
             records.append(
                 {
@@ -133,8 +102,10 @@ def evaluate(model: str, config: EvalConfig | None = None, *, backend: Backend |
                     "response": gen.text,
                     "extracted": extract_answer(gen.text, "eval"),
                     "correct": bool(ok),
+                    "strict": bool(ok_strict),
                     "n_tokens": gen.n_tokens,
                     "has_box": extract_answer(gen.text, "train") is not None,
+                    "run_on": RUN_ON_MARK in gen.text,
                     "finished": gen.finished,
                     "truncated": not gen.finished,
                     "ends_in_repetition": ends_in_repetition(gen.text),
@@ -151,41 +122,35 @@ def evaluate(model: str, config: EvalConfig | None = None, *, backend: Backend |
 
 
 def summarize(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """``per_benchmark`` (accuracy = mean over problems and samples, i.e. avg@n),
-    ``per_subject`` (MATH500 subjects, or toy domains) and ``average`` (the
-    6-benchmark mean the paper reports, over the benchmarks present)."""
+    """``per_benchmark`` (each score of ``analysis.SCORES``, a mean over problems and
+    samples, i.e. avg@n for ``eval``), ``per_subject`` (MATH500 subjects, or toy domains)
+    and ``average`` (the 6-benchmark mean of ``eval`` the paper reports, over the
+    benchmarks present)."""
     keys = [k for k in ("step",) if k in table.columns]
-    per_benchmark = (
+    per_benchmark = score(table, keys + ["benchmark"], sort=False)
+    extra = (
         table.groupby(keys + ["benchmark"], sort=False)
         .agg(
-            accuracy=("correct", "mean"),
-            boxed=("has_box", "mean"),
-            truncated=("truncated", "mean"),
-            repetition=("ends_in_repetition", "mean"),
-            mean_tokens=("n_tokens", "mean"),
             problems=("problem_id", "nunique"),
             samples=("sample", "nunique"),
             **{w: (w, "sum") for w in REFLECTION_WORDS},
         )
         .reset_index()
     )
+    per_benchmark = per_benchmark.merge(extra, on=keys + ["benchmark"])
     subjects = table[table["subject"].notna() & table["benchmark"].isin(["math500", "toy-test"])]
-    per_subject = (
-        subjects.groupby(keys + ["benchmark", "subject"], sort=True)
-        .agg(accuracy=("correct", "mean"), problems=("problem_id", "nunique"))
-        .reset_index()
-    )
+    per_subject = score(subjects, keys + ["benchmark", "subject"])
     average = (
         per_benchmark.groupby(keys, sort=False)
-        .agg(average=("accuracy", "mean"), benchmarks=("benchmark", "nunique"))
+        .agg(average=("eval", "mean"), benchmarks=("benchmark", "nunique"))
         .reset_index()
         if keys
-        else pd.DataFrame([{"average": per_benchmark["accuracy"].mean(), "benchmarks": len(per_benchmark)}])
+        else pd.DataFrame([{"average": per_benchmark["eval"].mean(), "benchmarks": len(per_benchmark)}])
     )
     return {"per_benchmark": per_benchmark, "per_subject": per_subject, "average": average}
 
 
-def save(table: pd.DataFrame, out_dir: str | Path, config: EvalConfig, extra: dict | None = None) -> Path:
+def save_evaluation(table: pd.DataFrame, out_dir: str | Path, config: EvalConfig, extra: dict | None = None) -> Path:
     """Write the table, its summaries and the exact config/versions beside them."""
     from .provenance import environment
 
@@ -193,26 +158,13 @@ def save(table: pd.DataFrame, out_dir: str | Path, config: EvalConfig, extra: di
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in summarize(table).items():
         frame.to_csv(out / f"{name}.csv", index=False)
-    meta = {"config": config.to_dict(), "environment": environment(), **(extra or {})}
+    meta = {"config": config.to_dict(), "table_version": TABLE_VERSION, "environment": environment(), **(extra or {})}
     (out / "eval_config.json").write_text(json.dumps(meta, indent=2, default=str))
     # Last, and atomically: its presence marks the evaluation complete.
     tmp = out / "samples.parquet.tmp"
     table.to_parquet(tmp, index=False)
     tmp.replace(out / "samples.parquet")
     return out
-
-
-CHECKPOINT_PREFIX = "checkpoint-"
-
-
-def find_checkpoints(run_dir: str | Path) -> dict[int, Path]:
-    """``{step: folder}`` for the ``checkpoint-<step>`` folders of a training run."""
-    found = {}
-    for folder in Path(run_dir).glob(CHECKPOINT_PREFIX + "*"):
-        suffix = folder.name[len(CHECKPOINT_PREFIX) :]
-        if suffix.isdigit() and (folder / "config.json").is_file():
-            found[int(suffix)] = folder
-    return dict(sorted(found.items()))
 
 
 def evaluate_checkpoints(
@@ -232,32 +184,36 @@ def evaluate_checkpoints(
     column).
     """
     config = config or EvalConfig()
-    out = Path(out_dir) if out_dir else Path(run_dir) / "eval"
-    checkpoints = find_checkpoints(run_dir)
-    steps = sorted(checkpoints)
-    chosen = {s: checkpoints[s] for i, s in enumerate(steps) if i % every == every - 1 or s == steps[-1]}
+    out = Path(out_dir) if out_dir else Path(run_dir) / EVAL_DIR
+    saved = checkpoints(run_dir)
+    steps = sorted(saved)
+    chosen = {s: saved[s] for i, s in enumerate(steps) if i % every == every - 1 or s == steps[-1]}
     targets: dict[int, str] = {0: base_model} if base_model else {}
     targets.update({s: str(p) for s, p in chosen.items()})
     frames = []
     for step, model in targets.items():
-        done = out / f"step-{step}" / "samples.parquet"
+        done = eval_step_dir(out, step) / "samples.parquet"
         if done.is_file() and _same_config(done.parent, config):
             frames.append(pd.read_parquet(done))
             continue
         table = evaluate(model, config, progress=progress)
         table.insert(0, "step", step)
-        save(table, done.parent, config, {"step": step, "model": model})  # samples.parquet written last
+        save_evaluation(table, done.parent, config, {"step": step, "model": model})  # samples.parquet written last
         frames.append(table)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _same_config(step_dir: Path, config: EvalConfig) -> bool:
-    """Whether a saved evaluation used ``config`` (else it is redone: it is derived data)."""
+    """Whether a saved evaluation used ``config``'s settings, in this table version (else it
+    is redone: it is derived data). Settings of how it ran (backend, batch size) may differ."""
     try:
-        stored = json.loads((step_dir / "eval_config.json").read_text())["config"]
+        meta = json.loads((step_dir / "eval_config.json").read_text())
+        stored = meta["config"]
     except (OSError, ValueError, KeyError):
         return False
-    return stored == json.loads(json.dumps(config.to_dict(), default=str))
+    wanted = json.loads(json.dumps(config.to_dict(), default=str))
+    same = all(stored.get(f.name) == wanted[f.name] for f in fields(config) if f.metadata.get("affects_results", True))
+    return same and meta.get("table_version") == TABLE_VERSION
 
 
 def select_checkpoint(table: pd.DataFrame) -> pd.DataFrame:
@@ -265,7 +221,7 @@ def select_checkpoint(table: pd.DataFrame) -> pd.DataFrame:
     test sets) beside the last one, per benchmark, so the selection's share of a
     result is visible."""
     summary = summarize(table)
-    per_benchmark = summary["per_benchmark"].pivot(index="step", columns="benchmark", values="accuracy")
+    per_benchmark = summary["per_benchmark"].pivot(index="step", columns="benchmark", values="eval")
     per_benchmark["average"] = summary["average"].set_index("step")["average"]
     candidates = per_benchmark.drop(index=0, errors="ignore") if len(per_benchmark) > 1 else per_benchmark
     best, last = candidates["average"].idxmax(), candidates.index.max()

@@ -60,7 +60,11 @@ def generate(
     for batch in _batches(list(prompts), batch_size):
         enc = tokenizer(list(batch), return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
         enc = {k: v.to(model.device) for k, v in enc.items()}
-        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {"do_sample": False}
+        sampling = (
+            {"do_sample": True, "temperature": temperature, "top_p": top_p}
+            if temperature > 0
+            else {"do_sample": False}
+        )
         ids = model.generate(
             **enc, max_new_tokens=max_new_tokens, eos_token_id=stops, pad_token_id=pad_id, top_k=None, **sampling
         )[:, enc["input_ids"].shape[1] :]
@@ -68,7 +72,12 @@ def generate(
             stop_at = next((i for i, t in enumerate(row) if t in stops), None)
             kept = row if stop_at is None else row[:stop_at]
             out.append(
-                Generation(prompt, tokenizer.decode(kept, skip_special_tokens=True), len(kept) + (stop_at is not None), stop_at is not None)
+                Generation(
+                    prompt,
+                    tokenizer.decode(kept, skip_special_tokens=True),
+                    len(kept) + (stop_at is not None),
+                    stop_at is not None,
+                )
             )
         if progress is not None:
             progress.update(len(batch))

@@ -57,15 +57,19 @@ def self_demo(model: str, problem: str, answer: str, *, tries: int = 32, tempera
     """
     backend = get_backend("auto", resolve(model), dtype=eval_dtype_for(model), seed=seed)
     prompt = backend.prompt(problem, eval_template_for(model))
-    gens = backend.generate([prompt] * tries, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens, seed=seed)
+    gens = backend.generate(
+        [prompt] * tries, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens, seed=seed
+    )
     texts = [g.text for g in gens]
     for text, ok in zip(texts, grade_many(texts, [answer] * len(texts), "train")):
         if ok:
             return problem, text.strip()
-    raise RuntimeError(f"none of {tries} samples solved the problem with a boxed answer; raise `tries` or pick another example")
+    raise RuntimeError(
+        f"none of {tries} samples solved the problem with a boxed answer; raise `tries` or pick another example"
+    )
 
 
-def compare(model: str, demo_sets: dict[str, list[Demo]], eval_config) -> tuple[pd.DataFrame, pd.DataFrame]:
+def evaluate_demo_sets(model: str, demo_sets: dict[str, list[Demo]], eval_config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Evaluate ``model`` once per named demo set; returns (scores, evaluation table)."""
     from dataclasses import replace
 

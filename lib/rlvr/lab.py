@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 
 import pandas as pd
 from transformers import TrainerCallback
 
-from .config import TrainConfig
+from .config import EvalConfig, TrainConfig
+from .config import configs as preset_configs
 from .provenance import environment
 
 SMOKE = os.environ.get("RLVR_SMOKE") == "1"
+# What smoke mode cuts: a few steps, a few problems.
+SMOKE_TRAIN = {"steps": 4, "save_every": 2}
+SMOKE_EVAL = {"limit": 40}
 
 
 def project_root(start: str | Path | None = None) -> Path | None:
@@ -46,6 +51,24 @@ def setup() -> Path:
         os.chdir(root)
     sns.set_theme(style="whitegrid", context="notebook")
     return Path.cwd()
+
+
+def configs(preset: str, train: Mapping | None = None, eval: Mapping | None = None, *, sets: Iterable[str] = (),
+            **fixed) -> tuple[TrainConfig, EvalConfig]:
+    """A notebook's ``(TrainConfig, EvalConfig)``: the preset, then its ``train`` and
+    ``eval`` parameters, then ``fixed``, the fields the notebook's experiment sets itself
+    (``examples=[example]``, say). ``train`` may not set those, nor the fields named in
+    ``sets`` (a Tab. 5 row sets the loss terms), nor ``output_dir`` (``out_dir`` decides).
+    Smoke mode then cuts runs and evaluations short."""
+    train, eval = dict(train or {}), dict(eval or {})
+    if clash := sorted({"output_dir", *sets, *fixed} & set(train)):
+        raise ValueError(f"train: {', '.join(clash)} set by this notebook itself (from its own parameters, "
+                         "or out_dir for output_dir); change them there, not in `train`")
+    train.update(fixed)
+    if SMOKE:
+        train, eval = {**train, **SMOKE_TRAIN}, {**eval, **SMOKE_EVAL}
+        print(f"smoke mode: train {SMOKE_TRAIN}, eval {SMOKE_EVAL}")
+    return preset_configs(preset, train, eval)
 
 
 def output_dir(path: str | Path) -> Path:
@@ -81,7 +104,12 @@ class LivePlot(TrainerCallback):
     callback), so what it shows is exactly what is saved.
     """
 
-    def __init__(self, run_dir: str | Path, every: int = 5, metrics=("train_accuracy", "reward_std", "entropy", "completions_mean_length")):
+    def __init__(
+        self,
+        run_dir: str | Path,
+        every: int = 5,
+        metrics=("train_accuracy", "reward_std", "entropy", "completions_mean_length"),
+    ):
         self.run_dir, self.every, self.metrics = Path(run_dir), every, metrics
         self._handle = self._fig = None
 
@@ -90,9 +118,9 @@ class LivePlot(TrainerCallback):
         from IPython.display import display
 
         from .plots import training_steps
-        from .train import STEPS_LOG, RunLog
+        from .rundir import STEPS_LOG, read_log
 
-        rows = RunLog(self.run_dir).read(STEPS_LOG)
+        rows = read_log(self.run_dir, STEPS_LOG)
         if not rows:
             return
         if self._fig is None:
@@ -112,8 +140,22 @@ class LivePlot(TrainerCallback):
         self._draw()
 
 
-def settings_panel(cfg: TrainConfig, names=("model", "examples", "reward", "learning_rate", "temperature", "entropy_coef", "beta",
-                                               "weight_decay", "steps", "seed"), example_choices=None):
+def settings_panel(
+    cfg: TrainConfig,
+    names=(
+        "model",
+        "examples",
+        "reward",
+        "learning_rate",
+        "temperature",
+        "entropy_coef",
+        "beta",
+        "weight_decay",
+        "steps",
+        "seed",
+    ),
+    example_choices=None,
+):
     """Widgets to change a config's settings before running the next cell.
 
     ``panel.config()`` gives the config with the widgets' values; under papermill
@@ -123,24 +165,32 @@ def settings_panel(cfg: TrainConfig, names=("model", "examples", "reward", "lear
     from IPython.display import display
 
     types = {f.name: f.type for f in fields(TrainConfig)}
+    help_text = TrainConfig.help()
     controls = {}
     for name in names:
         value = getattr(cfg, name)
+        choices = TrainConfig.choices(name)
         if name == "examples":
             # Free text with suggestions: any id of the dataset can be typed in.
             options = list(dict.fromkeys([*(value or []), *(example_choices or [])]))
-            controls[name] = widgets.Combobox(options=options, value=", ".join(value or []), ensure_option=False,
-                                              description="examples", placeholder="example ids, comma-separated")
-        elif name == "reward":
-            controls[name] = widgets.Dropdown(options=["outcome", "format"], value=value, description=name)
+            controls[name] = widgets.Combobox(
+                options=options,
+                value=", ".join(value or []),
+                ensure_option=False,
+                description="examples",
+                placeholder="example ids, comma-separated",
+            )
+        elif choices is not None:
+            controls[name] = widgets.Dropdown(options=choices, value=value, description=name)
         elif "float" in str(types[name]):
             controls[name] = widgets.FloatText(value=value, description=name, step=None)
         elif "int" in str(types[name]):
             controls[name] = widgets.IntText(value=value, description=name)
         else:
             controls[name] = widgets.Text(value=str(value), description=name)
-    for control in controls.values():
+    for name, control in controls.items():
         control.style.description_width = "initial"
+        control.tooltip = help_text[name]
     display(widgets.VBox(list(controls.values())))
 
     class Panel:
@@ -151,7 +201,7 @@ def settings_panel(cfg: TrainConfig, names=("model", "examples", "reward", "lear
             if "examples" in values:
                 ids = [e.strip() for e in values["examples"].split(",") if e.strip()]
                 values["examples"] = ids or cfg.examples
-            return replace(cfg, **values).validate()
+            return replace(cfg, **values)
 
     return Panel()
 

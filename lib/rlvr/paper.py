@@ -80,16 +80,31 @@ _TAB17 = [
 ]
 
 # Post-saturation (section 3 and Tab. 15): pi_1's MATH500 accuracy and boxed share by step.
-_TAB15 = [(0, 36.0, 59.6), (20, 53.8, 83.6), (60, 69.8, 97.4), (500, 70.4, 96.6), (1300, 72.2, 96.6), (1860, 74.0, 94.2)]
+_TAB15 = [
+    (0, 36.0, 59.6),
+    (20, 53.8, 83.6),
+    (60, 69.8, 97.4),
+    (500, 70.4, 96.6),
+    (1300, 72.2, 96.6),
+    (1860, 74.0, 94.2),
+]
 
 
 # Section 8 of the reference notes: the top of the paper's ranking of DSR-sub by
 # historical variance (a 500-step full-set run's per-epoch accuracies).
 _PI = [
-    (1, "124", 0.4068, 0.441, "12.8"), (2, "267", 0.3961, 0.350, "24"), (3, "531", 0.3377, 0.474, "7560"),
-    (4, "931", 0.3245, 0.635, "25"), (5, "212", 0.3155, 0.593, "288"), (6, "25", 0.3133, 0.571, "32"),
-    (7, "568", 0.3090, 0.478, "10"), (8, "131", 0.3068, 0.816, "13"), (9, "649", 0.2998, 0.677, "144"),
-    (10, "724", 0.2946, 0.578, "8996734080"), (11, "875", 0.2779, 0.530, "42"), (12, "925", 0.2744, 0.477, "20"),
+    (1, "124", 0.4068, 0.441, "12.8"),
+    (2, "267", 0.3961, 0.350, "24"),
+    (3, "531", 0.3377, 0.474, "7560"),
+    (4, "931", 0.3245, 0.635, "25"),
+    (5, "212", 0.3155, 0.593, "288"),
+    (6, "25", 0.3133, 0.571, "32"),
+    (7, "568", 0.3090, 0.478, "10"),
+    (8, "131", 0.3068, 0.816, "13"),
+    (9, "649", 0.2998, 0.677, "144"),
+    (10, "724", 0.2946, 0.578, "8996734080"),
+    (11, "875", 0.2779, 0.530, "42"),
+    (12, "925", 0.2744, 0.477, "20"),
     (13, "682", 0.2726, 0.549, "\\frac{4}{3}"),
 ]
 
@@ -110,14 +125,34 @@ def table(name: str) -> pd.DataFrame:
     if name == "pi":
         return pd.DataFrame(_PI, columns=["rank", "example_id", "score", "mean_accuracy", "label"])
     if name == "tab5":
-        return pd.DataFrame(_TAB5, columns=["row", "pg_loss", "weight_decay", "kl", "entropy_coef", "label",
-                                            "train_converges", "MATH500", "AIME24"])
+        return pd.DataFrame(
+            _TAB5,
+            columns=[
+                "row",
+                "pg_loss",
+                "weight_decay",
+                "kl",
+                "entropy_coef",
+                "label",
+                "train_converges",
+                "MATH500",
+                "AIME24",
+            ],
+        )
     if name == "tab14":
         rows = []
         for dataset, reward, entropy, acc, boxed in _TAB14:
             for bench, a, b in zip([*BENCHMARKS, "average"], acc, boxed):
-                rows.append({"dataset": dataset, "reward": reward, "entropy": entropy, "benchmark": bench,
-                             "accuracy": a, "boxed": float(b)})
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "reward": reward,
+                        "entropy": entropy,
+                        "benchmark": bench,
+                        "accuracy": a,
+                        "boxed": float(b),
+                    }
+                )
         return pd.DataFrame(rows)
     if name == "tab15":
         return pd.DataFrame(_TAB15, columns=["step", "MATH500", "boxed"])
@@ -128,8 +163,13 @@ def table(name: str) -> pd.DataFrame:
     raise ValueError(f"unknown table {name!r}; choose tab5, tab8, tab14, tab15, tab16 or tab17")
 
 
-def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: str | list[str], ours_label: str = "this run",
-                 paper_label: str = "paper") -> pd.DataFrame:
+def side_by_side(
+    ours: pd.DataFrame,
+    paper: pd.DataFrame,
+    on: str | list[str],
+    ours_label: str = "this run",
+    paper_label: str = "paper",
+) -> pd.DataFrame:
     """Our rows next to the paper's, matched on ``on``; missing rows stay empty.
 
     Every other column gets a suffix saying whose number it is, so a reader
@@ -141,7 +181,9 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, on: str | list[str], o
     return ours.merge(paper, on=on, how="outer")
 
 
-def with_keys(ours: pd.DataFrame, mapping: dict[str, tuple], keys=("dataset", "reward"), column: str = "condition") -> pd.DataFrame:
+def with_keys(
+    ours: pd.DataFrame, mapping: dict[str, tuple], keys=("dataset", "reward"), column: str = "condition"
+) -> pd.DataFrame:
     """Add the paper's row keys to our rows: ``mapping`` takes a value of
     ``column`` (a condition name) to the matching paper row's ``keys``."""
     ours = ours.copy()

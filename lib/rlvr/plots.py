@@ -38,7 +38,7 @@ def curves(results: pd.DataFrame, metrics: Sequence[str] = ("strict", "boxed"), 
     return grid.figure
 
 
-def train_vs_test(table: pd.DataFrame, test: str = "strict", title: str | None = None):
+def train_test_curves(table: pd.DataFrame, test: str = "strict", title: str | None = None):
     """Training accuracy on the example against held-out accuracy over steps (post-saturation)."""
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     train = table.dropna(subset=["train_accuracy_smooth"])
@@ -75,8 +75,11 @@ def bars(table: pd.DataFrame, x: str, y: str = "strict", hue: str | None = None,
     return fig
 
 
-def training_steps(steps: pd.DataFrame, metrics: Sequence[str] = ("train_accuracy", "reward_std", "entropy", "completions_mean_length"),
-                   fig=None):
+def training_steps(
+    steps: pd.DataFrame,
+    metrics: Sequence[str] = ("train_accuracy", "reward_std", "entropy", "completions_mean_length"),
+    fig=None,
+):
     """Per-step training curves from a run's step table (also used live while it trains)."""
     metrics = [m for m in metrics if m in steps]
     fig = fig or plt.figure(figsize=(3.2 * len(metrics), 2.8))

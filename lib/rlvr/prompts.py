@@ -29,7 +29,12 @@ QWEN25_MATH_COT = (
 QWEN_STOP_STRINGS = ("</s>", "<|im_end|>", "<|endoftext|>")
 QWEN_STOP_TOKEN_IDS = (151645, 151643)  # added when "qwen2" is in the model path, as the evaluation does
 
-TEMPLATES = ("qwen25-math-cot", "train", "chat")
+# The registry of evaluation prompt templates.
+TEMPLATES = {
+    "qwen25-math-cot": "the Qwen2.5-Math evaluation's hard-coded prompt (Qwen base models)",
+    "train": "the model's chat template with the training prompt (instruct, distilled and toy models)",
+    "chat": "the model's chat template with the question alone",
+}
 
 
 def training_messages(problem: str) -> list[dict]:
@@ -70,4 +75,4 @@ def eval_prompt(
         return tokenizer.apply_chat_template(
             [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
         )
-    raise ValueError(f"unknown prompt template {template!r}; choose one of {TEMPLATES}")
+    raise ValueError(f"unknown prompt template {template!r}; choose one of {', '.join(TEMPLATES)}")

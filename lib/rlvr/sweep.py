@@ -1,4 +1,4 @@
-"""Parameter sweeps over a notebook: ``rlvr sweep params/sweeps/<name>.yaml``.
+"""Notebooks with parameters: ``rlvr notebook`` (one run) and ``rlvr sweep`` (a grid).
 
 A sweep file names a notebook and a grid of its parameters; every combination is
 one run, executed by papermill into ``outputs/<sweep>/<run>/`` (``notebook.ipynb``
@@ -7,6 +7,14 @@ complete once its ``summary.csv`` exists and ``run.json`` says ``"ok"``; complet
 runs are skipped, so re-running a sweep resumes it and retries the failed runs.
 The cross-run table (``outputs/<sweep>/summary.csv``) stacks each complete run's
 ``summary.csv`` behind the run's name and swept values.
+
+Parameters come in layers (a params file, the sweep's ``fixed`` values, its grid
+values, ``--set``), each applied on top of the notebook's own defaults. A key
+``train.<field>`` or ``eval.<field>`` sets one field of the notebook's ``train``
+or ``eval`` dict (a ``TrainConfig`` / ``EvalConfig`` override) and keeps the
+others; dict parameters given whole merge key by key. Before anything runs, the
+names and types are checked against the notebook's ``parameters`` cell and each
+run's ``train``/``eval`` against the config dataclasses on top of its preset.
 """
 
 from __future__ import annotations
@@ -14,7 +22,6 @@ from __future__ import annotations
 import ast
 import itertools
 import json
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,8 +32,12 @@ import pandas as pd
 import papermill
 import yaml
 
+from .config import configs, merge, nest
+from .rundir import is_safe_name, slug
+
 KEYS = ("notebook", "name", "out", "params", "fixed", "grid", "parallel", "kernel")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+-]+")
+# Notebook parameters that are config overrides: checked against the dataclasses on top of the preset.
+CONFIG_PARAMETERS = ("train", "eval")
 
 
 @dataclass
@@ -62,13 +73,15 @@ class Sweep:
         return self.root / self.out / self.name
 
     def runs(self) -> list[Run]:
+        declared = papermill.inspect_notebook(str(self.notebook))
         runs = []
         for combo in itertools.product(*self.grid.values()):
             values = dict(zip(self.grid, combo))
-            name = _UNSAFE.sub("_", ",".join(f"{k}={v}" for k, v in values.items()))
+            name = slug(",".join(f"{k}={v}" for k, v in values.items()))
             # Relative to root, like every other path a notebook sees.
             rel = self.out / self.name / name
-            parameters = {**self.params, **self.fixed, **values, "out_dir": str(rel)}
+            parameters = layered(declared, [self.params, self.fixed, values])
+            parameters["out_dir"] = str(rel)
             runs.append(Run(name, values, parameters, self.root / rel))
         return runs
 
@@ -110,7 +123,7 @@ def load_sweep(path: str | Path, root: str | Path | None = None) -> Sweep:
     if not notebook.is_file():
         raise FileNotFoundError(f"{path}: 'notebook': no such file {notebook}")
     name = str(spec.get("name") or path.stem)
-    if _UNSAFE.search(name) or name in (".", ".."):
+    if not is_safe_name(name):
         raise ValueError(f"{path}: 'name' {name!r} is not a safe folder name (letters, digits, _ . , = + -)")
     parallel = spec.get("parallel", 1)
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
@@ -139,19 +152,24 @@ def load_sweep(path: str | Path, root: str | Path | None = None) -> Sweep:
     # Papermill would inject unknown names silently; a typo must fail here instead.
     declared = papermill.inspect_notebook(str(notebook))
     if "out_dir" not in declared:
-        raise ValueError(f"{notebook}: its `parameters` cell must declare out_dir (found: {', '.join(declared) or 'none'})")
+        found = ", ".join(declared) or "none"
+        raise ValueError(f"{notebook}: its `parameters` cell must declare out_dir (found: {found})")
     for where, keys in (("fixed", fixed), ("grid", grid)):
         if "out_dir" in keys:  # a params file may carry one (for running the notebook alone); it is overridden
             raise ValueError(f"{path}: {where} key 'out_dir' is set by the sweep (outputs/<sweep>/<run>)")
     grid_values = [("grid", {key: value}) for key, values in grid.items() for value in values]
     for where, values in ((f"params file {spec.get('params')}", params), ("fixed", fixed), *grid_values):
-        check_parameters(declared, values, f"{path}: {where}", spec["notebook"])
+        check_parameters(declared, nest(values), f"{path}: {where}", spec["notebook"])
 
-    sweep = Sweep(path, notebook, name, grid, fixed, params, Path(spec.get("out", "outputs")),
-                  parallel, spec.get("kernel"), root)
-    names = [run.name for run in sweep.runs()]
+    sweep = Sweep(
+        path, notebook, name, grid, fixed, params, Path(spec.get("out", "outputs")), parallel, spec.get("kernel"), root
+    )
+    runs = sweep.runs()
+    names = [run.name for run in runs]
     if len(set(names)) < len(names):
         raise ValueError(f"{path}: grid values collide once made folder-safe: {names}")
+    for run in runs:
+        check_configs(declared, run.parameters, f"{path}: run {run.name}")
     return sweep
 
 
@@ -162,13 +180,38 @@ def _default(parameter: dict):
         return None  # an expression papermill cannot evaluate statically: no type to check against
 
 
+def layered(declared: dict, layers: list[dict]) -> dict:
+    """The parameters papermill injects: each layer (dotted keys allowed) on top of the
+    last; a dict parameter merges into the notebook's default dict rather than replacing it."""
+    parameters: dict = {}
+    for layer in layers:
+        for key, value in nest(layer).items():
+            default = _default(declared[key]) if key in declared else None
+            if isinstance(value, dict) and isinstance(parameters.get(key, default), dict):
+                value = merge(parameters.get(key, default), value)
+            parameters[key] = value
+    return parameters
+
+
+def check_configs(declared: dict, parameters: dict, where: str) -> None:
+    """A notebook's ``train`` and ``eval`` parameters as configs on top of its preset:
+    unknown fields and bad values are refused, naming the field and what it accepts."""
+    if not any(name in declared for name in CONFIG_PARAMETERS):
+        return
+    effective = {name: _default(declared[name]) for name in ("preset", *CONFIG_PARAMETERS) if name in declared}
+    effective.update({k: v for k, v in parameters.items() if k in effective})
+    configs(effective.get("preset") or "cpu", effective.get("train") or {}, effective.get("eval") or {}, where)
+
+
 def check_parameters(declared: dict, values: dict, where: str, notebook) -> None:
     """Every name must be a parameter of the notebook (papermill would inject an
     unknown one silently), and every value of its default's type (ints pass for
     floats; any value passes where the default is None)."""
     if bad := sorted(set(values) - set(declared)):
-        raise ValueError(f"{where}: key(s) {', '.join(map(repr, bad))} are not parameters of {notebook}"
-                         f" (its parameters: {', '.join(declared)})")
+        raise ValueError(
+            f"{where}: key(s) {', '.join(map(repr, bad))} are not parameters of {notebook}"
+            f" (its parameters: {', '.join(declared)})"
+        )
     for key, value in values.items():
         if value is None:
             continue
@@ -179,12 +222,19 @@ def check_parameters(declared: dict, values: dict, where: str, notebook) -> None
         ok = isinstance(value, wanted) and not (wanted is not bool and isinstance(value, bool))
         ok = ok or (wanted is float and isinstance(value, int) and not isinstance(value, bool))
         if not ok:
-            raise ValueError(f"{where}: {key}: {value!r} is not of type {wanted.__name__} "
-                             f"(the notebook's default is {default!r})")
+            raise ValueError(
+                f"{where}: {key}: {value!r} is not of type {wanted.__name__} (the notebook's default is {default!r})"
+            )
 
 
-def run_notebook(notebook: str | Path, params_file: str | Path | None = None, overrides: dict | None = None,
-                 out_dir: str | Path | None = None, root: str | Path | None = None, kernel: str | None = None) -> Path:
+def run_notebook(
+    notebook: str | Path,
+    params_file: str | Path | None = None,
+    overrides: dict | None = None,
+    out_dir: str | Path | None = None,
+    root: str | Path | None = None,
+    kernel: str | None = None,
+) -> Path:
     """Execute one notebook with papermill into ``out_dir`` (default
     ``outputs/<notebook name>``) as ``notebook.ipynb``; parameters come from a
     params file and then ``overrides``, checked against the notebook first."""
@@ -194,14 +244,18 @@ def run_notebook(notebook: str | Path, params_file: str | Path | None = None, ov
         raise FileNotFoundError(f"{notebook}: no such notebook (they live in notebooks/)")
     if params_file and not (root / params_file).is_file():
         raise FileNotFoundError(f"{params_file}: no such params file")
-    parameters = _read_yaml(root / params_file, "params file") if params_file else {}
-    parameters.update(overrides or {})
-    check_parameters(papermill.inspect_notebook(str(notebook)), parameters, str(params_file or "parameters"), notebook.name)
+    declared = papermill.inspect_notebook(str(notebook))
+    layers = [_read_yaml(root / params_file, "params file") if params_file else {}, overrides or {}]
+    for where, layer in zip((str(params_file), "--set"), layers):
+        check_parameters(declared, nest(layer), where, notebook.name)
+    parameters = layered(declared, layers)
+    check_configs(declared, parameters, str(params_file or "parameters"))
     out = Path(out_dir or parameters.get("out_dir") or Path("outputs") / notebook.stem)
     parameters["out_dir"] = str(out)
     (root / out).mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(notebook), str(root / out / "notebook.ipynb"), parameters=parameters,
-                               kernel_name=kernel, cwd=str(root))
+    papermill.execute_notebook(
+        str(notebook), str(root / out / "notebook.ipynb"), parameters=parameters, kernel_name=kernel, cwd=str(root)
+    )
     return root / out
 
 
@@ -215,8 +269,12 @@ def _execute(sweep: Sweep, run: Run, label: str) -> str | None:
     started, t0, error = datetime.now(timezone.utc), time.perf_counter(), None
     try:
         papermill.execute_notebook(
-            str(sweep.notebook), str(run.out_dir / "notebook.ipynb"), parameters=run.parameters,
-            kernel_name=sweep.kernel, cwd=str(sweep.root), progress_bar=False,
+            str(sweep.notebook),
+            str(run.out_dir / "notebook.ipynb"),
+            parameters=run.parameters,
+            kernel_name=sweep.kernel,
+            cwd=str(sweep.root),
+            progress_bar=False,
         )
         if not (run.out_dir / "summary.csv").is_file():
             error = f"the notebook finished without writing {run.parameters['out_dir']}/summary.csv"
@@ -225,16 +283,24 @@ def _execute(sweep: Sweep, run: Run, label: str) -> str | None:
     except Exception as exc:  # a kernel that dies, a bad kernel name...: record it, keep sweeping
         error = f"{type(exc).__name__}: {exc}"
     seconds = round(time.perf_counter() - t0, 2)
-    record = {"run": run.name, "parameters": run.parameters, "status": "failed" if error else "ok",
-              "error": error, "started": started.isoformat(),
-              "finished": datetime.now(timezone.utc).isoformat(), "seconds": seconds}
+    record = {
+        "run": run.name,
+        "parameters": run.parameters,
+        "status": "failed" if error else "ok",
+        "error": error,
+        "started": started.isoformat(),
+        "finished": datetime.now(timezone.utc).isoformat(),
+        "seconds": seconds,
+    }
     (run.out_dir / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-    print(f"{label} {'FAILED' if error else 'ok    '}  {run.name} ({seconds:.1f} s){': ' + error if error else ''}",
-          flush=True)
+    print(
+        f"{label} {'FAILED' if error else 'ok    '}  {run.name} ({seconds:.1f} s){': ' + error if error else ''}",
+        flush=True,
+    )
     return error
 
 
-def summarize(sweep: Sweep) -> pd.DataFrame:
+def collect_summaries(sweep: Sweep) -> pd.DataFrame:
     """Every complete run's summary.csv, led by its run name and swept values."""
     tables = []
     for run in sweep.runs():
@@ -258,13 +324,15 @@ def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: b
     runs = sweep.runs()
     todo = [run for run in runs if not run.complete]
     result = SweepResult(summary=pd.DataFrame(), skipped=[r.name for r in runs if r.complete])
-    print(f"sweep {sweep.name}: {len(runs)} runs, {len(result.skipped)} complete, {len(todo)} to run"
-          f" -> {sweep.out_dir}", flush=True)
+    print(
+        f"sweep {sweep.name}: {len(runs)} runs, {len(result.skipped)} complete, {len(todo)} to run -> {sweep.out_dir}",
+        flush=True,
+    )
     if dry_run:
         for run in runs:
             print(f"  {'skip' if run.complete else 'run '}  {run.name}")
         result.pending = [run.name for run in todo]
-        result.summary = summarize(sweep)
+        result.summary = collect_summaries(sweep)
         return result
 
     with ThreadPoolExecutor(max_workers=parallel or sweep.parallel) as pool:
@@ -276,7 +344,7 @@ def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: b
             else:
                 result.done.append(run.name)
 
-    result.summary = summarize(sweep)
+    result.summary = collect_summaries(sweep)
     sweep.out_dir.mkdir(parents=True, exist_ok=True)
     result.summary.to_csv(sweep.out_dir / "summary.csv", index=False)
     return result

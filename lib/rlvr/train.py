@@ -1,130 +1,76 @@
-"""The GRPO engine: one ``TrainConfig`` becomes one TRL ``GRPOTrainer`` run.
+"""The GRPO engine: one ``TrainConfig`` becomes one run of TRL's ``GRPOTrainer``.
 
-TRL does the RL (generation, group advantages, clipped policy loss, k3 KL,
-entropy bonus); this module configures it to the paper's recipe and adds what
-the paper's experiments need and TRL lacks:
+TRL does the RL (generation, group advantages, the clipped policy loss, k3 KL,
+the entropy bonus); this module configures it to the paper's recipe and adds
+what the paper's experiments need and TRL lacks: ``pg_loss_coef`` (0 trains on
+the entropy and KL terms alone, Tab. 5), checkpoints in the base model's dtype
+(not float32: Tab. 7), and the run's tables (every rollout's reward with its
+step, epoch and example; one row per step), cut back to the checkpoint on resume
+so a killed run continues without lost or doubled rows (``rlvr.rundir``).
 
-* the 1-/few-shot datasets (one example repeated to fill the batch, each copy
-  its own GRPO group, as the reference code does), label overrides and noise;
-* ``pg_loss_coef`` (0 = entropy-only training), by scaling the advantages;
-* checkpoints written in the base model's dtype (not float32: Tab. 7);
-* the per-step table, every rollout's reward with (step, epoch, example), and
-  sample rollouts, written as the run goes and cut back to the checkpoint on
-  resume, so a killed run continues without lost or duplicated rows.
+The loss trained, as TRL 1.14 computes it with the settings below. For a rollout
+batch of G rollouts o_1..o_G of each prompt q, with rewards r_i::
+
+    A_i    = (r_i - mean_j r_j) / (std_j r_j + 1e-4)          per group (scale_rewards="group")
+    rho_it = pi_theta(o_it | q, o_i<t) / pi_old(o_it | ...)    = 1 in value, on-policy (num_iterations=1)
+    kl_it  = exp(ref_it - logp_it) - (ref_it - logp_it) - 1    k3 ("low_var_kl"), no importance weight
+    L_pg   = sum_it [ -min(rho_it A_i c, clip(rho_it, 1-eps, 1+eps) A_i c) + beta kl_it ] / T
+    L      = L_pg - entropy_coef * H
+
+with c = ``pg_loss_coef``, eps = ``clip_epsilon``, T the number of completion
+tokens in the whole rollout batch (token-level aggregation, loss_type "dapo",
+verl's "token-mean"), and H the mean per-token entropy of the policy over the
+completion tokens of each micro-batch (averaged over gradient accumulation).
+Departures from verl 0.2 as the reference code runs it: H is averaged per
+micro-batch rather than over the whole batch, and the advantage's std is the
+unbiased one (verl: the same). ``trl:`` settings change any of this; what they
+change is recorded in the run's ``run_config.json`` as a deviation.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
 import torch
-from datasets import Dataset
 from transformers import TrainerCallback
+from trl import GRPOConfig, GRPOTrainer
 
-from .config import TrainConfig
-from .data import load_dataset
+from .config import TrainConfig, _coerce
+from .data import training_dataset
 from .generation import cpu_threads
 from .grading import extract_answer, grade_many
-from .labels import corrupt_labels, override_label
-from .models import BASE_DTYPE_KEY, EVAL_TEMPLATE_KEY, eval_dtype_for, eval_template_for, load_model, load_tokenizer, resolve
-from .prompts import training_messages
+from .models import (
+    BASE_DTYPE_KEY,
+    EVAL_TEMPLATE_KEY,
+    eval_dtype_for,
+    eval_template_for,
+    load_model,
+    load_tokenizer,
+    resolve,
+)
 from .provenance import environment
 from .rewards import completion_text, get_reward
+from .rundir import (
+    ADAPTER_DIR,
+    ROLLOUTS_LOG,
+    SAMPLES_LOG,
+    STEPS_LOG,
+    RunLog,
+    last_step,
+    write_run_config,
+    write_tables,
+)
 
-RUN_CONFIG = "run_config.json"
-STEPS_LOG = "steps.jsonl"
-ROLLOUTS_LOG = "rollouts.jsonl"
-SAMPLES_LOG = "samples.jsonl"
 SAMPLES_PER_STEP = 8
-ADAPTER_DIR = "adapter"  # LoRA runs: a checkpoint's adapters, beside the merged model
-
-
-# ----------------------------------------------------------------------------- data
-
-
-def choose_examples(cfg: TrainConfig) -> Dataset:
-    """The training examples, labels already overridden or corrupted as configured."""
-    if cfg.problem is not None:
-        data = Dataset.from_list([{"id": "custom", "problem": cfg.problem, "answer": str(cfg.answer)}])
-    else:
-        data = load_dataset(cfg.dataset, cfg.data_source, limit=cfg.limit)
-        ids = cfg.examples
-        if cfg.example_rank is not None:
-            from .selection import load_history, rank_examples
-
-            ranking = rank_examples(load_history(cfg.history_file))
-            ids = [ranking[cfg.example_rank - 1]]
-        if ids is not None:
-            data = load_dataset(cfg.dataset, cfg.data_source, subset=ids)
-    if cfg.label is not None:
-        data = override_label(data, cfg.label)
-    if cfg.label_noise > 0:
-        data = corrupt_labels(data, cfg.label_noise, seed=cfg.seed)
-    return data
-
-
-def training_dataset(cfg: TrainConfig) -> Dataset:
-    """Rows with a chat ``prompt``, the gold ``answer`` and ``example_id``.
-
-    A 1-/few-shot set (fewer examples than prompts per step) is repeated to
-    fill the batch: k examples get ``prompts_per_step // k`` copies each, as the
-    reference code's ``pi1_r128`` (128 copies) and 2-shot (64 + 64) files.
-    """
-    examples = choose_examples(cfg)
-    rows = [
-        {"prompt": training_messages(r["problem"]), "answer": r["answer"], "example_id": str(r["id"])}
-        for r in examples
-    ]
-    if len(rows) < cfg.prompts_per_step:
-        copies = max(1, cfg.prompts_per_step // len(rows))
-        rows = [row for row in rows for _ in range(copies)]
-    return Dataset.from_list(rows)
 
 
 # ----------------------------------------------------------------------------- records
-
-
-class RunLog:
-    """Append-only JSONL tables of a run, cut back to a step on resume."""
-
-    def __init__(self, out: Path):
-        self.out = out
-        out.mkdir(parents=True, exist_ok=True)
-
-    def append(self, name: str, rows: list[dict]) -> None:
-        if not rows:
-            return
-        with open(self.out / name, "a") as f:
-            for row in rows:
-                f.write(json.dumps(row, default=str) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-
-    def read(self, name: str) -> list[dict]:
-        path = self.out / name
-        if not path.is_file():
-            return []
-        rows = []
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut by a kill: the step is redone anyway
-                break
-        return rows
-
-    def truncate_after(self, step: int) -> None:
-        """Drop the rows of steps after ``step`` (they are redone after a resume)."""
-        for name in (STEPS_LOG, ROLLOUTS_LOG, SAMPLES_LOG):
-            kept = [r for r in self.read(name) if r["step"] <= step]
-            tmp = self.out / (name + ".tmp")
-            tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in kept))
-            tmp.replace(self.out / name)
 
 
 def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int, by_step: dict | None = None) -> Callable:
@@ -143,8 +89,13 @@ def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int, by_step: di
         per_process = len(texts) // cfg.rollouts_per_prompt  # groups this process holds
         rows = [
             {
-                "step": step, "epoch": epoch, "example_id": eid, "row": rank * per_process + i // cfg.rollouts_per_prompt,
-                "rollout": i % cfg.rollouts_per_prompt, "reward": r, "correct": bool(c),
+                "step": step,
+                "epoch": epoch,
+                "example_id": eid,
+                "row": rank * per_process + i // cfg.rollouts_per_prompt,
+                "rollout": i % cfg.rollouts_per_prompt,
+                "reward": r,
+                "correct": bool(c),
                 "boxed": extract_answer(t, "train") is not None,
                 "n_tokens": len(tok) if tok is not None else None,
                 "truncated": tok is not None and len(tok) >= cfg.max_completion_length,
@@ -222,54 +173,54 @@ def _mean(values) -> float | None:
 # ----------------------------------------------------------------------------- trainer
 
 
-def _trainer_class():
-    from trl import GRPOTrainer
+class RLVRTrainer(GRPOTrainer):
+    """TRL's GRPO with what the paper needs that TRL lacks, read from ``config``:
+    the policy-gradient loss's scale, and checkpoints in the base model's dtype
+    that record the base model's evaluation template."""
 
-    class RLVRTrainer(GRPOTrainer):
-        """TRL's GRPO with the two things the paper needs that TRL lacks."""
+    def __init__(self, *args, config: TrainConfig, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rlvr_config = config
+        self.pg_loss_coef = config.pg_loss_coef
+        self.base_dtype = eval_dtype_for(config.model)
+        self.eval_template = eval_template_for(config.model)
+        self.lora = config.lora_rank > 0  # the Unsloth path: a PEFT model with LoRA adapters
 
-        pg_loss_coef: float = 1.0
-        base_dtype: str = "float32"
-        eval_template: str = "qwen25-math-cot"
-        lora: bool = False  # the Unsloth path: the model is a PEFT model with LoRA adapters
+    def _compute_loss(self, model, inputs):
+        # The clipped policy term is linear in the advantages, so scaling them by
+        # pg_loss_coef scales that term alone; 0 leaves KL and entropy (Tab. 5 row 10).
+        if self.pg_loss_coef != 1.0:
+            inputs = {**inputs, "advantages": inputs["advantages"] * self.pg_loss_coef}
+        return super()._compute_loss(model, inputs)
 
-        def _compute_loss(self, model, inputs):
-            # The clipped policy term is linear in the advantages, so scaling them by
-            # pg_loss_coef scales that term alone; 0 leaves KL and entropy (Tab. 5 row 10).
-            if self.pg_loss_coef != 1.0:
-                inputs = {**inputs, "advantages": inputs["advantages"] * self.pg_loss_coef}
-            return super()._compute_loss(model, inputs)
+    def _save(self, output_dir=None, state_dict=None):
+        # Checkpoints in the base model's dtype, with it and the base model's
+        # prompt template recorded for evaluation.
+        output_dir = output_dir or self.args.output_dir
+        setattr(self.model.config, BASE_DTYPE_KEY, self.base_dtype)
+        setattr(self.model.config, EVAL_TEMPLATE_KEY, self.eval_template)
+        self.model.config.dtype = self.base_dtype
+        if self.lora:
+            # Evaluation loads a checkpoint folder as a full model, so the merged 16-bit
+            # weights go there (Unsloth merges into a copy; training goes on unmerged); the
+            # adapters, which a resume needs, go to a subfolder that model loaders ignore.
+            super()._save(os.path.join(output_dir, ADAPTER_DIR), state_dict=state_dict)
+            self.model.save_pretrained_merged(output_dir, self.processing_class, save_method="merged_16bit")
+            return
+        dtype = getattr(torch, self.base_dtype)
+        state_dict = state_dict if state_dict is not None else self.model.state_dict()
+        state_dict = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
+        super()._save(output_dir, state_dict=state_dict)
 
-        def _save(self, output_dir=None, state_dict=None):
-            # Checkpoints in the base model's dtype, with it and the base model's
-            # prompt template recorded for evaluation.
-            output_dir = output_dir or self.args.output_dir
-            setattr(self.model.config, BASE_DTYPE_KEY, self.base_dtype)
-            setattr(self.model.config, EVAL_TEMPLATE_KEY, self.eval_template)
-            self.model.config.dtype = self.base_dtype
-            if self.lora:
-                # Evaluation loads a checkpoint folder as a full model, so the merged 16-bit
-                # weights go there (Unsloth merges into a copy; training goes on unmerged); the
-                # adapters, which a resume needs, go to a subfolder that model loaders ignore.
-                super()._save(os.path.join(output_dir, ADAPTER_DIR), state_dict=state_dict)
-                self.model.save_pretrained_merged(output_dir, self.processing_class, save_method="merged_16bit")
-                return
-            dtype = getattr(torch, self.base_dtype)
-            state_dict = state_dict if state_dict is not None else self.model.state_dict()
-            state_dict = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state_dict.items()}
-            super()._save(output_dir, state_dict=state_dict)
-
-        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-            # A LoRA checkpoint's root holds merged weights, which must not be loaded into
-            # the PEFT model; its adapters resume it (as transformers resumes PEFT models).
-            adapter = os.path.join(resume_from_checkpoint, ADAPTER_DIR)
-            if self.lora and os.path.isdir(adapter):
-                model = model if model is not None else self.model
-                model.load_adapter(adapter, model.active_adapters[0], is_trainable=True)
-                return
-            super()._load_from_checkpoint(resume_from_checkpoint, model)
-
-    return RLVRTrainer
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        # A LoRA checkpoint's root holds merged weights, which must not be loaded into
+        # the PEFT model; its adapters resume it (as transformers resumes PEFT models).
+        adapter = os.path.join(resume_from_checkpoint, ADAPTER_DIR)
+        if self.lora and os.path.isdir(adapter):
+            model = model if model is not None else self.model
+            model.load_adapter(adapter, model.active_adapters[0], is_trainable=True)
+            return
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
 
 
 def world_size() -> int:
@@ -303,59 +254,161 @@ def batch_split(cfg: TrainConfig, micro_batch: int, processes: int) -> tuple[int
     return micro, share // micro
 
 
-def grpo_config(cfg: TrainConfig, micro_batch: int, on_gpu: bool):
-    """TRL's GRPOConfig with every field whose default differs from the paper set."""
-    from trl import GRPOConfig
+# GRPOConfig fields the paper's recipe fixes, where TRL's default differs or is easy to
+# change under us. `trl:` may override these; the run records each as a deviation.
+RECIPE: dict[str, Any] = {
+    "top_k": 0,
+    "lr_scheduler_type": "constant",
+    "warmup_steps": 0,
+    "adam_beta1": 0.9,
+    "adam_beta2": 0.999,
+    "use_bias_correction_kl": False,  # verl's low_var_kl has no importance weight
+    "loss_type": "dapo",  # token mean over the whole rollout batch, as verl's token-mean
+    "scale_rewards": "group",
+    "mask_truncated_completions": False,
+    "vllm_importance_sampling_correction": False,  # verl 0.2 had none
+    "shuffle_dataset": True,
+}
+# GRPOConfig fields set from a TrainConfig field: `trl:` may not set them (the field is the one place).
+FROM_CONFIG = {
+    "seed": "seed",
+    "max_steps": "steps",
+    "num_generations": "rollouts_per_prompt",
+    "max_completion_length": "max_completion_length",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "learning_rate": "learning_rate",
+    "weight_decay": "weight_decay",
+    "max_grad_norm": "max_grad_norm",
+    "beta": "beta",
+    "epsilon": "clip_epsilon",
+    "entropy_coef": "entropy_coef",
+    "save_steps": "save_every",
+    "report_to": "report_to",
+    "use_vllm": "backend",
+    "vllm_mode": "vllm_mode",
+    "vllm_server_host": "vllm_server_host",
+    "vllm_server_port": "vllm_server_port",
+    "output_dir": "output_dir",
+    "per_device_train_batch_size": "prompts_per_step",
+    "gradient_accumulation_steps": "prompts_per_step",
+    "steps_per_generation": "optimizer_steps_per_rollout",
+    "num_iterations": "optimizer_steps_per_rollout",
+}
+# GRPOConfig fields the lab's own bookkeeping depends on (step table, checkpoints, devices).
+MANAGED = {
+    "save_strategy": "checkpoints every save_every steps are what evaluation and resume read",
+    "logging_steps": "the step table has one row per optimizer step",
+    "use_cpu": "set from the machine (CUDA or not)",
+    "bf16": "set from the machine (bfloat16 compute on GPU)",
+    "disable_tqdm": "the progress bar",
+}
 
-    processes = world_size()
+
+def trl_problems(cfg: TrainConfig) -> list[str]:
+    """What is wrong with ``cfg.trl``: keys that are no GRPOConfig field, keys a config
+    field or the lab sets, values of the wrong type."""
+    fields = {f.name: f for f in dataclasses.fields(GRPOConfig)}
+    try:
+        from typing import get_type_hints
+
+        hints = get_type_hints(GRPOConfig)
+    except Exception:  # an annotation this Python cannot resolve: skip type checks
+        hints = {}
+    problems = []
+    for key, value in cfg.trl.items():
+        if key in FROM_CONFIG:
+            problems.append(f"trl.{key}: set by the config field {FROM_CONFIG[key]!r}; set {FROM_CONFIG[key]} instead")
+        elif key in MANAGED:
+            problems.append(f"trl.{key}: managed by the lab ({MANAGED[key]})")
+        elif key not in fields:
+            close = [n for n in fields if key.lower() in n.lower() or n.lower() in key.lower()][:5]
+            problems.append(
+                f"trl.{key}: not a trl.GRPOConfig field"
+                + (f" (close: {', '.join(close)})" if close else "")
+                + "; see https://huggingface.co/docs/trl/grpo_trainer"
+            )
+        elif key in hints and value is not None and _basic(hints[key]):
+            try:
+                _coerce(f"trl.{key}", value, hints[key])
+            except ValueError as exc:
+                problems.append(str(exc))
+    return problems
+
+
+def _basic(hint) -> bool:
+    """Whether ``config._coerce`` can check values of this type (plain types and their unions)."""
+    import types
+    from typing import Union, get_args, get_origin
+
+    if get_origin(hint) in (Union, types.UnionType):
+        return all(_basic(a) for a in get_args(hint))
+    return hint in (int, float, str, bool, type(None)) or get_origin(hint) in (list, dict)
+
+
+def recipe_deviations(cfg: TrainConfig) -> list[str]:
+    """The recipe fields ``trl:`` changes, as sentences for run_config.json."""
+    return [
+        f"trl.{k}: {v!r} instead of the recipe's {RECIPE[k]!r}"
+        if k in RECIPE
+        else f"trl.{k}: {v!r} (TRL's default otherwise)"
+        for k, v in cfg.trl.items()
+    ]
+
+
+def grpo_arguments(cfg: TrainConfig, micro_batch: int, on_gpu: bool, processes: int = 1) -> dict[str, Any]:
+    """The keyword arguments of TRL's ``GRPOConfig`` for ``cfg``: its fields, the recipe, the
+    lab's bookkeeping, then ``cfg.trl`` (which ``TrainConfig`` has checked for clashes)."""
     micro, accumulation = batch_split(cfg, micro_batch, processes)
     # Unsloth generates with its own in-process vLLM engine, which TRL's colocate mode hands over to.
     use_vllm = cfg.backend in ("vllm", "unsloth") or (
-        cfg.backend == "auto" and on_gpu and (cfg.vllm_mode == "server" or _has_vllm()))
-    args = GRPOConfig(
-        output_dir=cfg.output_dir,
-        seed=cfg.seed,
-        max_steps=cfg.steps * cfg.optimizer_steps_per_rollout,
-        per_device_train_batch_size=micro,
-        gradient_accumulation_steps=accumulation,
-        steps_per_generation=accumulation * cfg.optimizer_steps_per_rollout,
-        num_generations=cfg.rollouts_per_prompt,
-        num_iterations=1,  # on-policy: one pass over each rollout batch
-        max_completion_length=cfg.max_completion_length,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        top_k=0,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type="constant",
-        warmup_steps=0,
-        weight_decay=cfg.weight_decay,
-        adam_beta1=0.9,
-        adam_beta2=0.999,
-        max_grad_norm=cfg.max_grad_norm,
-        beta=cfg.beta,
-        use_bias_correction_kl=False,  # verl's low_var_kl has no importance weight
-        epsilon=cfg.clip_epsilon,
-        loss_type="dapo",  # token mean over the whole rollout batch, as verl's token-mean
-        scale_rewards="group",
-        mask_truncated_completions=False,
-        entropy_coef=cfg.entropy_coef,
-        vllm_importance_sampling_correction=False,  # verl 0.2 had none
-        shuffle_dataset=True,
-        save_strategy="steps",
-        save_steps=cfg.save_every * cfg.optimizer_steps_per_rollout,
-        logging_steps=1,
-        report_to=cfg.report_to or "none",
-        use_cpu=not on_gpu,
-        bf16=on_gpu,
-        use_vllm=use_vllm,
-        vllm_mode=cfg.vllm_mode,
-        vllm_server_host=cfg.vllm_server_host,
-        vllm_server_port=cfg.vllm_server_port,
-        disable_tqdm=False,
+        cfg.backend == "auto" and on_gpu and (cfg.vllm_mode == "server" or _has_vllm())
     )
+    from_config = {
+        "output_dir": cfg.output_dir,
+        "seed": cfg.seed,
+        "max_steps": cfg.steps * cfg.optimizer_steps_per_rollout,
+        "per_device_train_batch_size": micro,
+        "gradient_accumulation_steps": accumulation,
+        "steps_per_generation": accumulation * cfg.optimizer_steps_per_rollout,
+        "num_iterations": 1,  # on-policy: one pass over each rollout batch
+        "num_generations": cfg.rollouts_per_prompt,
+        "max_completion_length": cfg.max_completion_length,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "learning_rate": cfg.learning_rate,
+        "weight_decay": cfg.weight_decay,
+        "max_grad_norm": cfg.max_grad_norm,
+        "beta": cfg.beta,
+        "epsilon": cfg.clip_epsilon,
+        "entropy_coef": cfg.entropy_coef,
+        "save_steps": cfg.save_every * cfg.optimizer_steps_per_rollout,
+        "report_to": cfg.report_to or "none",
+        "use_vllm": use_vllm,
+        "vllm_mode": cfg.vllm_mode,
+        "vllm_server_host": cfg.vllm_server_host,
+        "vllm_server_port": cfg.vllm_server_port,
+    }
+    managed = {
+        "save_strategy": "steps",
+        "logging_steps": 1,
+        "use_cpu": not on_gpu,
+        "bf16": on_gpu,
+        "disable_tqdm": False,
+    }
+    assert set(from_config) == set(FROM_CONFIG) and set(managed) == set(MANAGED)
+    return {**from_config, **RECIPE, **managed, **cfg.trl}
+
+
+def grpo_config(cfg: TrainConfig, micro_batch: int, on_gpu: bool) -> GRPOConfig:
+    """TRL's GRPOConfig for ``cfg`` on this machine."""
+    processes = world_size()
+    args = GRPOConfig(**grpo_arguments(cfg, micro_batch, on_gpu, processes))
     if args.world_size != processes:  # a launcher that does not set WORLD_SIZE: the batch would be off
-        raise RuntimeError(f"WORLD_SIZE says {processes} processes, accelerate runs {args.world_size}; "
-                           "launch with `accelerate launch` (docs/gpu.md)")
+        raise RuntimeError(
+            f"WORLD_SIZE says {processes} processes, accelerate runs {args.world_size}; "
+            "launch with `accelerate launch` (docs/gpu.md)"
+        )
     return args
 
 
@@ -367,16 +420,14 @@ def _has_vllm() -> bool:
 
 def deviations(cfg: TrainConfig) -> list[str]:
     """How a run's setup departs from the paper's method (recorded in run_config.json)."""
+    found = recipe_deviations(cfg)
     if cfg.lora_rank > 0:
-        return [f"LoRA (rank {cfg.lora_rank}, alpha {cfg.lora_rank}, attention and MLP projections) on the "
-                "Unsloth path instead of full fine-tuning; base weights frozen in 16 bit; the learning rate "
-                f"{cfg.learning_rate:g} was set for full fine-tuning"]
-    return []
-
-
-def last_checkpoint(out: Path) -> int | None:
-    steps = [int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
-    return max(steps) if steps else None
+        found.append(
+            f"LoRA (rank {cfg.lora_rank}, alpha {cfg.lora_rank}, attention and MLP projections) on the "
+            "Unsloth path instead of full fine-tuning; base weights frozen in 16 bit; the learning rate "
+            f"{cfg.learning_rate:g} was set for full fine-tuning"
+        )
+    return found
 
 
 def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callbacks: Sequence = ()) -> Path:
@@ -385,23 +436,22 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     ``callbacks`` are extra ``transformers.TrainerCallback`` objects (a notebook's
     live plot, for one); they see each step after its row is in the step log.
     """
-    cfg.validate()
     if cfg.backend == "unsloth":  # fails where Unsloth cannot run, before anything is written
         from .unsloth_path import prepare
 
         prepare()
+    on_gpu = torch.cuda.is_available()
+    args = grpo_config(cfg, micro_batch, on_gpu)  # TRL's own checks, before anything is written
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    on_gpu = torch.cuda.is_available()
     if not on_gpu:
         torch.set_num_threads(cpu_threads(cfg.threads))
     log = RunLog(out)
     # Under a multi-process launch (torchrun, accelerate) only the main process writes files.
     main_process = process_rank() == 0
-    previous = last_checkpoint(out) if resume else None
+    previous = last_step(out) if resume else None
     if main_process and previous is None:
-        for name in (STEPS_LOG, ROLLOUTS_LOG, SAMPLES_LOG):
-            (out / name).unlink(missing_ok=True)
+        log.clear()
     elif main_process:
         log.truncate_after(previous)
 
@@ -411,54 +461,37 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     for text in departures:
         warnings.warn(f"deviation from the paper: {text}", stacklevel=2)
     if main_process:
-        (out / RUN_CONFIG).write_text(json.dumps(
-            {"config": cfg.to_dict(), "model_path": resolve(cfg.model), "dataset_rows": len(dataset),
-             "examples": sorted(set(dataset["example_id"]))[:50], "deviations": departures,
-             "environment": environment()}, indent=2))
+        write_run_config(
+            out,
+            {
+                "config": cfg.to_dict(),
+                "model_path": resolve(cfg.model),
+                "dataset_rows": len(dataset),
+                "examples": sorted(set(dataset["example_id"]))[:50],
+                "deviations": departures,
+                "grpo_config": grpo_arguments(cfg, micro_batch, on_gpu, world_size()),
+                "environment": environment(),
+            },
+        )
 
-    base_dtype = eval_dtype_for(cfg.model)
     if cfg.backend == "unsloth":
-        from .unsloth_path import load as load_unsloth
+        from .unsloth_path import load_unsloth_model
 
-        model, tokenizer = load_unsloth(cfg)
+        model, tokenizer = load_unsloth_model(cfg)
     else:
         model = load_model(cfg.model, dtype="float32")  # float32 master weights; bf16 compute on GPU
         tokenizer = load_tokenizer(cfg.model)
-    trainer_cls = _trainer_class()
     by_step: dict[int, list[dict]] = {}
-    trainer = trainer_cls(
+    trainer = RLVRTrainer(
         model=model,
         reward_funcs=[make_reward(cfg, log, steps_per_epoch, by_step)],
-        args=grpo_config(cfg, micro_batch, on_gpu),
+        args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=[StepTable(log, by_step), *callbacks],
+        config=cfg,
     )
-    trainer.pg_loss_coef = cfg.pg_loss_coef
-    trainer.base_dtype = base_dtype
-    trainer.eval_template = eval_template_for(cfg.model)
-    trainer.lora = cfg.lora_rank > 0
     trainer.train(resume_from_checkpoint=str(out / f"checkpoint-{previous}") if previous else None)
     if main_process:
         write_tables(out)
     return out
-
-
-def write_tables(out: Path) -> dict[str, Path]:
-    """The run's logs as tidy Parquet tables, plus the per-epoch history JSON."""
-    log = RunLog(out)
-    paths = {}
-    for name in (STEPS_LOG, ROLLOUTS_LOG, SAMPLES_LOG):
-        rows = log.read(name)
-        if rows:
-            path = out / name.replace(".jsonl", ".parquet")
-            pd.DataFrame(rows).to_parquet(path, index=False)
-            paths[name] = path
-    rollouts = log.read(ROLLOUTS_LOG)
-    if rollouts:
-        from .selection import history_from_rollouts
-
-        path = out / "history_accuracy.json"
-        path.write_text(json.dumps(history_from_rollouts(pd.DataFrame(rollouts))))
-        paths["history"] = path
-    return paths

@@ -49,7 +49,7 @@ def prepare() -> None:
         raise RuntimeError(f"unsloth is installed but does not import ({exc}); see docs/gpu-extra.md") from exc
 
 
-def load(cfg: TrainConfig):
+def load_unsloth_model(cfg: TrainConfig):
     """``(model, tokenizer)``: the base model in 16 bit with LoRA adapters and a vLLM engine."""
     prepare()
     from unsloth import FastLanguageModel

@@ -25,7 +25,7 @@ from . import corpus as corpus_module
 from .corpus import corpus_stats, make_corpus
 from .model import PretrainConfig, pretrain
 from .problems import make_split
-from .profile import answer_table, summarize
+from .profile import answer_table, profile_summary
 from .tokenizer import train_tokenizer, wrap
 
 CHECKPOINT = Path(__file__).parent / "checkpoint" / "toy-base"
@@ -51,7 +51,7 @@ def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = Tr
 
     test = make_split("test")
     table = answer_table(model, tokenizer, test)
-    profile = summarize(table)
+    profile = profile_summary(table)
 
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

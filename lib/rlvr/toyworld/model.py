@@ -110,6 +110,9 @@ def pretrain(
             tokens = (step + 1) * cfg.batch_size * cfg.seq_len
             log.append({"step": step, "loss": loss.item(), "lr": _lr(step, cfg), "seconds": elapsed, "tokens": tokens})
             if progress:
-                print(f"step {step:5d}  loss {loss.item():.3f}  {tokens / elapsed:7.0f} tok/s  {elapsed:6.0f}s", flush=True)
+                print(
+                    f"step {step:5d}  loss {loss.item():.3f}  {tokens / elapsed:7.0f} tok/s  {elapsed:6.0f}s",
+                    flush=True,
+                )
     model.eval()
     return model, log

@@ -26,7 +26,9 @@ def first_answer(response: str) -> str:
     return response.split(RUN_ON_MARK, 1)[0]
 
 
-def answer_table(model, tokenizer, problems: list[dict], max_new_tokens: int = 200, batch_size: int = 50) -> pd.DataFrame:
+def answer_table(
+    model, tokenizer, problems: list[dict], max_new_tokens: int = 200, batch_size: int = 50
+) -> pd.DataFrame:
     prompts = [
         tokenizer.apply_chat_template(training_messages(p["problem"]), tokenize=False, add_generation_prompt=True)
         for p in problems
@@ -55,7 +57,7 @@ def answer_table(model, tokenizer, problems: list[dict], max_new_tokens: int = 2
 METRICS = ["strict", "eval", "first_answer", "boxed", "run_on"]
 
 
-def summarize(table: pd.DataFrame) -> dict:
+def profile_summary(table: pd.DataFrame) -> dict:
     """Overall and per-domain rates, as plain floats (for JSON)."""
     overall = {m: round(float(table[m].mean()), 4) for m in METRICS}
     per_domain = {

@@ -4,7 +4,7 @@ Every digit is its own token (a tiny model learns arithmetic digit by digit,
 as Qwen's tokenizer also splits digits). Spaces are kept by a Metaspace
 pre-tokenizer so decoding gives back the exact text.
 
-Load it with ``load_tokenizer`` (a ``PreTrainedTokenizerFast`` read from its
+Load it with ``load_toy_tokenizer`` (a ``PreTrainedTokenizerFast`` read from its
 ``tokenizer.json``): ``AutoTokenizer`` was seen to replace the saved
 pre-tokenizer of such a tokenizer silently, which ruins the model.
 """
@@ -47,12 +47,12 @@ def wrap(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=EOS, pad_token=EOS, unk_token=UNK)
     fast.chat_template = CHAT_TEMPLATE
     # Saved into tokenizer_config.json, so a checkpoint of a toy model is
-    # recognised and its tokenizer loaded by ``load_tokenizer``, not AutoTokenizer.
+    # recognised and its tokenizer loaded by ``load_toy_tokenizer``, not AutoTokenizer.
     fast.init_kwargs["rlvr_toyworld"] = True
     return fast
 
 
-def load_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
+def load_toy_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
     folder = Path(folder)
     path = folder / "tokenizer.json"
     if not path.is_file():

@@ -1,0 +1,209 @@
+"""The run folder: its layout, its logs, its checkpoints and its config, in one place.
+
+A training run's folder holds::
+
+    run_config.json          the exact TrainConfig, the model path, the examples, versions
+    steps.jsonl / .parquet   one row per optimizer step (JSONL while running, Parquet at the end)
+    rollouts.jsonl / ...     one row per rollout: step, epoch, example, reward
+    samples.jsonl / ...      a few completions per step, to read
+    history_accuracy.json    per-example accuracy per epoch (input of `rlvr select`)
+    checkpoint-<step>/       model weights in the base model's dtype (+ adapter/ on the LoRA path)
+    eval/step-<step>/        evaluation of that checkpoint (rlvr.evaluate)
+
+Everything that reads or writes these names goes through this module, which
+needs neither torch nor the trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+RUN_CONFIG = "run_config.json"
+STEPS_LOG = "steps.jsonl"
+ROLLOUTS_LOG = "rollouts.jsonl"
+SAMPLES_LOG = "samples.jsonl"
+LOGS = {"steps": STEPS_LOG, "rollouts": ROLLOUTS_LOG, "samples": SAMPLES_LOG}
+HISTORY = "history_accuracy.json"
+CHECKPOINT_PREFIX = "checkpoint-"
+ADAPTER_DIR = "adapter"  # LoRA runs: a checkpoint's adapters, beside the merged model
+EVAL_DIR = "eval"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+-]+")
+
+
+def slug(text: str) -> str:
+    """``text`` as a folder name: runs of anything but letters, digits and ``_ . , = + -`` become ``_``."""
+    return _UNSAFE.sub("_", str(text)) or "_"
+
+
+def is_safe_name(name: str) -> bool:
+    return not _UNSAFE.search(name) and name not in ("", ".", "..")
+
+
+# ----------------------------------------------------------------------------- logs
+
+
+class RunLog:
+    """Append-only JSONL tables of a run, cut back to a step on resume."""
+
+    def __init__(self, out: str | Path):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+
+    def append(self, name: str, rows: list[dict]) -> None:
+        if not rows:
+            return
+        with open(self.out / name, "a") as f:
+            for row in rows:
+                f.write(json.dumps(row, default=str) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read(self, name: str) -> list[dict]:
+        return read_log(self.out, name)
+
+    def clear(self) -> None:
+        for name in LOGS.values():
+            (self.out / name).unlink(missing_ok=True)
+
+    def truncate_after(self, step: int) -> None:
+        """Drop the rows of steps after ``step`` (they are redone after a resume)."""
+        for name in LOGS.values():
+            kept = [r for r in self.read(name) if r["step"] <= step]
+            tmp = self.out / (name + ".tmp")
+            tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in kept))
+            tmp.replace(self.out / name)
+
+
+def read_log(run: str | Path, name: str) -> list[dict]:
+    path = Path(run) / name
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by a kill: the step is redone anyway
+            break
+    return rows
+
+
+def write_tables(run: str | Path) -> dict[str, Path]:
+    """The run's logs as tidy Parquet tables, plus the per-epoch history JSON."""
+    run = Path(run)
+    paths = {}
+    for name in LOGS.values():
+        rows = read_log(run, name)
+        if rows:
+            path = run / name.replace(".jsonl", ".parquet")
+            pd.DataFrame(rows).to_parquet(path, index=False)
+            paths[name] = path
+    rollouts = read_log(run, ROLLOUTS_LOG)
+    if rollouts:
+        from .selection import history_from_rollouts
+
+        path = run / HISTORY
+        path.write_text(json.dumps(history_from_rollouts(pd.DataFrame(rollouts))))
+        paths["history"] = path
+    return paths
+
+
+def load_run(run: str | Path) -> dict[str, pd.DataFrame]:
+    """A run's tables: ``steps``, ``rollouts`` and ``samples`` (Parquet once the run
+    ended, else its JSONL logs, so a run still going can be read too)."""
+    run = Path(run)
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run}: no run there (train one first, or check the path)")
+    tables = {}
+    for key, log in LOGS.items():
+        parquet = run / log.replace(".jsonl", ".parquet")
+        tables[key] = pd.read_parquet(parquet) if parquet.is_file() else pd.DataFrame(read_log(run, log))
+    return tables
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def checkpoint_dir(run: str | Path, step: int) -> Path:
+    return Path(run) / f"{CHECKPOINT_PREFIX}{step}"
+
+
+def checkpoints(run: str | Path) -> dict[int, Path]:
+    """``{step: folder}`` of the run's saved checkpoints, by step (a folder whose model
+    was never written, as when a run is killed while saving, does not count)."""
+    found = {}
+    for folder in Path(run).glob(CHECKPOINT_PREFIX + "*"):
+        suffix = folder.name[len(CHECKPOINT_PREFIX):]
+        if suffix.isdigit() and (folder / "config.json").is_file():
+            found[int(suffix)] = folder
+    return dict(sorted(found.items()))
+
+
+def last_step(run: str | Path) -> int | None:
+    """The step of the run's last checkpoint (where a resume starts), if any."""
+    return max(checkpoints(run), default=None)
+
+
+def is_complete(run: str | Path, final_step: int) -> bool:
+    """Whether the run reached ``final_step`` (checkpoints count optimizer steps)."""
+    return final_step in checkpoints(run)
+
+
+def eval_step_dir(out: str | Path, step: int) -> Path:
+    """Where the evaluation of ``step`` is kept (``out`` is the run's ``eval/`` or a folder of its own)."""
+    return Path(out) / f"step-{step}"
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def read_run_config(run: str | Path) -> dict | None:
+    """The record ``run_config.json`` holds, or None where there is none (or it was cut by a kill)."""
+    path = Path(run) / RUN_CONFIG
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_run_config(run: str | Path, record: dict) -> Path:
+    Path(run).mkdir(parents=True, exist_ok=True)
+    path = Path(run) / RUN_CONFIG
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str))
+    tmp.replace(path)
+    return path
+
+
+def setting_differences(stored: dict, wanted: dict, ignore=()) -> dict[str, tuple]:
+    """``{field: (stored, wanted)}`` for the settings that differ (fields one side lacks are skipped)."""
+    return {k: (stored[k], wanted[k]) for k in wanted
+            if k not in ignore and k in stored and stored[k] != wanted[k]}
+
+
+def check_same_settings(cfg) -> None:
+    """Refuse to resume or reuse a run folder that holds a run with other settings.
+
+    Without this, changing a notebook parameter and running again would
+    silently continue (or reuse) the old run. Settings that change how a run
+    executes, not what it computes (``affects_results=False``), may differ.
+    """
+    from dataclasses import fields
+
+    record = read_run_config(cfg.output_dir)
+    if not record or "config" not in record:
+        return  # nothing to compare against
+    ignore = {f.name for f in fields(cfg) if not f.metadata.get("affects_results", True)}
+    wanted = json.loads(json.dumps(cfg.to_dict(), default=str))
+    differ = setting_differences(record["config"], wanted, ignore)
+    if differ:
+        changes = ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(differ.items())[:5])
+        raise ValueError(
+            f"{cfg.output_dir} holds a run with other settings ({changes}). "
+            "Choose another output folder, or delete that one to start over."
+        )

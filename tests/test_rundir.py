@@ -1,0 +1,76 @@
+"""The run folder has one owner: its names, logs, checkpoints and recorded config."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+from rlvr import rundir
+from rlvr.config import preset
+
+
+def fake_run(path, steps=(2, 4), logged=6):
+    """A run folder as training leaves it: checkpoints, and logs written past the last one."""
+    log = rundir.RunLog(path)
+    for step in range(1, logged + 1):
+        log.append(rundir.STEPS_LOG, [{"step": step, "train_accuracy": step / 10}])
+        log.append(rundir.ROLLOUTS_LOG, [{"step": step, "epoch": (step - 1) // 2, "example_id": "a", "correct": True}])
+    for step in steps:
+        (rundir.checkpoint_dir(path, step)).mkdir()
+        (rundir.checkpoint_dir(path, step) / "config.json").write_text("{}")
+    return path
+
+
+def test_checkpoints_are_found_by_step_and_an_unwritten_one_does_not_count(tmp_path):
+    run = fake_run(tmp_path / "run")
+    (run / "checkpoint-6").mkdir()  # killed while saving: no model written
+    (run / "checkpoint-final").mkdir()
+    assert list(rundir.checkpoints(run)) == [2, 4]
+    assert rundir.last_step(run) == 4 and rundir.last_step(tmp_path / "empty") is None
+    assert rundir.is_complete(run, 4) and not rundir.is_complete(run, 6)
+
+
+def test_logs_are_cut_back_to_the_checkpoint_a_resume_starts_from(tmp_path):
+    run = fake_run(tmp_path / "run")
+    rundir.RunLog(run).truncate_after(rundir.last_step(run))
+    assert [r["step"] for r in rundir.read_log(run, rundir.STEPS_LOG)] == [1, 2, 3, 4]
+    with open(run / rundir.STEPS_LOG, "a") as f:
+        f.write('{"step": 5, "train_acc')  # a line cut by a kill
+    assert [r["step"] for r in rundir.read_log(run, rundir.STEPS_LOG)] == [1, 2, 3, 4]
+
+
+def test_a_running_run_reads_from_its_logs_and_a_finished_one_from_parquet(tmp_path):
+    run = fake_run(tmp_path / "run")
+    assert rundir.load_run(run)["steps"]["step"].tolist() == list(range(1, 7))
+    written = rundir.write_tables(run)
+    assert (run / "steps.parquet").is_file() and written["history"] == run / rundir.HISTORY
+    assert json.loads((run / rundir.HISTORY).read_text()) == {"a": [1.0, 1.0, 1.0]}
+    (run / rundir.STEPS_LOG).unlink()
+    assert isinstance(rundir.load_run(run)["steps"], pd.DataFrame) and len(rundir.load_run(run)["steps"]) == 6
+    with pytest.raises(FileNotFoundError, match="no run there"):
+        rundir.load_run(tmp_path / "nope")
+
+
+def test_a_folder_holding_other_settings_is_refused_but_how_it_ran_may_differ(tmp_path):
+    cfg = preset("cpu", output_dir=str(tmp_path / "run"))
+    rundir.check_same_settings(cfg)  # nothing there yet
+    rundir.write_run_config(tmp_path / "run", {"config": cfg.to_dict()})
+    assert rundir.read_run_config(tmp_path / "run")["config"]["seed"] == 0
+    rundir.check_same_settings(replace(cfg, threads=2, report_to=["wandb"]))
+    with pytest.raises(ValueError, match="seed: 0 there, 1 now"):
+        rundir.check_same_settings(replace(cfg, seed=1))
+
+
+def test_folder_names_are_made_safe_one_way():
+    assert rundir.slug("rows=[4],train.learning_rate=1e-05") == "rows=_4_,train.learning_rate=1e-05"
+    assert rundir.slug("x/y z") == "x_y_z" and rundir.is_safe_name("a=1,b") and not rundir.is_safe_name("..")
+
+
+def test_reading_results_needs_neither_torch_nor_the_trainer():
+    script = ("import sys, rlvr.rundir, rlvr.analysis, rlvr.config, rlvr.sweep, rlvr.ablations\n"
+              "print(sorted(m for m in ('torch', 'trl', 'rlvr.train') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
