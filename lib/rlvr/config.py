@@ -92,18 +92,17 @@ def _type_name(hint) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
-def _coerce(name: str, value, hint):
+def coerce(name: str, value, hint):
     """``value`` as a ``hint``, or ValueError naming ``name``."""
     origin, args = get_origin(hint), get_args(hint)
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        errors = []
         for arg in (a for a in args if a is not type(None)):
             try:
-                return _coerce(name, value, arg)
-            except ValueError as exc:
-                errors.append(exc)
+                return coerce(name, value, arg)
+            except ValueError:
+                continue
         raise ValueError(f"{name}: {value!r} is not a valid {_type_name(hint)}")
     if value is None:
         raise ValueError(f"{name}: may not be empty (None); give a {_type_name(hint)}")
@@ -112,11 +111,11 @@ def _coerce(name: str, value, hint):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"{name}: {value!r} is not a list")
-        return [_coerce(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value)]
+        return [coerce(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value)]
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ValueError(f"{name}: {value!r} is not a pair {_type_name(hint)}")
-        return tuple(_coerce(f"{name}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(coerce(f"{name}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args)))
     if origin is dict or hint is dict:
         if not isinstance(value, Mapping):
             raise ValueError(f"{name}: {value!r} is not a mapping")
@@ -162,7 +161,7 @@ class Config:
         problems = []
         for f in fields(self):
             try:
-                value = _coerce(f.name, getattr(self, f.name), hints[f.name])
+                value = coerce(f.name, getattr(self, f.name), hints[f.name])
                 if f.metadata.get("choices"):
                     _check_choice(f.name, value, f.metadata["choices"])
                 object.__setattr__(self, f.name, value)
@@ -390,8 +389,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # The reference code's run for Qwen2.5-Math-1.5B (scripts/train/training_1.5b_pi1_r128.sh) and the
     # Qwen2.5-Math evaluation: the fields' defaults.
     "paper": {"train": {}, "eval": {}},
-    # The embedded default on a CPU: minutes, not days. lr and temperature as the prototype found
-    # them to work for a 0.9M-parameter model; KL off (no reference model to run). Responses get
+    # The embedded default on a CPU: minutes, not days. lr and temperature as tuned for a 0.9M-parameter
+    # model (docs/results-toy.md); KL off (no reference model to run). Responses get
     # the evaluation's 200 tokens, as the paper trains with its evaluation's 3072: a shorter training
     # budget truncates answers that run on, and truncation alone then teaches the format reward to stop.
     "cpu": {
@@ -432,7 +431,7 @@ def load_params(path: str | Path, **overrides) -> TrainConfig:
         raise ValueError(f"{path} must hold a mapping of settings, not {type(values).__name__}")
     name = values.pop("preset", "cpu")
     try:
-        return preset(name, **{**values, **overrides})
+        return preset(name, **merge(values, overrides))
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from exc
 

@@ -18,13 +18,17 @@ batch of G rollouts o_1..o_G of each prompt q, with rewards r_i::
     L      = L_pg - entropy_coef * H
 
 with c = ``pg_loss_coef``, eps = ``clip_epsilon``, T the number of completion
-tokens in the whole rollout batch (token-level aggregation, loss_type "dapo",
-verl's "token-mean"), and H the mean per-token entropy of the policy over the
-completion tokens of each micro-batch (averaged over gradient accumulation).
-Departures from verl 0.2 as the reference code runs it: H is averaged per
-micro-batch rather than over the whole batch, and the advantage's std is the
-unbiased one (verl: the same). ``trl:`` settings change any of this; what they
-change is recorded in the run's ``run_config.json`` as a deviation.
+tokens in the whole rollout batch (token-level aggregation, loss_type "dapo"),
+and H the mean per-token entropy over the completion tokens of a micro-batch
+(divided by the gradient-accumulation steps, so averaged over micro-batches).
+
+Departure from the reference code (its verl ``dp_actor``): verl's "token-mean"
+averages the policy and KL terms over the tokens of each micro-batch, then over
+micro-batches; TRL divides them by the token count of the whole batch, so every
+token weighs the same whichever micro-batch it falls in. The two agree when
+micro-batches hold equally many tokens; the entropy term is a per-micro-batch
+mean in both. ``trl:`` settings can change any of this; what they change is
+recorded in the run's ``run_config.json`` as a deviation.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import torch
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
-from .config import TrainConfig, _coerce
+from .config import TrainConfig, coerce
 from .data import training_dataset
 from .generation import cpu_threads
 from .grading import extract_answer, grade_many
@@ -62,6 +66,7 @@ from .rundir import (
     SAMPLES_LOG,
     STEPS_LOG,
     RunLog,
+    checkpoint_dir,
     last_step,
     write_run_config,
     write_tables,
@@ -330,14 +335,14 @@ def trl_problems(cfg: TrainConfig) -> list[str]:
             )
         elif key in hints and value is not None and _basic(hints[key]):
             try:
-                _coerce(f"trl.{key}", value, hints[key])
+                coerce(f"trl.{key}", value, hints[key])
             except ValueError as exc:
                 problems.append(str(exc))
     return problems
 
 
 def _basic(hint) -> bool:
-    """Whether ``config._coerce`` can check values of this type (plain types and their unions)."""
+    """Whether ``config.coerce`` can check values of this type (plain types and their unions)."""
     import types
     from typing import Union, get_args, get_origin
 
@@ -491,7 +496,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
         callbacks=[StepTable(log, by_step), *callbacks],
         config=cfg,
     )
-    trainer.train(resume_from_checkpoint=str(out / f"checkpoint-{previous}") if previous else None)
+    trainer.train(resume_from_checkpoint=str(checkpoint_dir(out, previous)) if previous else None)
     if main_process:
         write_tables(out)
     return out

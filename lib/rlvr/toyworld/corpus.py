@@ -9,8 +9,8 @@ written by a "source" with its own style: how often it ends in a boxed answer
 last sentence, skips the working, or slips once in the arithmetic (the slip
 carried through to a wrong final answer).
 
-Styles cycle as in the prototype (``shared/reference/toyworld-prototype.md``),
-at lower boxed and higher running-on rates (why: ``docs/results-toy.md``):
+Styles cycle over the templates at low boxed and high running-on rates (why:
+``docs/results-toy.md``):
 within a domain each template gets a different boxed rate, so every domain
 has well and badly formatted sources. Two domains (``POOR_DOMAINS``) are
 written only by a poor source (steps mostly skipped, answers seldom boxed,
@@ -32,13 +32,13 @@ from .problems import TEMPLATES, Step, apply, solve, stream
 
 STYLE_SEED = 7
 # Domains written only by a poor source, so the base model is near zero there
-# and RLVR's transfer across domains has room to show. Counting stays decent:
-# the prototype's 1-shot example was a counting problem.
+# and RLVR's transfer across domains has room to show. Counting stays decent,
+# so the base model is not near zero everywhere.
 POOR_DOMAINS = ("remainder", "geometry")
 CORPUS_SEED = 3
 MAX_PAIRS = 3  # question/answer pairs per document at most
 
-# Below the prototype's 0.15-0.85: a base model that boxes less knows more than
+# Low boxed rates: a base model that boxes less knows more than
 # it is rewarded for, which is the gap 1-shot RLVR closes (docs/results-toy.md).
 BOXED_LEVELS = (0.1, 0.3, 0.5, 0.7)
 # Greedy decoding runs on only where running on is the likelier continuation,

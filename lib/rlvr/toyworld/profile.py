@@ -1,4 +1,4 @@
-"""What a model does on the toy test set: the base-model profile of issue 3.
+"""What a model does on the toy test set: the base model's profile.
 
 Greedy answers to every test problem (training prompt, the model's chat
 template), measured the ways the paper looks at Qwen2.5-Math-1.5B:
