@@ -74,6 +74,15 @@ def test_a_trl_setting_a_config_field_or_the_lab_owns_is_refused_naming_both():
         preset("cpu", trl={"epsilon_high": "wide"})
 
 
+def test_the_fast_sampler_draws_the_rollouts_generate_draws(tmp_path):
+    # Same seed, same weights: rlvr.fastgen and transformers' generate() give the same rollouts.
+    runs = {}
+    for fast in (True, False):
+        out = train(cfg(tmp_path / str(fast), steps=2, save_every=2, fast_generation=fast))
+        runs[fast] = pd.read_parquet(out / "rollouts.parquet")[["step", "n_tokens", "reward", "correct"]]
+    pd.testing.assert_frame_equal(runs[True], runs[False])
+
+
 def test_entropy_only_training_has_no_policy_loss(tmp_path):
     out = train(cfg(tmp_path, steps=2, pg_loss_coef=0.0, entropy_coef=0.01))
     steps = pd.read_parquet(out / "steps.parquet")

@@ -266,6 +266,12 @@ class TrainConfig(Config):
     vllm_server_host: str = setting("0.0.0.0", "server mode: where `trl vllm-serve` listens", affects_results=False)
     vllm_server_port: int = setting(8000, "server mode: its port", affects_results=False)
     lora_rank: int = setting(0, "LoRA rank, Unsloth path only (a deviation from the paper's full fine-tuning)")
+    fast_generation: bool = setting(
+        True, "sample rollouts with rlvr.fastgen where it covers the model (a CPU Qwen2): generate()'s sampling, "
+              "less overhead; false: transformers' generate()", affects_results=False)
+    gradient_checkpointing: bool = setting(
+        True, "recompute activations in the backward pass: less memory, more time (TRL's default)",
+        affects_results=False)
     report_to: list[str] = setting(help="experiment trackers, e.g. [tensorboard], [wandb]", factory=list,
                                    affects_results=False)
     threads: int | None = setting(None, "CPU threads for torch (default: half the cores)", affects_results=False)
@@ -396,8 +402,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "cpu": {
         "train": dict(model="toy-base", dataset="toy-train", prompts_per_step=2, rollouts_per_prompt=8,
                       temperature=1.0, max_completion_length=200, steps=100, learning_rate=5e-5, beta=0.0,
-                      entropy_coef=0.001, save_every=25, threads=1),
-        "eval": dict(benchmarks=["toy-test"], max_new_tokens=200),
+                      entropy_coef=0.001, save_every=25, threads=1, gradient_checkpointing=False),
+        # 128 prompts a batch: fewer, larger matmuls per generated token on a CPU (same greedy answers).
+        "eval": dict(benchmarks=["toy-test"], max_new_tokens=200, batch_size=128),
     },
 }
 

@@ -44,7 +44,10 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
+from trl.extras.profiling import profiling_context
+from trl.trainer.utils import pad
 
+from . import fastgen
 from .config import TrainConfig, coerce
 from .data import training_dataset
 from .generation import cpu_threads
@@ -191,6 +194,31 @@ class RLVRTrainer(GRPOTrainer):
         self.eval_template = eval_template_for(config.model)
         self.lora = config.lora_rank > 0  # the Unsloth path: a PEFT model with LoRA adapters
 
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        # rlvr.fastgen samples as transformers' generate() does, without its per-token overhead,
+        # where it covers the model and the sampling settings; everything else goes to TRL.
+        model = self.accelerator.unwrap_model(self.model)
+        plain = (not self.use_vllm and not self.use_transformers_continuous_batching and not images
+                 and not multimodal_fields and self.min_p is None and self.repetition_penalty == 1.0
+                 and not self.args.generation_kwargs)
+        if not (self.rlvr_config.fast_generation and plain and fastgen.supports(model)):
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
+                                                 has_tool_images)
+        pad_id = self._tokenizer.pad_token_id
+        rows = [torch.tensor(ids) for ids in prompt_ids]
+        ids = pad(rows, padding_value=pad_id, padding_side="left")
+        mask = pad([torch.ones_like(r) for r in rows], padding_value=0, padding_side="left")
+        with profiling_context(self, "rlvr.fastgen.sample"):
+            tokens = fastgen.sample(model, ids, mask, max_new_tokens=self.max_completion_length,
+                                    eos_token_ids=self.eos_token_ids, pad_token_id=pad_id,
+                                    temperature=self.temperature, top_p=self.top_p, top_k=self.top_k or None)
+        ends = set(self.eos_token_ids)
+        completions = []
+        for row in tokens.tolist():  # up to and including the first end token, as TRL keeps it
+            stop = next((i for i, t in enumerate(row) if t in ends), len(row) - 1)
+            completions.append(row[: stop + 1])
+        return completions, None
+
     def _compute_loss(self, model, inputs):
         # The clipped policy term is linear in the advantages, so scaling them by
         # pg_loss_coef scales that term alone; 0 leaves KL and entropy (Tab. 5 row 10).
@@ -299,6 +327,7 @@ FROM_CONFIG = {
     "gradient_accumulation_steps": "prompts_per_step",
     "steps_per_generation": "optimizer_steps_per_rollout",
     "num_iterations": "optimizer_steps_per_rollout",
+    "gradient_checkpointing": "gradient_checkpointing",
 }
 # GRPOConfig fields the lab's own bookkeeping depends on (step table, checkpoints, devices).
 MANAGED = {
@@ -393,6 +422,7 @@ def grpo_arguments(cfg: TrainConfig, micro_batch: int, on_gpu: bool, processes: 
         "vllm_mode": cfg.vllm_mode,
         "vllm_server_host": cfg.vllm_server_host,
         "vllm_server_port": cfg.vllm_server_port,
+        "gradient_checkpointing": cfg.gradient_checkpointing,
     }
     managed = {
         "save_strategy": "steps",
