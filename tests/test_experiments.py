@@ -4,6 +4,7 @@ against reusing a run folder that holds other settings."""
 import json
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 from rlvr import ablations, paper
 from rlvr.config import EvalConfig, preset
@@ -94,3 +95,20 @@ def test_the_headline_conditions_are_one_table_for_the_quickstart_and_rlvr_headl
     one, fmt, full = conditions.values()
     assert (one.examples, one.reward, fmt.examples, fmt.reward) == ([PI1], "outcome", [PI1], "format")
     assert full.examples is None and full.reward == "outcome" and {c.seed for c in conditions.values()} == {2}
+
+
+def test_conditions_trained_side_by_side_give_what_one_after_another_gives(tmp_path):
+    small = EvalConfig(benchmarks=["toy-test"], limit=4, max_new_tokens=24)
+    results = {}
+    for parallel in (1, 2):
+        base = preset("cpu", examples=[PI1], steps=2, save_every=2)
+        conditions = {
+            "outcome": replace(base, output_dir=str(tmp_path / str(parallel) / "outcome")),
+            "format": replace(base, reward="format", output_dir=str(tmp_path / str(parallel) / "format")),
+        }
+        _, table = compare(conditions, small, base_model="toy-base", parallel=parallel)
+        rollouts = {name: pd.read_parquet(tmp_path / str(parallel) / name / "rollouts.parquet") for name in conditions}
+        results[parallel] = (table.drop(columns="model"), rollouts)
+    pd.testing.assert_frame_equal(results[1][0], results[2][0])
+    for name in ("outcome", "format"):
+        pd.testing.assert_frame_equal(results[1][1][name], results[2][1][name])

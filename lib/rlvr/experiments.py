@@ -20,6 +20,7 @@ checkpoint and evaluated checkpoints are not evaluated again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -62,25 +63,77 @@ def step_tables(conditions: dict[str, TrainConfig]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def side_by_side() -> int:
+    """How many runs to train at once here: one a core on a CPU (each takes one torch thread),
+    one on a GPU machine; ``$RLVR_PARALLEL`` overrides (``rlvr sweep`` sets it for its notebooks)."""
+    import torch
+
+    if "RLVR_PARALLEL" in os.environ:
+        return max(1, int(os.environ["RLVR_PARALLEL"]))
+    return 1 if torch.cuda.is_available() else max(1, os.cpu_count() or 1)
+
+
+def _run_in_worker(cfg: TrainConfig, eval_config: EvalConfig, every: int) -> pd.DataFrame:
+    """``run`` in a worker process. The grader's sandbox pool is stopped before returning:
+    a worker process exits without running atexit hooks, and would wait on the pool forever."""
+    from .grading import shutdown
+
+    try:
+        return run(cfg, eval_config, every=every)
+    finally:
+        shutdown()
+
+
+def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfig, every: int, parallel: int,
+                      watchers: dict[str, Sequence]) -> dict[str, pd.DataFrame]:
+    """``run`` for each condition in worker processes, ``parallel`` at once. A worker cannot
+    call back into this process, so each watcher with a ``refresh()`` (``lab.LivePlot``)
+    is refreshed from its run's logs every few seconds instead."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")  # torch must not be forked
+    with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+        futures = {pool.submit(_run_in_worker, cfg, eval_config, every): name for name, cfg in conditions.items()}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
+            if any(f.exception() for f in done):
+                break
+            for watcher in (w for ws in watchers.values() for w in ws if hasattr(w, "refresh")):
+                watcher.refresh()
+        for watcher in (w for ws in watchers.values() for w in ws if hasattr(w, "refresh")):
+            watcher.refresh()
+        return {futures[f]: f.result() for f in futures}
+
+
 def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base_model: str | None = None,
             callbacks_for: Callable[[TrainConfig], Sequence] | None = None, every: int = 1,
-            base_eval: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+            base_eval: str | Path | None = None, parallel: int | None = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run each named condition; returns (scores, evaluation table).
 
     Scores have one row per (condition, step) with ``analysis.score``'s columns;
     the evaluation table one row per (condition, step, problem, sample).
     ``callbacks_for(cfg)`` gives each run its own callbacks (a live plot, say).
     ``base_model`` is evaluated once, in ``base_eval`` (default: ``base-eval`` beside
-    the runs), and is every condition's step 0.
+    the runs), and is every condition's step 0. ``parallel`` conditions train side by
+    side in worker processes (None: ``side_by_side()``); a run's results do not
+    depend on where it runs.
     """
     scores, tables = [], []
     base_table = None
     if base_model and conditions:
         shared = base_eval or Path(next(iter(conditions.values())).output_dir).parent / BASE_EVAL
         base_table = evaluate_checkpoints(shared, eval_config, base_model=base_model, progress=False)
-    for name, cfg in conditions.items():
-        callbacks = callbacks_for(cfg) if callbacks_for else ()
-        table = run(cfg, eval_config, callbacks=callbacks, every=every)
+    callbacks = {name: callbacks_for(cfg) if callbacks_for else () for name, cfg in conditions.items()}
+    parallel = min(side_by_side() if parallel is None else parallel, len(conditions))
+    if parallel > 1:
+        results = _run_side_by_side(conditions, eval_config, every, parallel, callbacks)
+    else:
+        results = {name: run(cfg, eval_config, callbacks=callbacks[name], every=every)
+                   for name, cfg in conditions.items()}
+    for name in conditions:
+        table = results[name]
         if base_table is not None:
             table = pd.concat([base_table, table], ignore_index=True)
         table.insert(0, "condition", name)

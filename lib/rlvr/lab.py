@@ -113,7 +113,8 @@ class LivePlot(TrainerCallback):
         self.run_dir, self.every, self.metrics = Path(run_dir), every, metrics
         self._handle = self._fig = None
 
-    def _draw(self):
+    def refresh(self):
+        """Redraw from the run's step log (also callable from outside the training loop)."""
         import matplotlib.pyplot as plt
         from IPython.display import display
 
@@ -134,10 +135,10 @@ class LivePlot(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step % self.every == 0:
-            self._draw()
+            self.refresh()
 
     def on_train_end(self, args, state, control, **kwargs):
-        self._draw()
+        self.refresh()
 
 
 def settings_panel(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -335,14 +336,24 @@ def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: b
         result.summary = collect_summaries(sweep)
         return result
 
-    with ThreadPoolExecutor(max_workers=parallel or sweep.parallel) as pool:
-        # Each papermill execution starts its own kernel process; threads only wait on them.
-        errors = pool.map(lambda ir: _execute(sweep, ir[1], f"[{ir[0]}/{len(todo)}]"), enumerate(todo, 1))
-        for run, error in zip(todo, errors):
-            if error:
-                result.failed[run.name] = error
-            else:
-                result.done.append(run.name)
+    workers = parallel or sweep.parallel
+    before = os.environ.get("RLVR_PARALLEL")
+    if workers > 1 and before is None:
+        # The notebooks' kernels (which inherit this environment) share the cores: each
+        # trains its own conditions one at a time.
+        os.environ["RLVR_PARALLEL"] = "1"
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            # Each papermill execution starts its own kernel process; threads only wait on them.
+            errors = pool.map(lambda ir: _execute(sweep, ir[1], f"[{ir[0]}/{len(todo)}]"), enumerate(todo, 1))
+            for run, error in zip(todo, errors):
+                if error:
+                    result.failed[run.name] = error
+                else:
+                    result.done.append(run.name)
+    finally:
+        if before is None:
+            os.environ.pop("RLVR_PARALLEL", None)
 
     result.summary = collect_summaries(sweep)
     sweep.out_dir.mkdir(parents=True, exist_ok=True)
