@@ -242,7 +242,19 @@ def notebook_command(args) -> int:
         print(f"figure: {figure}")
     if (out / "summary.csv").is_file():
         print(f"table:  {out / 'summary.csv'}")
+    _print_results(out)
     return 0
+
+
+def _print_results(out: Path) -> None:
+    """The notebook's comparison with the paper (``comparison.parquet``) where it saved one."""
+    import pandas as pd
+
+    path = out / "comparison.parquet"
+    if path.is_file():
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            print(f"\n{path.name} (ours beside the paper's published figures, %):")
+            print(pd.read_parquet(path).to_string(index=False))
 
 
 def _add_eval_options(p: argparse.ArgumentParser) -> None:

@@ -21,16 +21,19 @@ checkpoint and evaluated checkpoints are not evaluated again.
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from transformers import TrainerCallback
 
 from .analysis import score
 from .config import EvalConfig, TrainConfig, eval_preset, load_params
 from .evaluate import evaluate_checkpoints
-from .rundir import HISTORY, check_same_settings, is_complete, load_run
+from .rundir import HISTORY, STEPS_LOG, TRAIN_LOG, check_same_settings, is_complete, load_run, read_log
 from .selection import load_history, rank_examples
 
 BASE_EVAL = "base-eval"  # beside a comparison's runs: the base model's evaluation, shared by all
@@ -73,15 +76,63 @@ def side_by_side() -> int:
     return 1 if torch.cuda.is_available() else max(1, os.cpu_count() or 1)
 
 
+class Progress:
+    """One line per run on the terminal (``sys.__stderr__``: under Jupyter or papermill that is
+    the kernel's terminal, not the notebook): step, ETA and the latest training accuracy,
+    read from the runs' own step logs, at most every ``every_s`` seconds."""
+
+    def __init__(self, conditions: dict[str, TrainConfig], every_s: float = 10.0):
+        self.conditions, self.every_s, self.last = conditions, every_s, 0.0
+        self.started: dict[str, tuple[float, int]] = {}
+
+    def line(self, name: str, cfg: TrainConfig) -> str | None:
+        rows = read_log(cfg.output_dir, STEPS_LOG)
+        total = cfg.steps * cfg.optimizer_steps_per_rollout
+        if not rows:
+            return None
+        step, now = rows[-1]["step"], time.monotonic()
+        first_time, first_step = self.started.setdefault(name, (now, step))
+        rate = (now - first_time) / (step - first_step) if step > first_step else None
+        eta = f", {rate * (total - step):.0f} s left" if rate else ""
+        accuracy = rows[-1].get("train_accuracy")
+        shown = f", training accuracy {accuracy:.2f}" if accuracy is not None else ""
+        return f"  {name}: step {step}/{total}{eta}{shown}"
+
+    def show(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self.last < self.every_s:
+            return
+        self.last = time.monotonic()
+        lines = [line for name, cfg in self.conditions.items() if (line := self.line(name, cfg))]
+        if lines and sys.__stderr__ is not None:
+            print("\n".join(lines), file=sys.__stderr__, flush=True)
+
+
+class _ShowProgress(TrainerCallback):
+    def __init__(self, progress: Progress):
+        self.progress = progress
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.progress.show()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.progress.show(force=True)
+
+
 def _run_in_worker(cfg: TrainConfig, eval_config: EvalConfig, every: int) -> pd.DataFrame:
-    """``run`` in a worker process. The grader's sandbox pool is stopped before returning:
-    a worker process exits without running atexit hooks, and would wait on the pool forever."""
+    """``run`` in a worker process, its own output (TRL's logs) to the run's ``train.log``. The
+    grader's sandbox pool is stopped before returning: a worker process exits without
+    running atexit hooks, and would wait on the pool forever."""
+    import contextlib
+
     from .grading import shutdown
 
-    try:
-        return run(cfg, eval_config, every=every)
-    finally:
-        shutdown()
+    Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(cfg.output_dir) / TRAIN_LOG, "a") as log, contextlib.redirect_stdout(log), \
+            contextlib.redirect_stderr(log):
+        try:
+            return run(cfg, eval_config, every=every)
+        finally:
+            shutdown()
 
 
 def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfig, every: int, parallel: int,
@@ -93,6 +144,7 @@ def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfi
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")  # torch must not be forked
+    progress = Progress(conditions)
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
         futures = {pool.submit(_run_in_worker, cfg, eval_config, every): name for name, cfg in conditions.items()}
         pending = set(futures)
@@ -100,8 +152,10 @@ def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfi
             done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
             if any(f.exception() for f in done):
                 break
+            progress.show()
             for watcher in (w for ws in watchers.values() for w in ws if hasattr(w, "refresh")):
                 watcher.refresh()
+        progress.show(force=True)
         for watcher in (w for ws in watchers.values() for w in ws if hasattr(w, "refresh")):
             watcher.refresh()
         return {futures[f]: f.result() for f in futures}
@@ -130,8 +184,8 @@ def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base
     if parallel > 1:
         results = _run_side_by_side(conditions, eval_config, every, parallel, callbacks)
     else:
-        results = {name: run(cfg, eval_config, callbacks=callbacks[name], every=every)
-                   for name, cfg in conditions.items()}
+        results = {name: run(cfg, eval_config, callbacks=[*callbacks[name], _ShowProgress(Progress({name: cfg}))],
+                             every=every) for name, cfg in conditions.items()}
     for name in conditions:
         table = results[name]
         if base_table is not None:

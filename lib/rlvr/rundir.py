@@ -7,6 +7,7 @@ A training run's folder holds::
     rollouts.jsonl / ...     one row per rollout: step, epoch, example, reward
     samples.jsonl / ...      a few completions per step, to read
     history_accuracy.json    per-example accuracy per epoch (input of `rlvr select`)
+    train.log                TRL's own output, where the run trained in a worker process
     checkpoint-<step>/       model weights in the base model's dtype (+ adapter/ on the LoRA path)
     eval/step-<step>/        evaluation of that checkpoint (rlvr.evaluate)
 
@@ -29,6 +30,7 @@ ROLLOUTS_LOG = "rollouts.jsonl"
 SAMPLES_LOG = "samples.jsonl"
 LOGS = {"steps": STEPS_LOG, "rollouts": ROLLOUTS_LOG, "samples": SAMPLES_LOG}
 HISTORY = "history_accuracy.json"
+TRAIN_LOG = "train.log"  # what a run trained in a worker process printed (TRL's own logs)
 CHECKPOINT_PREFIX = "checkpoint-"
 ADAPTER_DIR = "adapter"  # LoRA runs: a checkpoint's adapters, beside the merged model
 EVAL_DIR = "eval"
