@@ -109,8 +109,10 @@ def test_allowed_values_come_from_the_registries():
 
 
 def test_the_widgets_offer_the_registrys_values():
-    panel = lab.settings_panel(preset("cpu"), names=("reward", "backend", "learning_rate"))
+    panel = lab.settings_panel(preset("cpu"), names=("reward", "backend", "learning_rate", "fast_generation"))
     assert list(panel.widgets["reward"].options) == list(REWARDS)
+    panel.widgets["fast_generation"].value = False
+    assert panel.config().fast_generation is False
     assert list(panel.widgets["backend"].options) == list(TRAINING_BACKENDS)
     assert panel.widgets["learning_rate"].tooltip == TrainConfig.help()["learning_rate"]
 

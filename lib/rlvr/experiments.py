@@ -84,6 +84,7 @@ class Progress:
     def __init__(self, conditions: dict[str, TrainConfig], every_s: float = 10.0):
         self.conditions, self.every_s, self.last = conditions, every_s, 0.0
         self.started: dict[str, tuple[float, int]] = {}
+        self.shown: dict[str, int] = {}  # the step last shown per run: a line only when it moved
 
     def line(self, name: str, cfg: TrainConfig) -> str | None:
         rows = read_log(cfg.output_dir, STEPS_LOG)
@@ -91,9 +92,12 @@ class Progress:
         if not rows:
             return None
         step, now = rows[-1]["step"], time.monotonic()
+        if self.shown.get(name) == step:
+            return None
+        self.shown[name] = step
         first_time, first_step = self.started.setdefault(name, (now, step))
         rate = (now - first_time) / (step - first_step) if step > first_step else None
-        eta = f", {rate * (total - step):.0f} s left" if rate else ""
+        eta = ", done" if step >= total else f", {rate * (total - step):.0f} s left" if rate else ""
         accuracy = rows[-1].get("train_accuracy")
         shown = f", training accuracy {accuracy:.2f}" if accuracy is not None else ""
         return f"  {name}: step {step}/{total}{eta}{shown}"

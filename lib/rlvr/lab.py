@@ -183,6 +183,8 @@ def settings_panel(
             )
         elif choices is not None:
             controls[name] = widgets.Dropdown(options=choices, value=value, description=name)
+        elif str(types[name]) == "bool":
+            controls[name] = widgets.Checkbox(value=value, description=name)
         elif "float" in str(types[name]):
             controls[name] = widgets.FloatText(value=value, description=name, step=None)
         elif "int" in str(types[name]):
