@@ -149,20 +149,29 @@ def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfi
 
     context = multiprocessing.get_context("spawn")  # torch must not be forked
     progress = Progress(conditions)
+    others = set(multiprocessing.active_children())
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
         futures = {pool.submit(_run_in_worker, cfg, eval_config, every): name for name, cfg in conditions.items()}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
-            if any(f.exception() for f in done):
-                break
-            progress.show()
+        workers = set(multiprocessing.active_children()) - others
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
+                if any(f.exception() for f in done):
+                    break
+                progress.show()
+                for watcher in (w for ws in watchers.values() for w in ws if hasattr(w, "refresh")):
+                    watcher.refresh()
+            progress.show(force=True)
             for watcher in (w for ws in watchers.values() for w in ws if hasattr(w, "refresh")):
                 watcher.refresh()
-        progress.show(force=True)
-        for watcher in (w for ws in watchers.values() for w in ws if hasattr(w, "refresh")):
-            watcher.refresh()
-        return {futures[f]: f.result() for f in futures}
+            return {futures[f]: f.result() for f in futures}
+        except BaseException:
+            # An interrupted cell or a failed run stops the other runs now; each resumes from its
+            # last checkpoint when the cell is run again.
+            for worker in workers:
+                worker.terminate()
+            raise
 
 
 def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base_model: str | None = None,
