@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -178,6 +179,14 @@ class Config:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def differences(self, stored: Mapping) -> dict[str, tuple]:
+        """``{field: (stored value, this config's)}`` over the fields that affect results
+        (``affects_results``), compared as JSON; a field ``stored`` lacks is ``(MISSING, value)``."""
+        wanted = json.loads(json.dumps(self.to_dict(), default=str))
+        found = {f.name: (stored.get(f.name, dataclasses.MISSING), wanted[f.name]) for f in fields(self)
+                 if f.metadata.get("affects_results", True)}
+        return {name: pair for name, pair in found.items() if pair[0] != pair[1]}
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -211,9 +210,7 @@ def _same_config(step_dir: Path, config: EvalConfig) -> bool:
         stored = meta["config"]
     except (OSError, ValueError, KeyError):
         return False
-    wanted = json.loads(json.dumps(config.to_dict(), default=str))
-    same = all(stored.get(f.name) == wanted[f.name] for f in fields(config) if f.metadata.get("affects_results", True))
-    return same and meta.get("table_version") == TABLE_VERSION
+    return not config.differences(stored) and meta.get("table_version") == TABLE_VERSION
 
 
 def select_checkpoint(table: pd.DataFrame) -> pd.DataFrame:

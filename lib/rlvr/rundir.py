@@ -182,27 +182,20 @@ def write_run_config(run: str | Path, record: dict) -> Path:
     return path
 
 
-def setting_differences(stored: dict, wanted: dict, ignore=()) -> dict[str, tuple]:
-    """``{field: (stored, wanted)}`` for the settings that differ (fields one side lacks are skipped)."""
-    return {k: (stored[k], wanted[k]) for k in wanted
-            if k not in ignore and k in stored and stored[k] != wanted[k]}
-
-
 def check_same_settings(cfg) -> None:
     """Refuse to resume or reuse a run folder that holds a run with other settings.
 
     Without this, changing a notebook parameter and running again would
     silently continue (or reuse) the old run. Settings that change how a run
-    executes, not what it computes (``affects_results=False``), may differ.
+    executes, not what it computes (``affects_results=False``), may differ, and
+    so may settings the stored config predates.
     """
-    from dataclasses import fields
+    from dataclasses import MISSING
 
     record = read_run_config(cfg.output_dir)
     if not record or "config" not in record:
         return  # nothing to compare against
-    ignore = {f.name for f in fields(cfg) if not f.metadata.get("affects_results", True)}
-    wanted = json.loads(json.dumps(cfg.to_dict(), default=str))
-    differ = setting_differences(record["config"], wanted, ignore)
+    differ = {k: pair for k, pair in cfg.differences(record["config"]).items() if pair[0] is not MISSING}
     if differ:
         changes = ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in list(differ.items())[:5])
         raise ValueError(
