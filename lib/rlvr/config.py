@@ -177,6 +177,12 @@ class Config:
         """Checks across fields; each problem names its field(s)."""
         return []
 
+    def _below(self, minimum: int, *names: str) -> list[str]:
+        """A problem for each named field below ``minimum`` (None passes: a default applies)."""
+        what = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+        values = {name: getattr(self, name) for name in names}
+        return [f"{name}: {what}, got {v}" for name, v in values.items() if v is not None and v < minimum]
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -301,21 +307,15 @@ class TrainConfig(Config):
             # The paper fine-tunes all weights; LoRA is only offered where Unsloth needs it.
             problems.append(f"lora_rank: LoRA is offered only on the Unsloth path (backend: unsloth), "
                             f"not with backend {self.backend!r}; leave lora_rank at 0 for full fine-tuning")
-        for name in ("prompts_per_step", "rollouts_per_prompt", "steps", "max_completion_length",
-                     "optimizer_steps_per_rollout", "save_every"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name}: must be at least 1, got {getattr(self, name)}")
+        problems += self._below(1, "prompts_per_step", "rollouts_per_prompt", "steps", "max_completion_length",
+                                "optimizer_steps_per_rollout", "save_every", "limit")
         if self.rollouts_per_prompt < 2:
             problems.append("rollouts_per_prompt: GRPO needs at least 2 rollouts per prompt")
         if self.optimizer_steps_per_rollout >= 1 and self.prompts_per_step % self.optimizer_steps_per_rollout:
             problems.append("optimizer_steps_per_rollout: must divide prompts_per_step")
         # entropy_coef may be negative: Tab. 5 row 6 runs with -0.003 (entropy is then penalised).
-        for name in ("temperature", "learning_rate", "beta", "pg_loss_coef", "clip_epsilon",
-                     "max_grad_norm", "weight_decay"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name}: must not be negative, got {getattr(self, name)}")
-        if self.limit is not None and self.limit < 1:
-            problems.append(f"limit: must be at least 1, got {self.limit}")
+        problems += self._below(0, "temperature", "learning_rate", "beta", "pg_loss_coef", "clip_epsilon",
+                                "max_grad_norm", "weight_decay")
         if not 0.0 <= self.label_noise <= 1.0:
             problems.append(f"label_noise: must be within [0, 1], got {self.label_noise}")
         if not 0.0 < self.top_p <= 1.0:
@@ -376,15 +376,8 @@ class EvalConfig(Config):
         problems = []
         if not self.benchmarks:
             problems.append("benchmarks: name at least one")
-        for name in ("max_new_tokens", "batch_size"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name}: must be at least 1, got {getattr(self, name)}")
-        if self.n_samples is not None and self.n_samples < 1:
-            problems.append(f"n_samples: must be at least 1, got {self.n_samples}")
-        if self.limit is not None and self.limit < 1:
-            problems.append(f"limit: must be at least 1, got {self.limit}")
-        if self.temperature is not None and self.temperature < 0:
-            problems.append(f"temperature: must not be negative, got {self.temperature}")
+        problems += self._below(1, "max_new_tokens", "batch_size", "n_samples", "limit")
+        problems += self._below(0, "temperature")
         if not 0.0 < self.top_p <= 1.0:
             problems.append(f"top_p: must be within (0, 1], got {self.top_p}")
         return problems
