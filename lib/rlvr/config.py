@@ -291,6 +291,11 @@ class TrainConfig(Config):
                                    affects_results=False)
     threads: int | None = setting(None, "CPU threads for torch (default: half the cores)", affects_results=False)
 
+    @property
+    def optimizer_steps(self) -> int:
+        """The run's length in optimizer steps, which its checkpoints and step table count."""
+        return self.steps * self.optimizer_steps_per_rollout
+
     def problems(self) -> list[str]:
         problems = []
         if self.vllm_mode == "server" and self.backend not in ("auto", "vllm"):
@@ -417,14 +422,18 @@ def _preset(name: str) -> dict[str, dict[str, Any]]:
     return PRESETS[name]
 
 
+def _from_preset(cls, part: str, name: str, overrides: Mapping, where: str = ""):
+    return cls.from_dict({**_preset(name)[part], **overrides}, where)
+
+
 def preset(name: str, **overrides) -> TrainConfig:
     """The training preset ``name`` with ``overrides`` applied."""
-    return TrainConfig.from_dict({**_preset(name)["train"], **overrides})
+    return _from_preset(TrainConfig, "train", name, overrides)
 
 
 def eval_preset(name: str, **overrides) -> EvalConfig:
     """The evaluation preset ``name`` with ``overrides`` applied."""
-    return EvalConfig.from_dict({**_preset(name)["eval"], **overrides})
+    return _from_preset(EvalConfig, "eval", name, overrides)
 
 
 def load_params(path: str | Path, **overrides) -> TrainConfig:
@@ -475,6 +484,5 @@ def configs(preset_name: str, train: Mapping | None = None, eval: Mapping | None
             where: str = "") -> tuple[TrainConfig, EvalConfig]:
     """The ``(TrainConfig, EvalConfig)`` of a preset with a notebook's ``train`` and ``eval`` overrides."""
     prefix = f"{where}: " if where else ""
-    train_cfg = TrainConfig.from_dict({**_preset(preset_name)["train"], **(train or {})}, f"{prefix}train")
-    eval_cfg = EvalConfig.from_dict({**_preset(preset_name)["eval"], **(eval or {})}, f"{prefix}eval")
-    return train_cfg, eval_cfg
+    return (_from_preset(TrainConfig, "train", preset_name, train or {}, f"{prefix}train"),
+            _from_preset(EvalConfig, "eval", preset_name, eval or {}, f"{prefix}eval"))

@@ -45,7 +45,7 @@ def train_run(cfg: TrainConfig, callbacks: Sequence = ()) -> Path:
     from .train import train
 
     check_same_settings(cfg)
-    if not is_complete(cfg.output_dir, cfg.steps * cfg.optimizer_steps_per_rollout):
+    if not is_complete(cfg.output_dir, cfg.optimizer_steps):
         train(cfg, callbacks=callbacks)
     return Path(cfg.output_dir)
 
@@ -88,7 +88,7 @@ class Progress:
 
     def line(self, name: str, cfg: TrainConfig) -> str | None:
         rows = read_log(cfg.output_dir, STEPS_LOG)
-        total = cfg.steps * cfg.optimizer_steps_per_rollout
+        total = cfg.optimizer_steps
         if not rows:
             return None
         step, now = rows[-1]["step"], time.monotonic()
@@ -153,18 +153,15 @@ def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfi
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
         futures = {pool.submit(_run_in_worker, cfg, eval_config, every): name for name, cfg in conditions.items()}
         workers = set(multiprocessing.active_children()) - others
+        refreshing = [w for ws in watchers.values() for w in ws if hasattr(w, "refresh")]
         try:
-            pending = set(futures)
-            while pending:
+            pending, finished = set(futures), False
+            while not finished:
                 done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
-                if any(f.exception() for f in done):
-                    break
-                progress.show()
-                for watcher in (w for ws in watchers.values() for w in ws if hasattr(w, "refresh")):
+                finished = not pending or any(f.exception() for f in done)
+                progress.show(force=finished)
+                for watcher in refreshing:
                     watcher.refresh()
-            progress.show(force=True)
-            for watcher in (w for ws in watchers.values() for w in ws if hasattr(w, "refresh")):
-                watcher.refresh()
             return {futures[f]: f.result() for f in futures}
         except BaseException:
             # An interrupted cell or a failed run stops the other runs now; each resumes from its

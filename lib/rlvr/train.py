@@ -401,7 +401,7 @@ def grpo_arguments(cfg: TrainConfig, micro_batch: int, on_gpu: bool, processes: 
     from_config = {
         "output_dir": cfg.output_dir,
         "seed": cfg.seed,
-        "max_steps": cfg.steps * cfg.optimizer_steps_per_rollout,
+        "max_steps": cfg.optimizer_steps,
         "per_device_train_batch_size": micro,
         "gradient_accumulation_steps": accumulation,
         "steps_per_generation": accumulation * cfg.optimizer_steps_per_rollout,
