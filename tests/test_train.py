@@ -80,6 +80,8 @@ def test_the_fast_sampler_draws_the_rollouts_generate_draws(tmp_path):
     for fast in (True, False):
         out = train(cfg(tmp_path / str(fast), steps=2, save_every=2, fast_generation=fast))
         runs[fast] = pd.read_parquet(out / "rollouts.parquet")[["step", "n_tokens", "reward", "correct"]]
+        samplers = json.loads((out / "run_config.json").read_text())["samplers"]
+        assert samplers == (["rlvr.fastgen"] if fast else ["trl"])
     pd.testing.assert_frame_equal(runs[True], runs[False])
 
 

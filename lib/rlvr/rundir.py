@@ -2,7 +2,8 @@
 
 A training run's folder holds::
 
-    run_config.json          the exact TrainConfig, the model path, the examples, versions
+    run_config.json          the exact TrainConfig and GRPOConfig arguments, the examples, what sampled
+                             the rollouts (rlvr.fastgen or TRL), versions
     steps.jsonl / .parquet   one row per optimizer step (JSONL while running, Parquet at the end)
     rollouts.jsonl / ...     one row per rollout: step, epoch, example, reward
     samples.jsonl / ...      a few completions per step, to read

@@ -71,6 +71,7 @@ from .rundir import (
     RunLog,
     checkpoint_dir,
     last_step,
+    read_run_config,
     write_run_config,
     write_tables,
 )
@@ -193,17 +194,23 @@ class RLVRTrainer(GRPOTrainer):
         self.base_dtype = eval_dtype_for(config.model)
         self.eval_template = eval_template_for(config.model)
         self.lora = config.lora_rank > 0  # the Unsloth path: a PEFT model with LoRA adapters
+        self.samplers: set[str] = set()  # what generated the rollouts (recorded in run_config.json)
+
+    def uses_fast_sampler(self) -> bool:
+        """Whether text rollouts come from rlvr.fastgen, which samples as transformers' generate()
+        does without its per-token overhead: where it covers the model and the sampling settings."""
+        return (self.rlvr_config.fast_generation and not self.use_vllm
+                and not self.use_transformers_continuous_batching and self.min_p is None
+                and self.repetition_penalty == 1.0 and not self.args.generation_kwargs
+                and fastgen.supports(self.accelerator.unwrap_model(self.model)))
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
-        # rlvr.fastgen samples as transformers' generate() does, without its per-token overhead,
-        # where it covers the model and the sampling settings; everything else goes to TRL.
-        model = self.accelerator.unwrap_model(self.model)
-        plain = (not self.use_vllm and not self.use_transformers_continuous_batching and not images
-                 and not multimodal_fields and self.min_p is None and self.repetition_penalty == 1.0
-                 and not self.args.generation_kwargs)
-        if not (self.rlvr_config.fast_generation and plain and fastgen.supports(model)):
+        if images or multimodal_fields or not self.uses_fast_sampler():
+            self.samplers.add("trl")
             return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
                                                  has_tool_images)
+        self.samplers.add("rlvr.fastgen")
+        model = self.accelerator.unwrap_model(self.model)
         pad_id = self._tokenizer.pad_token_id
         rows = [torch.tensor(ids) for ids in prompt_ids]
         ids = pad(rows, padding_value=pad_id, padding_side="left")
@@ -529,4 +536,6 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     trainer.train(resume_from_checkpoint=str(checkpoint_dir(out, previous)) if previous else None)
     if main_process:
         write_tables(out)
+        # What generated the rollouts of this process's training (a resumed run: since the resume).
+        write_run_config(out, {**(read_run_config(out) or {}), "samplers": sorted(trainer.samplers)})
     return out
