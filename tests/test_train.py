@@ -63,6 +63,14 @@ def test_trl_settings_pass_through_and_are_recorded_as_departures(tmp_path):
     assert pd.read_parquet(out / "steps.parquet")["step"].tolist() == [1, 2]
 
 
+def test_the_tables_of_grpo_fields_name_exactly_what_the_lab_sets():
+    from rlvr.train import FROM_CONFIG, MANAGED, RECIPE, grpo_arguments
+
+    arguments = grpo_arguments(preset("paper"), 16, on_gpu=False)
+    assert set(arguments) == set(FROM_CONFIG) | set(MANAGED) | set(RECIPE)
+    assert not set(FROM_CONFIG) & set(MANAGED) and not (set(FROM_CONFIG) | set(MANAGED)) & set(RECIPE)
+
+
 def test_a_trl_setting_a_config_field_or_the_lab_owns_is_refused_naming_both():
     with pytest.raises(ValueError, match="trl.epsilon: set by the config field 'clip_epsilon'; set clip_epsilon"):
         preset("cpu", trl={"epsilon": 0.3})

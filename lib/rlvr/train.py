@@ -438,7 +438,6 @@ def grpo_arguments(cfg: TrainConfig, micro_batch: int, on_gpu: bool, processes: 
         "bf16": on_gpu,
         "disable_tqdm": False,
     }
-    assert set(from_config) == set(FROM_CONFIG) and set(managed) == set(MANAGED)
     return {**from_config, **RECIPE, **managed, **cfg.trl}
 
 
