@@ -39,5 +39,9 @@ def test_training_saturation_and_train_against_test():
 def test_best_step_and_samples_at():
     results = pd.DataFrame({"condition": list("aabb"), "step": [25, 50, 25, 50], "strict": [0.3, 0.2, 0.1, 0.4]})
     assert analysis.best_step(results).set_index("condition")["step"].to_dict() == {"a": 25, "b": 50}
+    # Two tables stacked keep their own indexes (0, 1, 0, 1): each condition still gets its own best row.
+    stacked = pd.concat([results[:2].reset_index(drop=True), results[2:].reset_index(drop=True)])
+    best = analysis.best_step(stacked)
+    assert best[["condition", "step", "strict"]].values.tolist() == [["a", 25, 0.3], ["b", 50, 0.4]]
     samples = pd.DataFrame({"step": [1, 1, 5, 9], "completion": list("abcd")})
     assert analysis.samples_at(samples, [1, 8], n=1)["completion"].tolist() == ["a", "d"]

@@ -10,6 +10,8 @@ from rlvr.evaluate import (
     ends_in_repetition,
     evaluate,
     evaluate_checkpoints,
+    pass_at,
+    pass_at_k,
     reflection_counts,
     select_checkpoint,
     summarize,
@@ -116,6 +118,29 @@ def test_summaries_per_benchmark_subject_and_average():
     )
     subjects = summary["per_subject"]
     assert set(subjects["subject"]) == {"Algebra", "Geometry"} and set(subjects["benchmark"]) == {"math500"}
+
+
+def test_pass_at_k_is_the_unbiased_estimator():
+    from math import comb
+
+    for n in (1, 4, 8, 16):
+        for c in range(n + 1):
+            for k in range(1, n + 1):
+                assert pass_at_k(n, c, k) == pytest.approx(1 - comb(n - c, k) / comb(n, k), abs=1e-12)
+    assert pass_at_k(8, 1, 1) == pytest.approx(1 / 8) and pass_at_k(8, 1, 8) == 1.0
+    with pytest.raises(ValueError, match="0 <= c <= n and 1 <= k <= n"):
+        pass_at_k(8, 9, 1)
+
+
+def test_pass_at_averages_over_problems_for_k_in_powers_of_two():
+    # Two problems, 4 samples each: one solved once, one never.
+    table = pd.DataFrame({"benchmark": "toy-test", "problem_id": ["a"] * 4 + ["b"] * 4, "sample": [0, 1, 2, 3] * 2,
+                          "correct": [True, False, False, False] + [False] * 4})
+    rows = pass_at(table).set_index("k")["pass_at_k"]
+    assert rows.index.tolist() == [1, 2, 4]
+    assert rows.tolist() == pytest.approx([(1 / 4) / 2, (1 / 2) / 2, 1 / 2])
+    # Evaluations with several samples a problem (avg@8 on aime24 here) carry the table.
+    assert set(summarize(fake_table())["pass_at"]["k"]) == {1, 2, 4, 8}
 
 
 def test_the_best_checkpoint_is_reported_beside_the_last():

@@ -92,7 +92,7 @@ def test_compare_trains_each_condition_and_evaluates_the_base_once(tmp_path):
 def test_the_headline_conditions_are_one_table_for_the_quickstart_and_rlvr_headline(tmp_path):
     conditions = ablations.headline_conditions(preset("cpu", seed=2), tmp_path, example=PI1)
     assert list(conditions) == list(ablations.HEADLINE)
-    one, fmt, full = conditions.values()
+    full, one, fmt = conditions.values()  # the paper's order, the full set first
     assert (one.examples, one.reward, fmt.examples, fmt.reward) == ([PI1], "outcome", [PI1], "format")
     assert full.examples is None and full.reward == "outcome" and {c.seed for c in conditions.values()} == {2}
 

@@ -93,6 +93,31 @@ def test_the_fast_sampler_draws_the_rollouts_generate_draws(tmp_path):
     pd.testing.assert_frame_equal(runs[True], runs[False])
 
 
+def test_scoring_in_length_groups_gives_trls_log_probs_and_entropies(tmp_path):
+    from rlvr.models import load_model_and_tokenizer
+    from trl import GRPOTrainer
+
+    model, tokenizer = load_model_and_tokenizer("toy-base")
+    c = cfg(tmp_path)
+    trainer = RLVRTrainer(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
+                          args=grpo_config(c, 16, on_gpu=False), train_dataset=training_dataset(c),
+                          processing_class=tokenizer, config=c)
+    torch.manual_seed(0)
+    prompt, keep = 7, 30  # left-padded prompts, right-padded completions of 1..30 tokens as TRL lays them out
+    ids = torch.randint(0, len(tokenizer), (16, prompt + keep))
+    mask = torch.ones_like(ids)
+    mask[:3, :2] = 0
+    for row, length in enumerate(torch.randint(1, keep + 1, (16,)).tolist()):
+        mask[row, prompt + length:] = 0
+    ours = trainer._get_per_token_logps_and_entropies(model, ids, mask, keep, compute_entropy=True)
+    trls = GRPOTrainer._get_per_token_logps_and_entropies(trainer, model, ids, mask, keep, compute_entropy=True)
+    completion = mask[:, prompt:].bool()
+    for mine, theirs in zip(ours[:2], trls[:2]):
+        assert mine.shape == theirs.shape == (16, keep)
+        torch.testing.assert_close(mine[completion], theirs[completion], rtol=1e-4, atol=1e-5)
+        assert (mine[~completion] == 0).all()
+
+
 def test_entropy_only_training_has_no_policy_loss(tmp_path):
     out = train(cfg(tmp_path, steps=2, pg_loss_coef=0.0, entropy_coef=0.01))
     steps = pd.read_parquet(out / "steps.parquet")

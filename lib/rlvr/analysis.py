@@ -67,10 +67,12 @@ def saturation_step(steps: pd.DataFrame, threshold: float = 0.9, window: int = 5
 
 
 def best_step(results: pd.DataFrame, metric: str = "strict", by: str | list[str] = "condition") -> pd.DataFrame:
-    """Each group's row at its best step (the paper reports the best checkpoint)."""
+    """Each group's row at its best step (the paper reports the best checkpoint; the earliest
+    on a tie). Rows are found by position, so a table with a repeated index (two tables
+    concatenated) gives each group's own best row."""
     by = [by] if isinstance(by, str) else list(by)
-    idx = results.groupby(by)[metric].idxmax()
-    return results.loc[idx].reset_index(drop=True)
+    results = results.dropna(subset=[metric]).reset_index(drop=True)
+    return results.loc[results.groupby(by)[metric].idxmax()].reset_index(drop=True)
 
 
 def samples_at(samples: pd.DataFrame, steps: list[int], n: int = 3) -> pd.DataFrame:

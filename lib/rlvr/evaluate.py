@@ -7,13 +7,15 @@ sampled once per copy); at most 3072 new tokens; seed 0; the ``eval`` grading
 protocol. Everything can be overridden in ``EvalConfig``.
 
 Results are one row per (benchmark, problem, sample); ``summarize`` gives the
-per-benchmark, per-subject and 6-benchmark-average tables.
+per-benchmark, per-subject and 6-benchmark-average tables, and pass@k
+(``pass_at_k``, the unbiased estimator) where a problem has several samples.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -120,6 +122,35 @@ def evaluate(
     return table
 
 
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimate of pass@k from ``n`` samples of which ``c`` are right:
+    1 - C(n - c, k) / C(n, k) (Chen et al. 2021), as a running product (no large binomials)."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    miss = 1.0
+    for i in range(n - c + 1, n + 1):
+        miss *= 1.0 - k / i
+    return 1.0 - miss
+
+
+def pass_at(table: pd.DataFrame, metric: str = "correct") -> pd.DataFrame:
+    """pass@k for k = 1, 2, 4, ... up to the samples per problem: ``pass_at_k`` per problem
+    from its samples' ``metric``, averaged over problems; one row per (step, benchmark, k)."""
+    keys = [k for k in ("step",) if k in table.columns] + ["benchmark"]
+    per_problem = table.groupby(keys + ["problem_id"], sort=False)[metric].agg(n="size", c="sum").reset_index()
+    rows = []
+    for group, problems in per_problem.groupby(keys, sort=False):
+        n = int(problems["n"].min())  # every problem has its n samples
+        k = 1
+        while k <= n:
+            estimate = sum(pass_at_k(n, int(c), k) for c in problems["c"]) / len(problems)
+            rows.append({**dict(zip(keys, group)), "k": k, "n": n, "pass_at_k": estimate})
+            k *= 2
+    return pd.DataFrame(rows)
+
+
 def summarize(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """``per_benchmark`` (each score of ``analysis.SCORES``, a mean over problems and
     samples, i.e. avg@n for ``eval``), ``per_subject`` (MATH500 subjects, or toy domains)
@@ -146,7 +177,10 @@ def summarize(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
         if keys
         else pd.DataFrame([{"average": per_benchmark["eval"].mean(), "benchmarks": len(per_benchmark)}])
     )
-    return {"per_benchmark": per_benchmark, "per_subject": per_subject, "average": average}
+    summaries = {"per_benchmark": per_benchmark, "per_subject": per_subject, "average": average}
+    if table["sample"].nunique() > 1:
+        summaries["pass_at"] = pass_at(table)
+    return summaries
 
 
 def save_evaluation(table: pd.DataFrame, out_dir: str | Path, config: EvalConfig, extra: dict | None = None) -> Path:
@@ -174,21 +208,19 @@ def evaluate_checkpoints(
     base_model: str | None = None,
     out_dir: str | Path | None = None,
     progress: bool = True,
+    only: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Evaluate every ``every``-th checkpoint of a run (and the base model as step 0).
 
     Each step's table is saved under ``out_dir/step-<N>/`` as soon as it is
     done, and a rerun skips the steps already there, so an interrupted series
     resumes where it stopped. Returns all steps' rows in one table (``step``
-    column).
+    column). ``only``: of those steps, these alone (to share a series out).
     """
     config = config or EvalConfig()
     out = Path(out_dir) if out_dir else Path(run_dir) / EVAL_DIR
-    saved = checkpoints(run_dir)
-    steps = sorted(saved)
-    chosen = {s: saved[s] for i, s in enumerate(steps) if i % every == every - 1 or s == steps[-1]}
-    targets: dict[int, str] = {0: base_model} if base_model else {}
-    targets.update({s: str(p) for s, p in chosen.items()})
+    targets = {step: model for step, model in checkpoint_targets(run_dir, every, base_model).items()
+               if only is None or step in only}
     frames = []
     for step, model in targets.items():
         done = eval_step_dir(out, step) / "samples.parquet"
@@ -200,6 +232,16 @@ def evaluate_checkpoints(
         save_evaluation(table, done.parent, config, {"step": step, "model": model})  # samples.parquet written last
         frames.append(table)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def checkpoint_targets(run_dir: str | Path, every: int = 1, base_model: str | None = None) -> dict[int, str]:
+    """The models ``evaluate_checkpoints`` evaluates, by step: every ``every``-th checkpoint
+    and the last (and the base model as step 0)."""
+    saved = checkpoints(run_dir)
+    steps = sorted(saved)
+    targets: dict[int, str] = {0: base_model} if base_model else {}
+    targets.update({s: str(saved[s]) for i, s in enumerate(steps) if i % every == every - 1 or s == steps[-1]})
+    return targets
 
 
 def _same_config(step_dir: Path, config: EvalConfig) -> bool:

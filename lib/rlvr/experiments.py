@@ -32,7 +32,7 @@ from transformers import TrainerCallback
 
 from .analysis import score
 from .config import EvalConfig, TrainConfig, eval_preset, load_params
-from .evaluate import evaluate_checkpoints
+from .evaluate import checkpoint_targets, evaluate_checkpoints
 from .rundir import HISTORY, STEPS_LOG, TRAIN_LOG, check_same_settings, is_complete, load_run, read_log
 from .selection import load_history, rank_examples
 
@@ -102,13 +102,17 @@ class Progress:
         shown = f", training accuracy {accuracy:.2f}" if accuracy is not None else ""
         return f"  {name}: step {step}/{total}{eta}{shown}"
 
+    def say(self, line: str) -> None:
+        if sys.__stderr__ is not None:
+            print(line, file=sys.__stderr__, flush=True)
+
     def show(self, force: bool = False) -> None:
         if not force and time.monotonic() - self.last < self.every_s:
             return
         self.last = time.monotonic()
         lines = [line for name, cfg in self.conditions.items() if (line := self.line(name, cfg))]
-        if lines and sys.__stderr__ is not None:
-            print("\n".join(lines), file=sys.__stderr__, flush=True)
+        if lines:
+            self.say("\n".join(lines))
 
 
 class _ShowProgress(TrainerCallback):
@@ -122,9 +126,9 @@ class _ShowProgress(TrainerCallback):
         self.progress.show(force=True)
 
 
-def _run_in_worker(cfg: TrainConfig, eval_config: EvalConfig, every: int) -> pd.DataFrame:
-    """``run`` in a worker process, its own output (TRL's logs) to the run's ``train.log``. The
-    grader's sandbox pool is stopped before returning: a worker process exits without
+def _in_worker(cfg: TrainConfig, task: Callable, *args):
+    """``task(*args)`` in a worker process, its output (TRL's logs) to the run's ``train.log``.
+    The grader's sandbox pool is stopped before returning: a worker process exits without
     running atexit hooks, and would wait on the pool forever."""
     import contextlib
 
@@ -134,35 +138,50 @@ def _run_in_worker(cfg: TrainConfig, eval_config: EvalConfig, every: int) -> pd.
     with open(Path(cfg.output_dir) / TRAIN_LOG, "a") as log, contextlib.redirect_stdout(log), \
             contextlib.redirect_stderr(log):
         try:
-            return run(cfg, eval_config, every=every)
+            return task(*args)
         finally:
             shutdown()
 
 
+def _evaluate_step(cfg: TrainConfig, eval_config: EvalConfig, every: int, step: int) -> None:
+    evaluate_checkpoints(cfg.output_dir, eval_config, every=every, only=[step], progress=False)
+
+
 def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfig, every: int, parallel: int,
                       watchers: dict[str, Sequence]) -> dict[str, pd.DataFrame]:
-    """``run`` for each condition in worker processes, ``parallel`` at once. A worker cannot
-    call back into this process, so each watcher with a ``refresh()`` (``lab.LivePlot``)
-    is refreshed from its run's logs every few seconds instead."""
+    """``run`` for each condition in worker processes, ``parallel`` at once: the runs train
+    first, in the order given (put the longest first), and each finished run's checkpoints
+    are evaluated one a task, so the last evaluations are shared out rather than left to one
+    core. A worker cannot call back into this process, so each watcher with a ``refresh()``
+    (``lab.LivePlot``) is refreshed from its run's logs every few seconds instead."""
     import multiprocessing
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")  # torch must not be forked
     progress = Progress(conditions)
     others = set(multiprocessing.active_children())
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-        futures = {pool.submit(_run_in_worker, cfg, eval_config, every): name for name, cfg in conditions.items()}
+        training = {pool.submit(_in_worker, cfg, train_run, cfg): name for name, cfg in conditions.items()}
         workers = set(multiprocessing.active_children()) - others
         refreshing = [w for ws in watchers.values() for w in ws if hasattr(w, "refresh")]
         try:
-            pending, finished = set(futures), False
-            while not finished:
-                done, pending = wait(pending, timeout=5, return_when=FIRST_EXCEPTION)
-                finished = not pending or any(f.exception() for f in done)
-                progress.show(force=finished)
+            pending = set(training)
+            while pending:
+                done, pending = wait(pending, timeout=5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()  # a failed task fails the comparison
+                    if future in training:
+                        cfg = conditions[training[future]]
+                        steps = checkpoint_targets(cfg.output_dir, every)
+                        pending |= {pool.submit(_in_worker, cfg, _evaluate_step, cfg, eval_config, every, step)
+                                    for step in steps}
+                        progress.say(f"  {training[future]}: trained; evaluating {len(steps)} checkpoints")
+                progress.show(force=not pending)
                 for watcher in refreshing:
                     watcher.refresh()
-            return {futures[f]: f.result() for f in futures}
+            # Every step is evaluated and saved now: this reads the tables back.
+            return {name: evaluate_checkpoints(cfg.output_dir, eval_config, every=every, progress=False)
+                    for name, cfg in conditions.items()}
         except BaseException:
             # An interrupted cell or a failed run stops the other runs now; each resumes from its
             # last checkpoint when the cell is run again.
