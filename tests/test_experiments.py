@@ -40,10 +40,18 @@ def test_tab5_rows_switch_the_loss_terms_the_paper_names(tmp_path):
         ablations.tab5(base, tmp_path, rows=[12])
 
 
+def test_the_reachable_wrong_label_is_one_the_base_model_boxes():
+    # pi_1 (9 boxes of 10 stamps shared among 6 children: 15): toy-base often boxes a wrong answer.
+    label = ablations.reachable_wrong_label(preset("cpu", examples=[PI1]), exclude=("16",), tries=32)
+    assert label not in ("15", "16") and label.strip()
+
+
 def test_label_and_noise_grids(tmp_path):
     base = preset("cpu", examples=[PI1])
-    labels = ablations.label_rows(base, tmp_path, correct="15", wrong="16")
-    assert [cfg.label for cfg in labels.values()] == ["15", "16", "929725"]
+    labels = ablations.label_rows(base, tmp_path, correct="15", close="16", reachable="90")
+    assert [cfg.label for cfg in labels.values()] == ["15", "16", "90", "929725"]
+    with pytest.raises(ValueError, match="must differ"):
+        ablations.label_rows(base, tmp_path, correct="15", close="16", reachable="16")
     noise = ablations.label_noise(preset("cpu"), tmp_path, levels=(0.0, 0.6))
     assert [cfg.label_noise for cfg in noise.values()] == [0.0, 0.6]
     assert all(c.examples is None for c in noise.values())

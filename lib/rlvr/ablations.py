@@ -65,18 +65,46 @@ def tab5(
     return conditions
 
 
-def label_rows(base: TrainConfig, out: str | Path, correct: str, wrong: str) -> dict[str, TrainConfig]:
-    """Tab. 5 rows 11-13 on one example: the right label, a wrong but reachable
-    one (the paper's "4"), and one no rollout can reach (row 13's)."""
+def label_rows(base: TrainConfig, out: str | Path, correct: str, close: str, reachable: str) -> dict[str, TrainConfig]:
+    """Tab. 5 rows 11-13 on one example, beside its right label: a wrong label close to the
+    right one (row 11's 12.7 for 12.8), a wrong label the model reaches (row 12's 4: here
+    one of its own frequent wrong answers) and one no rollout can reach (row 13's)."""
     unreachable = unguessable_label()
     labels = {
         "right label": correct,
-        f"wrong label ({wrong})": wrong,
+        f"close wrong label ({close})": close,
+        f"reachable wrong label ({reachable})": reachable,
         f"unguessable label ({unreachable})": unreachable,
     }
+    if len(set(labels.values())) < len(labels):
+        raise ValueError(f"the four labels must differ, got {labels}")
     return {
         name: replace(base, label=label, output_dir=_folder(out, f"label-{label}")) for name, label in labels.items()
     }
+
+
+def reachable_wrong_label(cfg: TrainConfig, exclude: tuple[str, ...] = (), tries: int = 64) -> str:
+    """The wrong answer the base model boxes most often on ``cfg``'s example (``tries`` samples at
+    the training temperature): a wrong label its rollouts can reach. ``exclude``: answers not
+    to pick (the close label)."""
+    from collections import Counter
+
+    from .backends import get_backend
+    from .data import choose_examples
+    from .grading import extract_answer, grade_many
+    from .models import eval_dtype_for, resolve
+
+    row = choose_examples(cfg)[0]
+    backend = get_backend("auto", resolve(cfg.model), dtype=eval_dtype_for(cfg.model), seed=cfg.seed)
+    prompt = backend.prompt(row["problem"], "train")
+    texts = [g.text for g in backend.generate([prompt] * tries, temperature=cfg.temperature, top_p=1.0,
+                                              max_new_tokens=cfg.max_completion_length, seed=cfg.seed)]
+    right = grade_many(texts, [row["answer"]] * tries, "train")
+    answers = Counter(a for text, ok in zip(texts, right) if not ok and (a := extract_answer(text)) is not None
+                      and a not in exclude)
+    if not answers:
+        raise RuntimeError(f"{row['id']}: none of {tries} samples boxed a wrong answer; pass the label yourself")
+    return answers.most_common(1)[0][0]
 
 
 def label_noise(base: TrainConfig, out: str | Path, levels=(0.0, 0.6, 0.9)) -> dict[str, TrainConfig]:

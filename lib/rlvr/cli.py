@@ -186,6 +186,25 @@ def headline_command(args) -> int:
     return 0
 
 
+def reproduce_command(args) -> int:
+    from .reproduce import report, reproduce
+
+    try:
+        if args.report_only:
+            doc = report(args.only, args.seeds)
+            print(f"written: {doc} and its figures")
+            return 0
+        failed = reproduce(args.only, seeds=args.seeds, parallel=args.parallel, dry_run=args.dry_run)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, runs in failed.items():
+        print(f"{name}: {len(runs)} failed run(s):", *runs, sep="\n  ", file=sys.stderr)
+    if not args.dry_run:
+        print("written: docs/results-toy.md and docs/figures/ (rerun to resume or retry failed runs)")
+    return 1 if failed else 0
+
+
 def select_command(args) -> int:
     from .selection import load_history, ranking_table
 
@@ -282,6 +301,19 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path)
 
 
+def _experiments() -> list[str]:
+    from .reproduce import ORDER
+
+    return list(ORDER)
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise __import__("argparse").ArgumentTypeError(f"seeds are comma-separated integers, got {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rlvr", description="One-Shot RLVR Lab")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -328,6 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parallel", type=int, help="notebooks at once (default: the file's `parallel`, else 1)")
     p.add_argument("--dry-run", action="store_true", help="check the sweep and list its runs; execute nothing")
     p.set_defaults(func=sweep_command)
+    p = sub.add_parser("reproduce", help="every experiment of the paper over seeds (resumable), then the report "
+                                         "in docs/results-toy.md")
+    p.add_argument("--only", help="experiments, comma-separated: " + ", ".join(_experiments()))
+    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--parallel", type=int, default=2, help="runs side by side (default 2)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs still to do; execute nothing")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the runs on disk")
+    p.set_defaults(func=reproduce_command)
     args = parser.parse_args(argv)
     return args.func(args)
 

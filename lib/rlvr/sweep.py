@@ -25,6 +25,7 @@ import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -316,6 +317,20 @@ def collect_summaries(sweep: Sweep) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["run", *sweep.grid])
 
 
+@contextmanager
+def kernels_share_cores(workers: int):
+    """With several notebooks at once, their kernels (which inherit this environment) share
+    the cores: each trains its own conditions one at a time (``$RLVR_PARALLEL=1``)."""
+    before = os.environ.get("RLVR_PARALLEL")
+    if workers > 1 and before is None:
+        os.environ["RLVR_PARALLEL"] = "1"
+    try:
+        yield
+    finally:
+        if workers > 1 and before is None:
+            os.environ.pop("RLVR_PARALLEL", None)
+
+
 def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: bool = False) -> SweepResult:
     """Execute every incomplete run (``parallel`` at once) and write the cross-run summary."""
     if not isinstance(sweep, Sweep):
@@ -337,23 +352,14 @@ def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: b
         return result
 
     workers = parallel or sweep.parallel
-    before = os.environ.get("RLVR_PARALLEL")
-    if workers > 1 and before is None:
-        # The notebooks' kernels (which inherit this environment) share the cores: each
-        # trains its own conditions one at a time.
-        os.environ["RLVR_PARALLEL"] = "1"
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            # Each papermill execution starts its own kernel process; threads only wait on them.
-            errors = pool.map(lambda ir: _execute(sweep, ir[1], f"[{ir[0]}/{len(todo)}]"), enumerate(todo, 1))
-            for run, error in zip(todo, errors):
-                if error:
-                    result.failed[run.name] = error
-                else:
-                    result.done.append(run.name)
-    finally:
-        if before is None:
-            os.environ.pop("RLVR_PARALLEL", None)
+    with kernels_share_cores(workers), ThreadPoolExecutor(max_workers=workers) as pool:
+        # Each papermill execution starts its own kernel process; threads only wait on them.
+        errors = pool.map(lambda ir: _execute(sweep, ir[1], f"[{ir[0]}/{len(todo)}]"), enumerate(todo, 1))
+        for run, error in zip(todo, errors):
+            if error:
+                result.failed[run.name] = error
+            else:
+                result.done.append(run.name)
 
     result.summary = collect_summaries(sweep)
     sweep.out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,601 @@
+"""Every experiment of the paper in the embedded world, over seeds, in one command.
+
+``rlvr reproduce`` (``make reproduce``) executes the sweep files of ``EXPERIMENTS``
+(``params/sweeps/reproduce/``: each notebook at full embedded-default size over
+``train.seed``) two runs side by side, resumable (complete runs are skipped, an
+interrupted notebook's training resumes from its last checkpoint and evaluated
+checkpoints are kept) and failure-tolerant (a failed run is recorded and the rest
+go on). Then ``report`` reads every run's tables, checks each of the paper's
+patterns over the seeds and regenerates the generated part of
+``docs/results-toy.md`` and the figures under ``docs/figures/``.
+
+A pattern is a list of claims on per-seed numbers (a < b, a gain of at least x).
+Its verdict: ``HOLDS_ALL`` when every claim holds on every seed, ``HOLDS_MEAN``
+when every claim holds on the seeds' means, else ``FAILS``; ``NOT_RUN`` where its
+runs are missing. Post-saturation generalisation has its own rule (``post_saturation``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import analysis, paper
+from .rundir import load_run
+from .sweep import Run, Sweep, _execute, kernels_share_cores, load_sweep
+
+HOLDS_ALL, HOLDS_MEAN, FAILS, NOT_RUN = "holds on all seeds", "holds on the mean", "fails", "not run"
+SWEEPS = Path("params/sweeps/reproduce")
+DOC = Path("docs/results-toy.md")
+FIGURES = Path("docs/figures")
+BEGIN = "<!-- BEGIN GENERATED: `rlvr reproduce` rewrites everything down to END GENERATED -->"
+END = "<!-- END GENERATED -->"
+
+
+# ----------------------------------------------------------------------------- claims and verdicts
+
+
+@dataclass
+class Claim:
+    """One claim checked on every seed and on the seeds' means."""
+
+    text: str
+    per_seed: dict[int, bool]
+    on_mean: bool
+
+    @property
+    def holds_all(self) -> bool:
+        return bool(self.per_seed) and all(self.per_seed.values())
+
+
+@dataclass
+class Pattern:
+    """The paper's finding, the claims that stand for it here, and the verdict."""
+
+    finding: str
+    claims: list[Claim] = field(default_factory=list)
+    rule: str | None = None  # set where the pattern has its own verdict rule
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.rule:
+            return self.rule
+        if not self.claims:
+            return NOT_RUN
+        if all(c.holds_all for c in self.claims):
+            return HOLDS_ALL
+        return HOLDS_MEAN if all(c.on_mean for c in self.claims) else FAILS
+
+
+def claim(values: pd.DataFrame, text: str, test: Callable[[pd.Series], bool]) -> Claim:
+    """``test`` on each seed's row of ``values`` (one row per seed, one column per quantity)
+    and on the row of their means. A quantity missing on a seed makes that seed fail."""
+    per_seed = {}
+    for seed, row in values.iterrows():
+        per_seed[int(seed)] = bool(not row.isna().any() and test(row))
+    means = values.mean()
+    return Claim(text, per_seed, bool(not means.isna().any() and test(means)))
+
+
+def mean_std(values: pd.Series, scale: float = 100.0) -> str:
+    """``mean ± std`` over seeds (sample std), in percent by default."""
+    values = values.dropna() * scale
+    if values.empty:
+        return "-"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.1f}"
+    return f"{values.mean():.1f} ± {values.std():.1f}"
+
+
+# ----------------------------------------------------------------------------- the experiments
+
+
+@dataclass
+class Result:
+    """What an experiment's check gives the report: the table (mean ± std over seeds), the
+    patterns with their verdicts, and the per-seed numbers behind its figure."""
+
+    table: pd.DataFrame
+    patterns: list[Pattern]
+    points: pd.DataFrame = field(default_factory=pd.DataFrame)  # seed, condition, strict (or step curves)
+    curves: bool = False
+    measure: str = "strict accuracy on toy-test, best checkpoint (%)"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    sweeps: tuple[str, ...]  # files under params/sweeps/reproduce/
+    check: Callable[[Path, Sequence[int]], Result] | None
+    after: tuple[str, ...] = ()  # experiments whose runs this one reads
+    seeded: bool = True
+
+
+def _runs(sweep_file: str, seeds: Sequence[int], root: Path) -> list[tuple[Sweep, Run]]:
+    sweep = load_sweep(root / SWEEPS / sweep_file, root=root)
+    if "train.seed" in sweep.grid and seeds is not None:
+        sweep = dataclasses.replace(sweep, grid={**sweep.grid, "train.seed": list(seeds)})
+    return [(sweep, run) for run in sweep.runs()]
+
+
+def _seed(run: Run) -> int:
+    return int(run.values.get("train.seed", 0))
+
+
+def _complete(sweep_file: str, seeds, root: Path) -> list[Run]:
+    return [run for _, run in _runs(sweep_file, seeds, root) if run.complete]
+
+
+def _read(run: Run, table: str) -> pd.DataFrame:
+    path = run.out_dir / f"{table}.parquet"
+    return pd.read_parquet(path) if path.is_file() else pd.read_csv(run.out_dir / f"{table}.csv")
+
+
+def _best(scores: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    return analysis.best_step(scores[scores["step"] > 0], "strict", by)
+
+
+def _wide(best: pd.DataFrame, column: str = "strict", by: str = "condition") -> pd.DataFrame:
+    return best.pivot_table(index="seed", columns=by, values=column, aggfunc="first")
+
+
+def check_tab8(root: Path, seeds) -> Result:
+    runs = _complete("tab8.yaml", seeds, root)
+    scores = pd.concat([pd.read_csv(r.out_dir / "summary.csv").assign(seed=_seed(r)) for r in runs]) if runs else None
+    pattern = Pattern("base < format-only < 1-shot outcome <= full set; the outcome reward removes running on, "
+                      "format-only does not (Tab. 8, Tab. 14)")
+    if scores is None:
+        return Result(pd.DataFrame(), [pattern])
+    base = scores[scores["step"] == 0].groupby("seed").first().assign(condition="base")
+    best = pd.concat([base.reset_index(), _best(scores, ["seed", "condition"])], ignore_index=True)
+    last = scores.loc[scores.groupby(["seed", "condition"])["step"].idxmax()]
+    strict = _wide(best)
+    run_on = _wide(last, "run_on").assign(base=base["run_on"])
+    one, fmt, full = "1-shot (outcome)", "1-shot (format)", "full set (outcome)"
+    pattern.claims = [
+        claim(strict, "base < format-only (best strict)", lambda r: r["base"] < r[fmt]),
+        claim(strict, "format-only < 1-shot outcome", lambda r: r[fmt] < r[one]),
+        claim(strict, "1-shot outcome <= full set", lambda r: r[one] <= r[full]),
+        claim(run_on, "outcome: running on at the last step under half the base's",
+              lambda r: r[one] < r["base"] / 2),
+        claim(run_on, "format-only: running on at the last step above half the base's",
+              lambda r: r[fmt] > r["base"] / 2),
+    ]
+    table = _summary(best, "condition", ["strict", "eval", "boxed", "run_on"],
+                     order=["base", full, one, fmt])
+    tab14 = paper.table("tab14").query("benchmark == 'MATH500' and (entropy or dataset == 'base')")
+    keys = {"base": ("base", "-"), one: ("{pi_1}", "outcome"), fmt: ("{pi_1}", "format"), full: ("DSR-sub", "outcome")}
+    table["paper MATH500"] = [_paper_value(tab14, keys.get(c), "accuracy") for c in table["condition"]]
+    return Result(table, [pattern], best[["seed", "condition", "strict"]])
+
+
+def _paper_value(table: pd.DataFrame, key, column: str):
+    if key is None:
+        return None
+    rows = table[(table["dataset"] == key[0]) & (table["reward"] == key[1])]
+    return rows[column].iloc[0] if len(rows) else None
+
+
+def _summary(best: pd.DataFrame, by: str, columns: list[str], order: list[str] | None = None) -> pd.DataFrame:
+    """Mean ± std over seeds of each column, one row per ``by`` value (with the seeds' best steps)."""
+    rows = []
+    names = order or list(dict.fromkeys(best[by]))
+    for name in names:
+        group = best[best[by] == name]
+        if group.empty:
+            continue
+        row = {by: name, "seeds": group["seed"].nunique(),
+               "best steps": ", ".join(str(int(s)) for s in group.sort_values("seed")["step"])}
+        row.update({c: mean_std(group[c]) for c in columns if c in group})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def check_tab5(root: Path, seeds) -> Result:
+    runs = _complete("tab5.yaml", seeds, root)
+    pattern = Pattern("without the policy-gradient loss (rows 1, 8) little gain; rows with it (2-7) gain most; "
+                      "the entropy bonus helps (row 5 >= row 4); entropy alone (row 10) still improves on the base "
+                      "(Tab. 5 rows 1-10)")
+    if not runs:
+        return Result(pd.DataFrame(), [pattern])
+    scores = pd.concat([_read(r, "scores").assign(seed=_seed(r)) for r in runs], ignore_index=True)
+    scores["row"] = scores["condition"].str.extract(r"row (\d+)", expand=False).astype(int)
+    base = scores[scores["step"] == 0].groupby("seed")["strict"].first()
+    best = _best(scores, ["seed", "row"])
+    strict = _wide(best, by="row").assign(base=base)
+    with_pg, without = [2, 3, 4, 5, 6, 7], [1, 8, 9, 10]
+    pattern.claims = [
+        claim(strict, "rows 1 and 8 gain under 2 points",
+              lambda r: max(r[1], r[8]) - r["base"] < 0.02),
+        claim(strict, "every row with the policy gradient (2-7) above every row without it (1, 8, 9, 10)",
+              lambda r: min(r[i] for i in with_pg) > max(r[i] for i in without)),
+        claim(strict, "row 5 >= row 4 (the entropy bonus)", lambda r: r[5] >= r[4]),
+        claim(strict, "row 10 (entropy alone) above the base", lambda r: r[10] > r["base"]),
+    ]
+    best = best.sort_values(["row", "seed"])
+    table = _summary(best.assign(condition=best["condition"]), "condition", ["strict", "eval"])
+    published = paper.table("tab5").set_index("row")
+    table["paper MATH500"] = [published.loc[int(re.search(r"row (\d+)", c).group(1)), "MATH500"]
+                              for c in table["condition"]]
+    base_row = pd.DataFrame([{"condition": "base", "seeds": len(base), "best steps": "0", "strict": mean_std(base),
+                              "paper MATH500": 36.0}])
+    points = pd.concat([best[["seed", "condition", "strict"]],
+                        base.rename("strict").reset_index().assign(condition="base")], ignore_index=True)
+    return Result(pd.concat([base_row, table], ignore_index=True), [pattern], points)
+
+
+def check_labels(root: Path, seeds) -> Result:
+    runs = _complete("labels.yaml", seeds, root)
+    labels = Pattern("a close wrong label costs little; a wrong label the model can reach hurts most; an "
+                     "unreachable one hurts less than a reachable one (Tab. 5 rows 11-13)")
+    noise = Pattern("the full set with 60% wrong labels keeps most of the gain, 90% keeps less, both above the "
+                    "base (Tab. 17)")
+    if not runs:
+        return Result(pd.DataFrame(), [labels, noise])
+    scores = pd.concat([_read(r, "scores").assign(seed=_seed(r)) for r in runs], ignore_index=True)
+    base = scores[scores["step"] == 0].groupby("seed")["strict"].first()
+    best = _best(scores, ["seed", "condition"])
+    strict = _wide(best)
+
+    def named(start: str) -> str | None:
+        return next((c for c in strict.columns if c.startswith(start)), None)
+
+    right, close, reach, unreach = (named(s) for s in ("right label", "close wrong label", "reachable wrong label",
+                                                         "unguessable label"))
+    if all((right, close, reach, unreach)):
+        labels.claims = [
+            claim(strict, "close wrong label within 3 points of the right label",
+                  lambda r: r[close] >= r[right] - 0.03),
+            claim(strict, "reachable wrong label the lowest of the three wrong labels",
+                  lambda r: r[reach] < min(r[close], r[unreach])),
+            claim(strict, "unreachable label above the reachable one", lambda r: r[unreach] > r[reach]),
+        ]
+    levels = {int(c.split("%")[0]): c for c in strict.columns if c.endswith("% wrong labels")}
+    if {0, 60, 90} <= set(levels):
+        s = strict.assign(base=base)
+        n0, n60, n90 = levels[0], levels[60], levels[90]
+        noise.claims = [
+            claim(s, "60% wrong labels keep at least half the gain of 0%",
+                  lambda r: r[n60] - r["base"] >= 0.5 * (r[n0] - r["base"])),
+            claim(s, "90% below 60%", lambda r: r[n90] < r[n60]),
+            claim(s, "90% above the base", lambda r: r[n90] > r["base"]),
+        ]
+    table = _summary(best, "condition", ["strict", "eval"])
+    base_row = pd.DataFrame([{"condition": "base", "seeds": len(base), "best steps": "0", "strict": mean_std(base)}])
+    points = pd.concat([best[["seed", "condition", "strict"]],
+                        base.rename("strict").reset_index().assign(condition="base")], ignore_index=True)
+    return Result(pd.concat([base_row, table], ignore_index=True), [labels, noise], points)
+
+
+def check_tab16(root: Path, seeds) -> Result:
+    runs = _complete("tab16.yaml", seeds, root)
+    pattern = Pattern("1-shot RLVR above the example given in-context (with the model's own solution), which is "
+                      "above the base (Tab. 16)")
+    if not runs:
+        return Result(pd.DataFrame(), [pattern])
+    scores = pd.concat([pd.read_csv(r.out_dir / "summary.csv").assign(seed=_seed(r)) for r in runs])
+    strict = _wide(scores.assign(step=scores.get("step", 0)), by="setting")
+    rlvr, own, base = "1-shot RLVR (best checkpoint)", "example in-context (own solution)", "base (no demos)"
+    if rlvr in strict:
+        pattern.claims = [claim(strict, "1-shot RLVR above the example in-context", lambda r: r[rlvr] > r[own]),
+                          claim(strict, "the example in-context above the base", lambda r: r[own] > r[base])]
+    table = _summary(scores.assign(step=scores.get("step", 0)), "setting", ["strict", "eval", "boxed", "run_on"])
+    return Result(table, [pattern], scores.rename(columns={"setting": "condition"})[["seed", "condition", "strict"]])
+
+
+def check_tab14(root: Path, seeds) -> Result:
+    runs = _complete("tab14.yaml", seeds, root)
+    pattern = Pattern("the format-only reward below the outcome reward, with and without the entropy bonus; "
+                      "both above the base (Tab. 14)")
+    if not runs:
+        return Result(pd.DataFrame(), [pattern])
+    scores = pd.concat([_read(r, "scores").assign(seed=_seed(r)) for r in runs], ignore_index=True)
+    base = scores[scores["step"] == 0].groupby("seed")["strict"].first()
+    best = _best(scores, ["seed", "condition"])
+    strict = _wide(best).assign(base=base)
+    claims = []
+    for ent in ("with", "no"):
+        out, fmt = f"1-shot, outcome, {ent} entropy", f"1-shot, format, {ent} entropy"
+        if out in strict and fmt in strict:
+            claims.append(claim(strict, f"format < outcome, {ent} entropy", lambda r, o=out, f=fmt: r[f] < r[o]))
+            claims.append(claim(strict, f"format above the base, {ent} entropy", lambda r, f=fmt: r[f] > r["base"]))
+    pattern.claims = claims
+    return Result(_summary(best, "condition", ["strict", "eval", "boxed", "run_on"]), [pattern],
+                  best[["seed", "condition", "strict"]])
+
+
+def example_domain(example: str) -> str:
+    """The domain of a training example (toy-train's ``domain``)."""
+    from .config import preset
+    from .data import choose_examples
+
+    return str(choose_examples(preset("cpu", examples=[example]))[0].get("domain", ""))
+
+
+def never_solved(root: Path) -> set[str]:
+    """Training examples the base-model-led selection run never solved (every epoch's accuracy 0)."""
+    from .selection import load_history
+
+    histories = sorted((root / "outputs" / "reproduce" / "selection").glob("*/selection-run/history_accuracy.json"))
+    if not histories:
+        return set()
+    return {example for example, accuracy in load_history(histories[0]).items() if max(accuracy) == 0}
+
+
+def check_tab3(root: Path, seeds) -> Result:
+    runs = _complete("tab3.yaml", seeds, root) + _complete("tab3-wrong-label.yaml", seeds, root)
+    differ = Pattern("gains differ by example (Tab. 3)")
+    least = Pattern("the never-solved and the wrong-label examples gain least (Tab. 3: pi_1208, pi_1207)")
+    transfer = Pattern("1-shot on one domain lifts the other domains (cross-domain transfer, Tab. 3)")
+    if not runs:
+        return Result(pd.DataFrame(), [differ, least, transfer])
+    unsolved = never_solved(root)
+    rows = []
+    for r in runs:
+        table = _read(r, "eval")
+        example = r.parameters["examples"][0]
+        label = (r.parameters.get("train") or {}).get("label")
+        name = example + (f" (wrong label {label})" if label else " (never solved)" if example in unsolved else "")
+        overall = analysis.score(table, "step").assign(subject="all")
+        scored = pd.concat([analysis.score(table, ["step", "subject"]), overall], ignore_index=True)
+        best = int(analysis.best_step(overall[overall["step"] > 0], "strict", "subject")["step"].iloc[0])
+        for _, d in scored[scored["step"].isin([0, best])].iterrows():
+            rows.append({"seed": _seed(r), "example": name, "domain of the example": example_domain(example),
+                         "when": "base" if d["step"] == 0 else "best", "domain": d["subject"], "strict": d["strict"]})
+    long = pd.DataFrame(rows)
+    wide = long.pivot_table(index=["seed", "example", "domain of the example", "domain"], columns="when",
+                            values="strict").reset_index()
+    wide["gain"] = wide["best"] - wide["base"]
+    gains = wide[wide["domain"] == "all"].pivot_table(index="seed", columns="example", values="gain")
+    differ.claims = [claim(gains, "the best example's gain at least 5 points above the worst's",
+                           lambda r: r.max() - r.min() >= 0.05)]
+    special = [c for c in gains.columns if "(" in c]
+    regular = [c for c in gains.columns if "(" not in c]
+    if special and regular:
+        least.claims = [claim(gains, "the never-solved and wrong-label examples below every other example's gain",
+                              lambda r: max(r[c] for c in special) < min(r[c] for c in regular))]
+    other = wide[(wide["domain"] != "all") & (wide["domain"] != wide["domain of the example"])]
+    other_gain = other.groupby(["seed", "example"])["gain"].mean().unstack("example")
+    if regular:
+        transfer.claims = [claim(other_gain[regular], "the regular examples lift the four other domains by 2+ "
+                                 "points (mean gain over examples and domains)", lambda r: r.mean() >= 0.02)]
+    table = (wide.groupby(["example", "domain of the example", "domain"])["gain"].mean().unstack("domain") * 100)
+    table = table.round(1).reset_index()
+    table.columns.name = None
+    points = wide[wide["domain"] == "all"].rename(columns={"example": "condition", "gain": "strict"})
+    return Result(table.rename(columns={"all": "all (gain, points)"}), [differ, least, transfer],
+                  points[["seed", "condition", "strict"]], measure="gain in strict accuracy over the base (points)")
+
+
+def post_saturation(steps: pd.DataFrame, test: pd.DataFrame, margin: float = 0.03) -> dict:
+    """The reproduce's rule for one seed: saturation at the first step where the smoothed training
+    accuracy reaches 0.9; reproduced when the best test accuracy at or after twice that step beats the
+    test accuracy at twice that step (the first evaluation there) by ``margin``."""
+    saturation = analysis.saturation_step(steps)
+    result = {"saturation": saturation, "at_twice": None, "best_after": None, "best_step": None,
+              "reproduced": False}
+    if saturation is None:
+        return result
+    after = test[test["step"] >= 2 * saturation].sort_values("step")
+    if after.empty:
+        return result
+    best = after.loc[after["strict"].idxmax()]
+    result.update(at_twice=float(after["strict"].iloc[0]), twice_step=int(after["step"].iloc[0]),
+                  best_after=float(best["strict"]), best_step=int(best["step"]))
+    result["reproduced"] = result["best_after"] - result["at_twice"] >= margin
+    return result
+
+
+def check_postsat(root: Path, seeds) -> Result:
+    runs = _complete("postsat.yaml", seeds, root)
+    rise = Pattern("after training accuracy saturates, test accuracy keeps rising (section 4, Fig. 2-3): the "
+                   "best test accuracy at or after twice the saturation step at least 3 points above the test "
+                   "accuracy at twice the saturation step, in at least 2 of 3 seeds of 500+ steps")
+    passk = Pattern("the best 1-shot checkpoint's pass@8 at or above the base's (Tab. 20)")
+    if not runs:
+        return Result(pd.DataFrame(), [rise, passk])
+    rows, pass_rows, curves = [], [], []
+    for r in runs:
+        summary = pd.read_csv(r.out_dir / "summary.csv")
+        steps = load_run(r.out_dir / "run")["steps"]
+        result = post_saturation(steps, summary)
+        curves.append(summary[["step", "strict"]].assign(seed=_seed(r), curve="test (strict)"))
+        smooth = analysis.training_curve(steps, 5)
+        curves.append(smooth[["step"]].assign(strict=smooth["train_accuracy_smooth"], seed=_seed(r),
+                                              curve="training accuracy (5-step mean)"))
+        test = summary.set_index("step")
+        last = int(test.index.max())
+        rows.append({"seed": _seed(r), **result, "last_step": last, "test_last": float(test.loc[last, "strict"]),
+                     "length_at_twice": _at(test, result.get("twice_step"), "length"),
+                     "length_last": _at(test, last, "length")})
+        if (r.out_dir / "pass_at.parquet").is_file():
+            p = pd.read_parquet(r.out_dir / "pass_at.parquet")
+            for _, row in p.iterrows():
+                pass_rows.append({"seed": _seed(r), "model": row["model"], "k": int(row["k"]),
+                                  "pass_at_k": row["pass_at_k"]})
+    table = pd.DataFrame(rows).sort_values("seed")
+    hits = int(table["reproduced"].sum())
+    rise.rule = f"reproduced ({hits} of {len(table)} seeds)" if hits >= 2 else f"fails ({hits} of {len(table)} seeds)"
+    rise.claims = [Claim("best after twice saturation >= at twice saturation + 3 points",
+                         dict(zip(table["seed"], table["reproduced"])), False)]
+    if pass_rows:
+        p = pd.DataFrame(pass_rows)
+        at8 = p[p["k"] == p["k"].max()].pivot_table(index="seed", columns="model", values="pass_at_k")
+        if {"base", "best checkpoint"} <= set(at8.columns):
+            passk.claims = [claim(at8, f"pass@{int(p['k'].max())}: best checkpoint >= base",
+                                  lambda r: r["best checkpoint"] >= r["base"])]
+        passk.note = "pass@k, mean over seeds (%): " + "; ".join(
+            f"{m} " + ", ".join(f"k={k} {100 * v:.1f}" for k, v in g.groupby("k")["pass_at_k"].mean().items())
+            for m, g in p.groupby("model"))
+    return Result(table, [rise, passk], pd.concat(curves, ignore_index=True), curves=True)
+
+
+def _at(table: pd.DataFrame, step, column: str):
+    return float(table.loc[step, column]) if step is not None and step in table.index and column in table else None
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "selection": Experiment("selection", "Data selection by historical variance (section 2, Fig. 1)",
+                            ("selection.yaml",), None, seeded=False),
+    "tab8": Experiment("tab8", "The headline: 1-shot against format-only and the full set (Tab. 8, Tab. 14)",
+                       ("tab8.yaml",), check_tab8),
+    "tab5": Experiment("tab5", "The loss terms (Tab. 5 rows 1-10)", ("tab5.yaml",), check_tab5),
+    "labels": Experiment("labels", "Wrong labels: one example's (Tab. 5 rows 11-13) and the full set's (Tab. 17)",
+                         ("labels.yaml",), check_labels),
+    "tab14": Experiment("tab14", "Format reward against outcome reward, with and without entropy (Tab. 14)",
+                        ("tab14.yaml",), check_tab14),
+    "tab3": Experiment("tab3", "1-shot on different examples and cross-domain transfer (Tab. 3)",
+                       ("tab3.yaml", "tab3-wrong-label.yaml"), check_tab3),
+    "postsat": Experiment("postsat", "Post-saturation generalisation (section 4, Fig. 2-3) and pass@8 (Tab. 20)",
+                          ("postsat.yaml",), check_postsat),
+    "tab16": Experiment("tab16", "In-context examples against 1-shot RLVR (Tab. 16)", ("tab16.yaml",), check_tab16,
+                        after=("tab8",)),
+}
+# The longest first, side by side; an experiment that reads another's runs after it.
+ORDER = ("selection", "postsat", "tab5", "labels", "tab14", "tab3", "tab8", "tab16")
+
+
+def chosen(only: str | Sequence[str] | None) -> list[str]:
+    """Experiment names from ``--only`` (comma-separated), checked against ``EXPERIMENTS``."""
+    if not only:
+        return list(ORDER)
+    names = [n.strip() for n in (only.split(",") if isinstance(only, str) else only) if n.strip()]
+    if bad := [n for n in names if n not in EXPERIMENTS]:
+        raise ValueError(f"--only: unknown experiment(s) {', '.join(bad)}; choose from {', '.join(ORDER)}")
+    return [n for n in ORDER if n in names]
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def reproduce(only=None, seeds: Sequence[int] = (0, 1, 2), parallel: int = 2, root: str | Path | None = None,
+              dry_run: bool = False, report_to: str | Path | None = DOC) -> dict[str, list[str]]:
+    """Run the chosen experiments' incomplete runs (``parallel`` at once), then write the report.
+    Returns the runs that failed, by experiment."""
+    root = Path(root or Path.cwd())
+    names = chosen(only)
+    waves = [[n for n in names if not EXPERIMENTS[n].after], [n for n in names if EXPERIMENTS[n].after]]
+    failed: dict[str, list[str]] = {}
+    t0 = time.monotonic()
+    for wave in (w for w in waves if w):
+        todo = [(name, sweep, run) for name in wave for f in EXPERIMENTS[name].sweeps
+                for sweep, run in _runs(f, seeds if EXPERIMENTS[name].seeded else None, root) if not run.complete]
+        total = sum(len(_runs(f, seeds if EXPERIMENTS[n].seeded else None, root)) for n in wave
+                    for f in EXPERIMENTS[n].sweeps)
+        print(f"reproduce {', '.join(wave)}: {total} runs, {total - len(todo)} complete, {len(todo)} to run",
+              flush=True)
+        if dry_run:
+            for name, _, run in todo:
+                print(f"  run  {name}/{run.name}")
+            continue
+        done = [0]
+
+        def execute(item, count=len(todo)):
+            name, sweep, run = item
+            error = _execute(sweep, run, f"[{name}]")
+            done[0] += 1
+            elapsed = time.monotonic() - t0
+            print(f"reproduce: {done[0]}/{count} runs done, {elapsed / 60:.0f} min so far", flush=True)
+            return name, run.name, error
+
+        with kernels_share_cores(parallel), ThreadPoolExecutor(max_workers=parallel) as pool:
+            for name, run_name, error in pool.map(execute, todo):
+                if error:
+                    failed.setdefault(name, []).append(f"{run_name}: {error}")
+    if not dry_run and report_to:
+        report(names, seeds, root, root / report_to, minutes=(time.monotonic() - t0) / 60, failed=failed)
+    return failed
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def figure(result: Result, title: str, path: Path) -> Path:
+    """Per-seed points and their mean: bars by condition, or curves by step (post-saturation)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    points = result.points.assign(strict=result.points["strict"] * 100)
+    if result.curves:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        sns.lineplot(points, x="step", y="strict", hue="curve", style="seed", ax=ax)
+        ax.set_ylabel("%")
+    else:
+        fig, ax = plt.subplots(figsize=(8, 0.45 * points["condition"].nunique() + 1.2))
+        sns.barplot(points, y="condition", x="strict", errorbar="sd", color="#9ecae1", ax=ax)
+        sns.stripplot(points, y="condition", x="strict", hue="seed", palette="dark:k", size=4, ax=ax)
+        ax.set_xlabel(result.measure)
+        ax.set_ylabel("")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def report(names: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1, 2), root: str | Path | None = None,
+           doc: str | Path = DOC, minutes: float | None = None, failed: dict | None = None) -> Path:
+    """Regenerate the generated part of ``doc`` from the runs on disk (the rest of it is kept)."""
+    root = Path(root or Path.cwd())
+    doc = Path(doc)
+    figures = doc.parent / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    names = chosen(names) if names else list(ORDER)
+    parts = [BEGIN, "", "## Reproduced in the embedded world (`rlvr reproduce`)", ""]
+    parts.append(f"Seeds {', '.join(map(str, seeds))}; strict accuracy on all 500 problems of `toy-test` (the "
+                 "training reward's rule), best checkpoint per run, mean ± sample std over seeds, next to the "
+                 "paper's MATH500 (Qwen2.5-Math-1.5B). Verdicts: *holds on all seeds*, *holds on the mean*, "
+                 "*fails* (rules in `rlvr/reproduce.py`)." + (f" This reproduce took {minutes:.0f} minutes."
+                                                               if minutes else ""))
+    verdicts = []
+    for name in names:
+        experiment = EXPERIMENTS[name]
+        if experiment.check is None:
+            continue
+        result = experiment.check(root, seeds)
+        parts += ["", f"### {experiment.title}", ""]
+        if result.table.empty:
+            parts.append("Not run yet.")
+        else:
+            parts.append(result.table.to_markdown(index=False))
+        if not result.points.empty:
+            path = figure(result, experiment.title, figures / f"{name}.png")
+            parts += ["", f"![{experiment.title}]({path.relative_to(doc.parent).as_posix()})"]
+        for p in result.patterns:
+            verdicts.append((name, p))
+            parts += ["", f"- **{p.verdict}**: {p.finding}."]
+            for c in p.claims:
+                seeds_text = ", ".join(f"seed {s} {'yes' if ok else 'no'}" for s, ok in sorted(c.per_seed.items()))
+                parts.append(f"  - {c.text}: {seeds_text}" + ("; on the mean yes" if c.on_mean else "; on the mean no"
+                                                             if not p.rule else ""))
+            if p.note:
+                parts.append(f"  - {p.note}")
+        for run in (failed or {}).get(name, []):
+            parts.append(f"- failed run: {run}")
+    parts += ["", "### Verdicts", "", "| experiment | pattern | verdict |", "|---|---|---|"]
+    parts += [f"| {n} | {p.finding} | {p.verdict} |" for n, p in verdicts]
+    parts += ["", END]
+    generated = "\n".join(parts) + "\n"
+    text = doc.read_text() if doc.is_file() else "# The paper's effect on the embedded default\n"
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        text = before + generated.rstrip("\n") + after
+    else:
+        title, _, body = text.partition("\n")
+        text = f"{title}\n\n{generated}\n## Hand-written analysis (kept by `rlvr reproduce`)\n{body}"
+    doc.write_text(text)
+    return doc
+

@@ -1,0 +1,112 @@
+"""The reproduce's verdicts and report, on small tables (the reproduce itself is not run here)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rlvr import reproduce
+from rlvr.reproduce import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Pattern, claim
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def per_seed(**columns):
+    return pd.DataFrame(columns, index=pd.Index([0, 1, 2], name="seed"))
+
+
+def test_a_pattern_holds_on_all_seeds_on_the_mean_or_fails():
+    values = per_seed(base=[0.10, 0.10, 0.10], one=[0.30, 0.35, 0.05])
+    everywhere = claim(values, "one above a fifth of the base", lambda r: r["one"] > r["base"] / 5)
+    mostly = claim(values, "one above the base", lambda r: r["one"] > r["base"])
+    never = claim(values, "one below the base", lambda r: r["one"] < r["base"])
+    assert everywhere.per_seed == {0: True, 1: True, 2: True} and everywhere.on_mean
+    assert mostly.per_seed == {0: True, 1: True, 2: False} and mostly.on_mean  # mean 0.233 > 0.10
+    assert never.per_seed == {0: False, 1: False, 2: True} and not never.on_mean
+    assert Pattern("p", [everywhere]).verdict == HOLDS_ALL
+    assert Pattern("p", [everywhere, mostly]).verdict == HOLDS_MEAN
+    assert Pattern("p", [everywhere, mostly, never]).verdict == FAILS
+    assert Pattern("p").verdict == NOT_RUN
+
+
+def test_a_seed_missing_a_number_fails_that_seed():
+    values = per_seed(base=[0.1, 0.1, 0.1], one=[0.3, None, 0.3])
+    result = claim(values, "one above the base", lambda r: r["one"] > r["base"])
+    assert result.per_seed == {0: True, 1: False, 2: True} and result.on_mean
+
+
+def test_mean_and_std_in_percent():
+    assert reproduce.mean_std(pd.Series([0.30, 0.34, 0.32])) == "32.0 ± 2.0"
+    assert reproduce.mean_std(pd.Series([0.5])) == "50.0" and reproduce.mean_std(pd.Series([], dtype=float)) == "-"
+
+
+def steps_table(train_accuracy):
+    return pd.DataFrame({"step": range(1, len(train_accuracy) + 1), "train_accuracy": train_accuracy})
+
+
+def test_post_saturation_counts_only_a_rise_after_twice_the_saturation_step():
+    # Training accuracy saturates at step 10 (5-step mean reaches 0.9); evaluations every 10 steps.
+    steps = steps_table([0.2] * 5 + [1.0] * 95)
+    rising = pd.DataFrame({"step": [0, 10, 20, 30, 40, 100], "strict": [0.1, 0.2, 0.30, 0.31, 0.36, 0.34]})
+    result = reproduce.post_saturation(steps, rising)
+    assert result["saturation"] == 10 and result["twice_step"] == 20
+    assert result["at_twice"] == 0.30 and result["best_after"] == 0.36 and result["best_step"] == 40
+    assert result["reproduced"]
+    # The rise up to twice the saturation step does not count; flat after it is not reproduced.
+    flat = rising.assign(strict=[0.1, 0.2, 0.33, 0.32, 0.34, 0.33])
+    assert not reproduce.post_saturation(steps, flat)["reproduced"]
+    # Never saturating is not reproduced either.
+    assert not reproduce.post_saturation(steps_table([0.2] * 100), rising)["reproduced"]
+
+
+def test_only_names_known_experiments_in_their_order():
+    assert reproduce.chosen("tab17x".replace("17x", "8") + ",postsat") == ["postsat", "tab8"]
+    assert reproduce.chosen(None) == list(reproduce.ORDER)
+    with pytest.raises(ValueError, match="unknown experiment\\(s\\) tab99; choose from selection, postsat"):
+        reproduce.chosen("tab5,tab99")
+
+
+def fake_project(tmp_path) -> Path:
+    """A project folder with the real sweep files and notebooks, and made-up tab8 runs for two seeds."""
+    shutil.copytree(ROOT / "params" / "sweeps" / "reproduce", tmp_path / "params" / "sweeps" / "reproduce")
+    (tmp_path / "notebooks").symlink_to(ROOT / "notebooks")
+    strict = {0: {"full set (outcome)": 0.45, "1-shot (outcome)": 0.33, "1-shot (format)": 0.25},
+              1: {"full set (outcome)": 0.40, "1-shot (outcome)": 0.36, "1-shot (format)": 0.38}}
+    for seed, best in strict.items():
+        run = tmp_path / "outputs" / "reproduce" / "tab8" / f"train.seed={seed}"
+        run.mkdir(parents=True)
+        rows = []
+        for condition, value in best.items():
+            rows.append({"condition": condition, "step": 0, "strict": 0.136, "eval": 0.21, "boxed": 0.18,
+                         "run_on": 0.71})
+            run_on = 0.6 if "format" in condition else 0.05
+            rows.append({"condition": condition, "step": 50, "strict": value, "eval": value, "boxed": 0.9,
+                         "run_on": run_on})
+            rows.append({"condition": condition, "step": 100, "strict": value - 0.01, "eval": value, "boxed": 0.9,
+                         "run_on": run_on})
+        pd.DataFrame(rows).to_csv(run / "summary.csv", index=False)
+        (run / "run.json").write_text(json.dumps({"status": "ok"}))
+    return tmp_path
+
+
+def test_the_report_states_each_verdict_and_keeps_the_hand_written_part(tmp_path):
+    root = fake_project(tmp_path)
+    doc = root / "docs" / "results-toy.md"
+    doc.parent.mkdir()
+    doc.write_text("# Results\n\nNotes written by hand.\n")
+    reproduce.report(["tab8", "tab5"], seeds=[0, 1], root=root, doc=doc)
+    text = doc.read_text()
+    assert text.startswith("# Results\n") and "Notes written by hand." in text
+    assert text.index(reproduce.BEGIN) < text.index(reproduce.END) < text.index("Notes written by hand.")
+    # format-only < 1-shot holds on seed 0 (25 < 33) not seed 1 (38 > 36); on the mean 31.5 < 34.5.
+    assert "format-only < 1-shot outcome: seed 0 yes, seed 1 no; on the mean yes" in text
+    assert "| 1-shot (outcome) | 2 | 50, 50 | 34.5 ± 2.1 |" in " ".join(text.split())
+    assert f"**{HOLDS_MEAN}**: base < format-only < 1-shot outcome <= full set" in text
+    assert "### The loss terms (Tab. 5 rows 1-10)\n\nNot run yet." in text
+    assert (root / "docs" / "figures" / "tab8.png").stat().st_size > 1000
+    # Run again: the generated part is replaced, not repeated, and the hand-written part stays.
+    reproduce.report(["tab8"], seeds=[0, 1], root=root, doc=doc)
+    again = doc.read_text()
+    assert again.count(reproduce.BEGIN) == 1 and "Notes written by hand." in again
+    assert "Tab. 5 rows 1-10" not in again.split(reproduce.END)[0]
