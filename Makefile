@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup quickstart test test-all bench clean-venv
+.PHONY: setup quickstart test test-all reproduce bench clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ setup: $(STAMP)
 # default; the executed notebook, tables and figure land in outputs/00_quickstart/.
 quickstart: $(STAMP)
 	$(VENV)/bin/rlvr notebook 00_quickstart
+
+# Every experiment of the paper over seeds 0, 1, 2 (about 2 hours on 2 cores; resumable: run it
+# again after an interruption), then docs/results-toy.md's generated part and docs/figures/.
+reproduce: $(STAMP)
+	$(VENV)/bin/rlvr reproduce
 
 # Lint (ruff, configured in pyproject.toml), then the unit tests, then every notebook
 # under nbval in smoke mode (notebooks/conftest.py).

@@ -97,7 +97,7 @@ def test_compare_trains_each_condition_and_evaluates_the_base_once(tmp_path):
     assert step0["outcome"] == step0["format"]
 
 
-def test_the_headline_conditions_are_one_table_for_the_quickstart_and_rlvr_headline(tmp_path):
+def test_the_headline_conditions_are_one_table_for_the_quickstart_and_the_reproduce(tmp_path):
     conditions = ablations.headline_conditions(preset("cpu", seed=2), tmp_path, example=PI1)
     assert list(conditions) == list(ablations.HEADLINE)
     full, one, fmt = conditions.values()  # the paper's order, the full set first

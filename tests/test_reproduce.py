@@ -110,3 +110,16 @@ def test_the_report_states_each_verdict_and_keeps_the_hand_written_part(tmp_path
     again = doc.read_text()
     assert again.count(reproduce.BEGIN) == 1 and "Notes written by hand." in again
     assert "Tab. 5 rows 1-10" not in again.split(reproduce.END)[0]
+
+
+def test_the_command_lists_the_runs_to_do_and_refuses_an_unknown_experiment(tmp_path, monkeypatch, capsys):
+    from rlvr.cli import main
+
+    monkeypatch.chdir(fake_project(tmp_path))
+    assert main(["reproduce", "--only", "tab8,tab16", "--seeds", "0,1,2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    # seeds 0 and 1 of tab8 are complete (fake_project); tab16 reads tab8's runs, so it comes after.
+    assert "reproduce tab8: 3 runs, 2 complete, 1 to run\n  run  tab8/train.seed=2\n" in out
+    assert out.index("reproduce tab8") < out.index("reproduce tab16: 3 runs, 0 complete, 3 to run")
+    assert main(["reproduce", "--only", "tab99", "--dry-run"]) == 2
+    assert "unknown experiment(s) tab99" in capsys.readouterr().err

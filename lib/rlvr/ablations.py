@@ -1,6 +1,6 @@
 """The paper's experiments as config changes: each Tab. 5 row, the label rows,
 the label-noise levels of Tab. 17, the format-reward grid of Tab. 14 and the
-headline conditions (Tab. 8) the quickstart and ``rlvr headline`` run.
+headline conditions (Tab. 8) the quickstart runs.
 
 Each function returns ``{condition name: TrainConfig}`` ready for
 ``rlvr.experiments.compare``; every run gets its own folder under ``out``. The

@@ -176,16 +176,6 @@ def train_command(args) -> int:
     return 0
 
 
-def headline_command(args) -> int:
-    from .experiments import headline
-
-    summary = headline(args.params, args.out, seeds=args.seeds)
-    with __import__("pandas").option_context("display.width", 200):
-        print(summary.round(3).to_string(index=False))
-    print(f"\nwritten: {args.out}/results.csv, {args.out}/summary.csv")
-    return 0
-
-
 def reproduce_command(args) -> int:
     from .reproduce import report, reproduce
 
@@ -339,11 +329,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("history", type=Path, help="a history JSON (a run's history_accuracy.json or the reference's)")
     p.add_argument("--top", type=int, default=20)
     p.set_defaults(func=select_command)
-    p = sub.add_parser("headline", help="selection, then 1-shot / format-only / full-set over seeds, evaluated")
-    p.add_argument("--params", type=Path, default=Path("params/toy"))
-    p.add_argument("--out", type=Path, default=Path("outputs/headline"))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.set_defaults(func=headline_command)
     p = sub.add_parser("notebook", help="execute one notebook with papermill into outputs/<notebook>/")
     p.add_argument("notebook", help="a notebook name or its number prefix (00_quickstart, 04) or a path")
     p.add_argument("--params", type=Path, help="a notebook params file, e.g. params/paper/00_quickstart.yaml")

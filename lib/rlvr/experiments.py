@@ -6,16 +6,8 @@ that for several named conditions and returns one row per (condition, step).
 Both pick up where an interrupted call stopped: training resumes from its last
 checkpoint and evaluated checkpoints are not evaluated again.
 
-``headline`` is the paper's headline end to end over seeds:
-
-1. Selection: full-set RLVR on a pool long enough to give every problem an
-   accuracy history (``params/toy/selection_run.yaml``); pi_1 by historical
-   variance.
-2. For each seed, the conditions of ``ablations.headline_conditions`` (the
-   quickstart's): 1-shot RLVR on pi_1 (outcome reward), the same with the
-   format-only reward, and full-set RLVR with the same batch and steps.
-3. Every checkpoint and the base model evaluated on all of ``toy-test``
-   (greedy) and scored (``analysis.SCORES``).
+Experiments over seeds, with a verdict per pattern of the paper, are
+``rlvr.reproduce`` (``rlvr reproduce``), through the notebooks.
 """
 
 from __future__ import annotations
@@ -24,17 +16,15 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 from transformers import TrainerCallback
 
 from .analysis import score
-from .config import EvalConfig, TrainConfig, eval_preset, load_params
+from .config import EvalConfig, TrainConfig
 from .evaluate import checkpoint_targets, evaluate_checkpoints
-from .rundir import HISTORY, STEPS_LOG, TRAIN_LOG, check_same_settings, is_complete, load_run, read_log
-from .selection import load_history, rank_examples
+from .rundir import STEPS_LOG, TRAIN_LOG, check_same_settings, is_complete, load_run, read_log
 
 BASE_EVAL = "base-eval"  # beside a comparison's runs: the base model's evaluation, shared by all
 
@@ -223,35 +213,3 @@ def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base
         tables.append(table)
         scores.append(score(table, ["condition", "step"]))
     return pd.concat(scores, ignore_index=True), pd.concat(tables, ignore_index=True)
-
-
-def headline(params_dir: str | Path = "params/toy", out: str | Path = "outputs/headline",
-             seeds=(0, 1, 2)) -> pd.DataFrame:
-    """Selection, then the headline conditions over ``seeds``, every checkpoint evaluated;
-    writes ``results.csv`` (one row per seed, condition and step) and ``summary.csv``
-    (mean and standard deviation over seeds)."""
-    from .ablations import headline_conditions
-
-    params_dir, out = Path(params_dir), Path(out)
-    selection = load_params(params_dir / "selection_run.yaml", output_dir=str(out / "selection"))
-    history = train_run(selection) / HISTORY
-    pi1 = rank_examples(load_history(history))[0]
-    base = load_params(params_dir / "full_set.yaml")
-    eval_config = eval_preset("cpu")
-    frames = []
-    for seed in seeds:
-        conditions = headline_conditions(replace(base, seed=seed), out / f"seed{seed}", example=pi1)
-        # The base model is evaluated once (out/base-eval) and shared as every run's step 0.
-        scored, _ = compare(conditions, eval_config, base_model=base.model, base_eval=out / BASE_EVAL)
-        scored.insert(1, "seed", seed)
-        frames.append(scored)
-    results = pd.concat(frames, ignore_index=True)
-    results["pi_1"] = pi1
-    results.to_csv(out / "results.csv", index=False)
-    summary = (
-        results.groupby(["condition", "step"])
-        .agg(**{f"{m}_{s}": (m, s) for m in ("strict", "eval", "boxed", "run_on") for s in ("mean", "std")})
-        .reset_index()
-    )
-    summary.to_csv(out / "summary.csv", index=False)
-    return summary

@@ -18,7 +18,9 @@ runs are missing. Post-saturation generalisation has its own rule (``post_satura
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import analysis, paper
-from .rundir import load_run
+from .rundir import RUN_CONFIG, STEPS_LOG, load_run, read_log
 from .sweep import Run, Sweep, _execute, kernels_share_cores, load_sweep
 
 HOLDS_ALL, HOLDS_MEAN, FAILS, NOT_RUN = "holds on all seeds", "holds on the mean", "fails", "not run"
@@ -477,8 +479,24 @@ def chosen(only: str | Sequence[str] | None) -> list[str]:
 # ----------------------------------------------------------------------------- running
 
 
+def _training_line(out_dir: Path) -> str | None:
+    """Where a notebook run stands: the run folder it trains in now, at step n of N."""
+    logs = sorted(out_dir.rglob(STEPS_LOG), key=lambda p: p.stat().st_mtime)
+    if not logs:
+        return None
+    rows = read_log(logs[-1].parent, STEPS_LOG)
+    try:
+        config = json.loads((logs[-1].parent / RUN_CONFIG).read_text())["config"]
+        total = f"/{config['steps'] * config.get('optimizer_steps_per_rollout', 1)}"
+    except (OSError, ValueError, KeyError):
+        total = ""
+    where = logs[-1].parent.relative_to(out_dir).as_posix()
+    return f"{where} step {rows[-1]['step']}{total}" if rows else None
+
+
 def reproduce(only=None, seeds: Sequence[int] = (0, 1, 2), parallel: int = 2, root: str | Path | None = None,
-              dry_run: bool = False, report_to: str | Path | None = DOC) -> dict[str, list[str]]:
+              dry_run: bool = False, report_to: str | Path | None = DOC,
+              progress_every_s: float = 60.0) -> dict[str, list[str]]:
     """Run the chosen experiments' incomplete runs (``parallel`` at once), then write the report.
     Returns the runs that failed, by experiment."""
     root = Path(root or Path.cwd())
@@ -497,20 +515,36 @@ def reproduce(only=None, seeds: Sequence[int] = (0, 1, 2), parallel: int = 2, ro
             for name, _, run in todo:
                 print(f"  run  {name}/{run.name}")
             continue
-        done = [0]
+        done, active = [0], {}
+        stop = threading.Event()
 
         def execute(item, count=len(todo)):
             name, sweep, run = item
-            error = _execute(sweep, run, f"[{name}]")
+            active[run.out_dir] = f"[{name}] {run.name}"
+            try:
+                error = _execute(sweep, run, f"[{name}]")
+            finally:
+                active.pop(run.out_dir, None)
             done[0] += 1
             elapsed = time.monotonic() - t0
             print(f"reproduce: {done[0]}/{count} runs done, {elapsed / 60:.0f} min so far", flush=True)
             return name, run.name, error
 
-        with kernels_share_cores(parallel), ThreadPoolExecutor(max_workers=parallel) as pool:
-            for name, run_name, error in pool.map(execute, todo):
-                if error:
-                    failed.setdefault(name, []).append(f"{run_name}: {error}")
+        def watch():
+            while not stop.wait(progress_every_s):
+                for out_dir, label in list(active.items()):
+                    if line := _training_line(out_dir):
+                        print(f"  {label}: {line}", flush=True)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            with kernels_share_cores(parallel), ThreadPoolExecutor(max_workers=parallel) as pool:
+                for name, run_name, error in pool.map(execute, todo):
+                    if error:
+                        failed.setdefault(name, []).append(f"{run_name}: {error}")
+        finally:
+            stop.set()
     if not dry_run and report_to:
         report(names, seeds, root, root / report_to, minutes=(time.monotonic() - t0) / 60, failed=failed)
     return failed
