@@ -152,7 +152,8 @@ def _wide(best: pd.DataFrame, column: str = "strict", by: str = "condition") -> 
 
 def check_tab8(root: Path, seeds) -> Result:
     runs = _complete("tab8.yaml", seeds, root)
-    scores = pd.concat([pd.read_csv(r.out_dir / "summary.csv").assign(seed=_seed(r)) for r in runs]) if runs else None
+    scores = (pd.concat([pd.read_csv(r.out_dir / "summary.csv").assign(seed=_seed(r)) for r in runs],
+                        ignore_index=True) if runs else None)
     pattern = Pattern("base < format-only < 1-shot outcome <= full set; the outcome reward removes running on, "
                       "format-only does not (Tab. 8, Tab. 14)")
     if scores is None:
@@ -177,7 +178,31 @@ def check_tab8(root: Path, seeds) -> Result:
     tab14 = paper.table("tab14").query("benchmark == 'MATH500' and (entropy or dataset == 'base')")
     keys = {"base": ("base", "-"), one: ("{pi_1}", "outcome"), fmt: ("{pi_1}", "format"), full: ("DSR-sub", "outcome")}
     table["paper MATH500"] = [_paper_value(tab14, keys.get(c), "accuracy") for c in table["condition"]]
+    domains = per_domain(runs, best, order=table["condition"].tolist())
+    if not domains.empty:
+        table = pd.concat([table, domains], axis=1)
     return Result(table, [pattern], best[["seed", "condition", "strict"]])
+
+
+def per_domain(runs: list[Run], best: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Strict accuracy per toy-test domain at each run's best checkpoint (mean over seeds, %),
+    one column per domain, one row per condition in ``order`` ("base": step 0)."""
+    frames = []
+    for r in runs:
+        if not (r.out_dir / "eval.parquet").is_file():
+            continue
+        table = pd.read_parquet(r.out_dir / "eval.parquet")
+        scored = analysis.score(table, ["condition", "step", "subject"]).assign(seed=_seed(r))
+        mine = best[best["seed"] == _seed(r)]
+        picked = scored.merge(mine[["condition", "step"]], on=["condition", "step"])
+        base = scored[scored["step"] == 0].drop_duplicates("subject").assign(condition="base")
+        frames.append(pd.concat([base, picked], ignore_index=True))
+    if not frames:
+        return pd.DataFrame()
+    domains = pd.concat(frames, ignore_index=True).groupby(["condition", "subject"])["strict"].mean().unstack()
+    domains = (domains.reindex(order) * 100).round(1)
+    domains.columns.name = None
+    return domains.rename(columns=lambda d: f"{d} (%)").reset_index(drop=True)
 
 
 def _paper_value(table: pd.DataFrame, key, column: str):
@@ -284,7 +309,8 @@ def check_tab16(root: Path, seeds) -> Result:
                       "above the base (Tab. 16)")
     if not runs:
         return Result(pd.DataFrame(), [pattern])
-    scores = pd.concat([pd.read_csv(r.out_dir / "summary.csv").assign(seed=_seed(r)) for r in runs])
+    scores = pd.concat([pd.read_csv(r.out_dir / "summary.csv").assign(seed=_seed(r)) for r in runs],
+                       ignore_index=True)
     strict = _wide(scores.assign(step=scores.get("step", 0)), by="setting")
     rlvr, own, base = "1-shot RLVR (best checkpoint)", "example in-context (own solution)", "base (no demos)"
     if rlvr in strict:
@@ -424,11 +450,21 @@ def check_postsat(root: Path, seeds) -> Result:
             for _, row in p.iterrows():
                 pass_rows.append({"seed": _seed(r), "model": row["model"], "k": int(row["k"]),
                                   "pass_at_k": row["pass_at_k"]})
-    table = pd.DataFrame(rows).sort_values("seed")
-    hits = int(table["reproduced"].sum())
-    rise.rule = f"reproduced ({hits} of {len(table)} seeds)" if hits >= 2 else f"fails ({hits} of {len(table)} seeds)"
+    found = pd.DataFrame(rows).sort_values("seed")
+    hits = int(found["reproduced"].sum())
+    table = pd.DataFrame({
+        "seed": found["seed"], "saturation step": found["saturation"],
+        "test at twice saturation (%)": [_cell(v, s) for v, s in zip(found["at_twice"], found["twice_step"])],
+        "best after it (%)": [_cell(v, s) for v, s in zip(found["best_after"], found["best_step"])],
+        "at the last step (%)": [_cell(v, s) for v, s in zip(found["test_last"], found["last_step"])],
+        "reproduced": found["reproduced"].map({True: "yes", False: "no"}),
+        "answer length at twice saturation -> last (tokens)": [
+            f"{a:.0f} -> {b:.0f}" if a is not None and b is not None and not pd.isna(a) else "-"
+            for a, b in zip(found["length_at_twice"], found["length_last"])],
+    })
+    rise.rule = f"reproduced ({hits} of {len(found)} seeds)" if hits >= 2 else f"fails ({hits} of {len(found)} seeds)"
     rise.claims = [Claim("best after twice saturation >= at twice saturation + 3 points",
-                         dict(zip(table["seed"], table["reproduced"])), False)]
+                         dict(zip(found["seed"], found["reproduced"])), False)]
     if pass_rows:
         p = pd.DataFrame(pass_rows)
         at8 = p[p["k"] == p["k"].max()].pivot_table(index="seed", columns="model", values="pass_at_k")
@@ -439,6 +475,10 @@ def check_postsat(root: Path, seeds) -> Result:
             f"{m} " + ", ".join(f"k={k} {100 * v:.1f}" for k, v in g.groupby("k")["pass_at_k"].mean().items())
             for m, g in p.groupby("model"))
     return Result(table, [rise, passk], pd.concat(curves, ignore_index=True), curves=True)
+
+
+def _cell(value, step) -> str:
+    return "-" if value is None or pd.isna(value) else f"{100 * value:.1f} (step {int(step)})"
 
 
 def _at(table: pd.DataFrame, step, column: str):
@@ -566,6 +606,7 @@ def figure(result: Result, title: str, path: Path) -> Path:
         fig, ax = plt.subplots(figsize=(8, 4))
         sns.lineplot(points, x="step", y="strict", hue="curve", style="seed", ax=ax)
         ax.set_ylabel("%")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     else:
         fig, ax = plt.subplots(figsize=(8, 0.45 * points["condition"].nunique() + 1.2))
         sns.barplot(points, y="condition", x="strict", errorbar="sd", color="#9ecae1", ax=ax)
