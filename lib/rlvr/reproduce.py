@@ -142,6 +142,11 @@ def _read(run: Run, table: str) -> pd.DataFrame:
     return pd.read_parquet(path) if path.is_file() else pd.read_csv(run.out_dir / f"{table}.csv")
 
 
+def _stack(runs: list[Run], table: str) -> pd.DataFrame:
+    """One of the runs' saved tables, stacked, with each run's seed."""
+    return pd.concat([_read(r, table).assign(seed=_seed(r)) for r in runs], ignore_index=True)
+
+
 def _best(scores: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return analysis.best_step(scores[scores["step"] > 0], "strict", by)
 
@@ -152,8 +157,7 @@ def _wide(best: pd.DataFrame, column: str = "strict", by: str = "condition") -> 
 
 def check_tab8(root: Path, seeds) -> Result:
     runs = _complete("tab8.yaml", seeds, root)
-    scores = (pd.concat([pd.read_csv(r.out_dir / "summary.csv").assign(seed=_seed(r)) for r in runs],
-                        ignore_index=True) if runs else None)
+    scores = _stack(runs, "summary") if runs else None
     pattern = Pattern("base < format-only < 1-shot outcome <= full set; the outcome reward removes running on, "
                       "format-only does not (Tab. 8, Tab. 14)")
     if scores is None:
@@ -234,7 +238,7 @@ def check_tab5(root: Path, seeds) -> Result:
                       "(Tab. 5 rows 1-10)")
     if not runs:
         return Result(pd.DataFrame(), [pattern])
-    scores = pd.concat([_read(r, "scores").assign(seed=_seed(r)) for r in runs], ignore_index=True)
+    scores = _stack(runs, "scores")
     scores["row"] = scores["condition"].str.extract(r"row (\d+)", expand=False).astype(int)
     base = scores[scores["step"] == 0].groupby("seed")["strict"].first()
     best = _best(scores, ["seed", "row"])
@@ -268,7 +272,7 @@ def check_labels(root: Path, seeds) -> Result:
                     "base (Tab. 17)")
     if not runs:
         return Result(pd.DataFrame(), [labels, noise])
-    scores = pd.concat([_read(r, "scores").assign(seed=_seed(r)) for r in runs], ignore_index=True)
+    scores = _stack(runs, "scores")
     base = scores[scores["step"] == 0].groupby("seed")["strict"].first()
     best = _best(scores, ["seed", "condition"])
     strict = _wide(best)
@@ -309,8 +313,7 @@ def check_tab16(root: Path, seeds) -> Result:
                       "above the base (Tab. 16)")
     if not runs:
         return Result(pd.DataFrame(), [pattern])
-    scores = pd.concat([pd.read_csv(r.out_dir / "summary.csv").assign(seed=_seed(r)) for r in runs],
-                       ignore_index=True)
+    scores = _stack(runs, "summary")
     strict = _wide(scores.assign(step=scores.get("step", 0)), by="setting")
     rlvr, own, base = "1-shot RLVR (best checkpoint)", "example in-context (own solution)", "base (no demos)"
     if rlvr in strict:
@@ -326,7 +329,7 @@ def check_tab14(root: Path, seeds) -> Result:
                       "both above the base (Tab. 14)")
     if not runs:
         return Result(pd.DataFrame(), [pattern])
-    scores = pd.concat([_read(r, "scores").assign(seed=_seed(r)) for r in runs], ignore_index=True)
+    scores = _stack(runs, "scores")
     base = scores[scores["step"] == 0].groupby("seed")["strict"].first()
     best = _best(scores, ["seed", "condition"])
     strict = _wide(best).assign(base=base)
