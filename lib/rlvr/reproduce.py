@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -151,6 +150,12 @@ def _best(scores: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return analysis.best_step(scores[scores["step"] > 0], "strict", by)
 
 
+def _with_base(scores: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Each seed's base model (step 0, condition "base") and each group's best checkpoint."""
+    base = scores[scores["step"] == 0].groupby("seed").first().reset_index().assign(condition="base")
+    return pd.concat([base, _best(scores, by)], ignore_index=True)
+
+
 def _wide(best: pd.DataFrame, column: str = "strict", by: str = "condition") -> pd.DataFrame:
     return best.pivot_table(index="seed", columns=by, values=column, aggfunc="first")
 
@@ -162,11 +167,10 @@ def check_tab8(root: Path, seeds) -> Result:
                       "format-only does not (Tab. 8, Tab. 14)")
     if scores is None:
         return Result(pd.DataFrame(), [pattern])
-    base = scores[scores["step"] == 0].groupby("seed").first().assign(condition="base")
-    best = pd.concat([base.reset_index(), _best(scores, ["seed", "condition"])], ignore_index=True)
+    best = _with_base(scores, ["seed", "condition"])
     last = scores.loc[scores.groupby(["seed", "condition"])["step"].idxmax()]
     strict = _wide(best)
-    run_on = _wide(last, "run_on").assign(base=base["run_on"])
+    run_on = _wide(last, "run_on").assign(base=best[best["condition"] == "base"].set_index("seed")["run_on"])
     one, fmt, full = "1-shot (outcome)", "1-shot (format)", "full set (outcome)"
     pattern.claims = [
         claim(strict, "base < format-only (best strict)", lambda r: r["base"] < r[fmt]),
@@ -239,29 +243,22 @@ def check_tab5(root: Path, seeds) -> Result:
     if not runs:
         return Result(pd.DataFrame(), [pattern])
     scores = _stack(runs, "scores")
-    scores["row"] = scores["condition"].str.extract(r"row (\d+)", expand=False).astype(int)
-    base = scores[scores["step"] == 0].groupby("seed")["strict"].first()
-    best = _best(scores, ["seed", "row"])
-    strict = _wide(best, by="row").assign(base=base)
-    with_pg, without = [2, 3, 4, 5, 6, 7], [1, 8, 9, 10]
+    scores["row"] = scores["condition"].str.extract(r"row (\d+)", expand=False).astype(float)
+    best = _with_base(scores, ["seed", "row"])
+    strict = _wide(best)
+    rows = {int(row): name for row, name in best[["row", "condition"]].dropna().drop_duplicates().values}
+    with_pg, without = [rows[i] for i in (2, 3, 4, 5, 6, 7)], [rows[i] for i in (1, 8, 9, 10)]
     pattern.claims = [
-        claim(strict, "rows 1 and 8 gain under 2 points",
-              lambda r: max(r[1], r[8]) - r["base"] < 0.02),
+        claim(strict, "rows 1 and 8 gain under 2 points", lambda r: max(r[rows[1]], r[rows[8]]) - r["base"] < 0.02),
         claim(strict, "every row with the policy gradient (2-7) above every row without it (1, 8, 9, 10)",
-              lambda r: min(r[i] for i in with_pg) > max(r[i] for i in without)),
-        claim(strict, "row 5 >= row 4 (the entropy bonus)", lambda r: r[5] >= r[4]),
-        claim(strict, "row 10 (entropy alone) above the base", lambda r: r[10] > r["base"]),
+              lambda r: min(r[c] for c in with_pg) > max(r[c] for c in without)),
+        claim(strict, "row 5 >= row 4 (the entropy bonus)", lambda r: r[rows[5]] >= r[rows[4]]),
+        claim(strict, "row 10 (entropy alone) above the base", lambda r: r[rows[10]] > r["base"]),
     ]
-    best = best.sort_values(["row", "seed"])
-    table = _summary(best.assign(condition=best["condition"]), "condition", ["strict", "eval"])
-    published = paper.table("tab5").set_index("row")
-    table["paper MATH500"] = [published.loc[int(re.search(r"row (\d+)", c).group(1)), "MATH500"]
-                              for c in table["condition"]]
-    base_row = pd.DataFrame([{"condition": "base", "seeds": len(base), "best steps": "0", "strict": mean_std(base),
-                              "paper MATH500": 36.0}])
-    points = pd.concat([best[["seed", "condition", "strict"]],
-                        base.rename("strict").reset_index().assign(condition="base")], ignore_index=True)
-    return Result(pd.concat([base_row, table], ignore_index=True), [pattern], points)
+    table = _summary(best, "condition", ["strict", "eval"], order=["base", *(rows[i] for i in sorted(rows))])
+    published = paper.table("tab5").set_index("row")["MATH500"]
+    table["paper MATH500"] = [36.0] + [published[i] for i in sorted(rows)]
+    return Result(table, [pattern], best[["seed", "condition", "strict"]])
 
 
 def check_labels(root: Path, seeds) -> Result:
@@ -273,8 +270,7 @@ def check_labels(root: Path, seeds) -> Result:
     if not runs:
         return Result(pd.DataFrame(), [labels, noise])
     scores = _stack(runs, "scores")
-    base = scores[scores["step"] == 0].groupby("seed")["strict"].first()
-    best = _best(scores, ["seed", "condition"])
+    best = _with_base(scores, ["seed", "condition"])
     strict = _wide(best)
 
     def named(start: str) -> str | None:
@@ -292,19 +288,21 @@ def check_labels(root: Path, seeds) -> Result:
         ]
     levels = {int(c.split("%")[0]): c for c in strict.columns if c.endswith("% wrong labels")}
     if {0, 60, 90} <= set(levels):
-        s = strict.assign(base=base)
         n0, n60, n90 = levels[0], levels[60], levels[90]
         noise.claims = [
-            claim(s, "60% wrong labels keep at least half the gain of 0%",
+            claim(strict, "60% wrong labels keep at least half the gain of 0%",
                   lambda r: r[n60] - r["base"] >= 0.5 * (r[n0] - r["base"])),
-            claim(s, "90% below 60%", lambda r: r[n90] < r[n60]),
-            claim(s, "90% above the base", lambda r: r[n90] > r["base"]),
+            claim(strict, "90% below 60%", lambda r: r[n90] < r[n60]),
+            claim(strict, "90% above the base", lambda r: r[n90] > r["base"]),
         ]
-    table = _summary(best, "condition", ["strict", "eval"])
-    base_row = pd.DataFrame([{"condition": "base", "seeds": len(base), "best steps": "0", "strict": mean_std(base)}])
-    points = pd.concat([best[["seed", "condition", "strict"]],
-                        base.rename("strict").reset_index().assign(condition="base")], ignore_index=True)
-    return Result(pd.concat([base_row, table], ignore_index=True), [labels, noise], points)
+    order = ["base", right, close, reach, unreach, *(levels[k] for k in sorted(levels))]
+    table = _summary(best, "condition", ["strict", "eval"], order=[c for c in order if c])
+    tab5, tab17 = paper.table("tab5").set_index("row")["MATH500"], paper.table("tab17")
+    published = {"base": 36.0, right: tab5[5], close: tab5[11], reach: tab5[12], unreach: tab5[13],
+                 **{levels[k]: tab17[(tab17["dataset"] == "DSR-sub") & (tab17["label_noise"] == k / 100)]["MATH500"]
+                    .iloc[0] for k in levels if k in (0, 60, 90)}}
+    table["paper MATH500"] = [published.get(c) for c in table["condition"]]
+    return Result(table, [labels, noise], best[["seed", "condition", "strict"]])
 
 
 def check_tab16(root: Path, seeds) -> Result:
@@ -330,9 +328,8 @@ def check_tab14(root: Path, seeds) -> Result:
     if not runs:
         return Result(pd.DataFrame(), [pattern])
     scores = _stack(runs, "scores")
-    base = scores[scores["step"] == 0].groupby("seed")["strict"].first()
-    best = _best(scores, ["seed", "condition"])
-    strict = _wide(best).assign(base=base)
+    best = _with_base(scores, ["seed", "condition"])
+    strict = _wide(best)
     claims = []
     for ent in ("with", "no"):
         out, fmt = f"1-shot, outcome, {ent} entropy", f"1-shot, format, {ent} entropy"
@@ -340,8 +337,19 @@ def check_tab14(root: Path, seeds) -> Result:
             claims.append(claim(strict, f"format < outcome, {ent} entropy", lambda r, o=out, f=fmt: r[f] < r[o]))
             claims.append(claim(strict, f"format above the base, {ent} entropy", lambda r, f=fmt: r[f] > r["base"]))
     pattern.claims = claims
-    return Result(_summary(best, "condition", ["strict", "eval", "boxed", "run_on"]), [pattern],
-                  best[["seed", "condition", "strict"]])
+    table = _summary(best, "condition", ["strict", "eval", "boxed", "run_on"])
+    tab14 = paper.table("tab14").query("benchmark == 'MATH500'")
+
+    def published(condition: str):
+        if condition == "base":
+            return 36.0
+        one_shot, reward, entropy = condition.split(", ")
+        rows = tab14[(tab14["dataset"] == ("{pi_1}" if one_shot == "1-shot" else "DSR-sub"))
+                     & (tab14["reward"] == reward) & (tab14["entropy"] == entropy.startswith("with"))]
+        return rows["accuracy"].iloc[0] if len(rows) else None
+
+    table["paper MATH500"] = [published(c) for c in table["condition"]]
+    return Result(table, [pattern], best[["seed", "condition", "strict"]])
 
 
 def example_domain(example: str) -> str:
