@@ -229,7 +229,7 @@ def _summary(best: pd.DataFrame, by: str, columns: list[str], order: list[str] |
         if group.empty:
             continue
         row = {by: name, "seeds": group["seed"].nunique(),
-               "best steps": ", ".join(str(int(s)) for s in group.sort_values("seed")["step"])}
+               "best steps": ", ".join("-" if pd.isna(s) else str(int(s)) for s in group.sort_values("seed")["step"])}
         row.update({c: mean_std(group[c]) for c in columns if c in group})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -312,12 +312,13 @@ def check_tab16(root: Path, seeds) -> Result:
     if not runs:
         return Result(pd.DataFrame(), [pattern])
     scores = _stack(runs, "summary")
-    strict = _wide(scores.assign(step=scores.get("step", 0)), by="setting")
+    scores["step"] = scores["step"].fillna(0) if "step" in scores else 0  # the demo rows: the base model
+    strict = _wide(scores, by="setting")
     rlvr, own, base = "1-shot RLVR (best checkpoint)", "example in-context (own solution)", "base (no demos)"
     if rlvr in strict:
         pattern.claims = [claim(strict, "1-shot RLVR above the example in-context", lambda r: r[rlvr] > r[own]),
                           claim(strict, "the example in-context above the base", lambda r: r[own] > r[base])]
-    table = _summary(scores.assign(step=scores.get("step", 0)), "setting", ["strict", "eval", "boxed", "run_on"])
+    table = _summary(scores, "setting", ["strict", "eval", "boxed", "run_on"])
     return Result(table, [pattern], scores.rename(columns={"setting": "condition"})[["seed", "condition", "strict"]])
 
 
@@ -514,7 +515,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                         after=("tab8",)),
 }
 # The longest first, side by side; an experiment that reads another's runs after it.
-ORDER = ("selection", "postsat", "tab5", "labels", "tab14", "tab3", "tab8", "tab16")
+ORDER = ("selection", "postsat", "tab5", "labels", "tab14", "tab8", "tab3", "tab16")
 
 
 def chosen(only: str | Sequence[str] | None) -> list[str]:
