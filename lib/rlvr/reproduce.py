@@ -621,8 +621,11 @@ def figure(result: Result, title: str, path: Path) -> Path:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     else:
         fig, ax = plt.subplots(figsize=(8, 0.45 * points["condition"].nunique() + 1.2))
-        sns.barplot(points, y="condition", x="strict", errorbar="sd", color="#9ecae1", ax=ax)
-        sns.stripplot(points, y="condition", x="strict", hue="seed", palette="dark:k", size=4, ax=ax)
+        named = set(points["condition"])  # the table's row order where it names every bar
+        order = [c for c in result.table.iloc[:, 0] if c in named] if not result.table.empty else []
+        order = order if len(order) == len(named) else None
+        sns.barplot(points, y="condition", x="strict", order=order, errorbar="sd", color="#9ecae1", ax=ax)
+        sns.stripplot(points, y="condition", x="strict", order=order, hue="seed", palette="dark", size=4, ax=ax)
         ax.set_xlabel(result.measure)
         ax.set_ylabel("")
     ax.set_title(title, fontsize=10)
