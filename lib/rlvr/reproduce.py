@@ -18,6 +18,7 @@ runs are missing. Post-saturation generalisation has its own rule (``post_satura
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import threading
 import time
@@ -116,7 +117,7 @@ class Experiment:
     name: str
     title: str
     sweeps: tuple[str, ...]  # files under params/sweeps/reproduce/
-    check: Callable[[Path, Sequence[int]], Result] | None
+    check: Callable[[list[Run], Path], Result] | None  # its sweeps' complete runs, the project root
     after: tuple[str, ...] = ()  # experiments whose runs this one reads
     seeded: bool = True
 
@@ -160,8 +161,7 @@ def _wide(best: pd.DataFrame, column: str = "strict", by: str = "condition") -> 
     return best.pivot_table(index="seed", columns=by, values=column, aggfunc="first")
 
 
-def check_tab8(root: Path, seeds) -> Result:
-    runs = _complete("tab8.yaml", seeds, root)
+def check_tab8(runs: list[Run], root: Path) -> Result:
     scores = _stack(runs, "summary") if runs else None
     pattern = Pattern("base < format-only < 1-shot outcome <= full set; the outcome reward removes running on, "
                       "format-only does not (Tab. 8, Tab. 14)")
@@ -235,8 +235,7 @@ def _summary(best: pd.DataFrame, by: str, columns: list[str], order: list[str] |
     return pd.DataFrame(rows)
 
 
-def check_tab5(root: Path, seeds) -> Result:
-    runs = _complete("tab5.yaml", seeds, root)
+def check_tab5(runs: list[Run], root: Path) -> Result:
     pattern = Pattern("without the policy-gradient loss (rows 1, 8) little gain; rows with it (2-7) gain most; "
                       "the entropy bonus helps (row 5 >= row 4); entropy alone (row 10) still improves on the base "
                       "(Tab. 5 rows 1-10)")
@@ -261,8 +260,7 @@ def check_tab5(root: Path, seeds) -> Result:
     return Result(table, [pattern], best[["seed", "condition", "strict"]])
 
 
-def check_labels(root: Path, seeds) -> Result:
-    runs = _complete("labels.yaml", seeds, root)
+def check_labels(runs: list[Run], root: Path) -> Result:
     labels = Pattern("a close wrong label costs little; a wrong label the model can reach hurts most; an "
                      "unreachable one hurts less than a reachable one (Tab. 5 rows 11-13)")
     noise = Pattern("the full set with 60% wrong labels keeps most of the gain, 90% keeps less, both above the "
@@ -305,8 +303,7 @@ def check_labels(root: Path, seeds) -> Result:
     return Result(table, [labels, noise], best[["seed", "condition", "strict"]])
 
 
-def check_tab16(root: Path, seeds) -> Result:
-    runs = _complete("tab16.yaml", seeds, root)
+def check_tab16(runs: list[Run], root: Path) -> Result:
     pattern = Pattern("1-shot RLVR above the example given in-context (with the model's own solution), which is "
                       "above the base (Tab. 16)")
     if not runs:
@@ -322,8 +319,7 @@ def check_tab16(root: Path, seeds) -> Result:
     return Result(table, [pattern], scores.rename(columns={"setting": "condition"})[["seed", "condition", "strict"]])
 
 
-def check_tab14(root: Path, seeds) -> Result:
-    runs = _complete("tab14.yaml", seeds, root)
+def check_tab14(runs: list[Run], root: Path) -> Result:
     pattern = Pattern("the format-only reward below the outcome reward, with and without the entropy bonus; "
                       "both above the base (Tab. 14)")
     if not runs:
@@ -353,6 +349,7 @@ def check_tab14(root: Path, seeds) -> Result:
     return Result(table, [pattern], best[["seed", "condition", "strict"]])
 
 
+@functools.cache
 def example_domain(example: str) -> str:
     """The domain of a training example (toy-train's ``domain``)."""
     from .config import preset
@@ -371,8 +368,7 @@ def never_solved(root: Path) -> set[str]:
     return {example for example, accuracy in load_history(histories[0]).items() if max(accuracy) == 0}
 
 
-def check_tab3(root: Path, seeds) -> Result:
-    runs = _complete("tab3.yaml", seeds, root) + _complete("tab3-wrong-label.yaml", seeds, root)
+def check_tab3(runs: list[Run], root: Path) -> Result:
     differ = Pattern("gains differ by example (Tab. 3)")
     least = Pattern("the never-solved and the wrong-label examples gain least (Tab. 3: pi_1208, pi_1207)")
     transfer = Pattern("1-shot on one domain lifts the other domains (cross-domain transfer, Tab. 3)")
@@ -385,11 +381,12 @@ def check_tab3(root: Path, seeds) -> Result:
         example = r.parameters["examples"][0]
         label = (r.parameters.get("train") or {}).get("label")
         name = example + (f" (wrong label {label})" if label else " (never solved)" if example in unsolved else "")
+        domain = example_domain(example)
         overall = analysis.score(table, "step").assign(subject="all")
         scored = pd.concat([analysis.score(table, ["step", "subject"]), overall], ignore_index=True)
         best = int(analysis.best_step(overall[overall["step"] > 0], "strict", "subject")["step"].iloc[0])
         for _, d in scored[scored["step"].isin([0, best])].iterrows():
-            rows.append({"seed": _seed(r), "example": name, "domain of the example": example_domain(example),
+            rows.append({"seed": _seed(r), "example": name, "domain of the example": domain,
                          "when": "base" if d["step"] == 0 else "best", "domain": d["subject"], "strict": d["strict"]})
     long = pd.DataFrame(rows)
     wide = long.pivot_table(index=["seed", "example", "domain of the example", "domain"], columns="when",
@@ -435,8 +432,7 @@ def post_saturation(steps: pd.DataFrame, test: pd.DataFrame, margin: float = 0.0
     return result
 
 
-def check_postsat(root: Path, seeds) -> Result:
-    runs = _complete("postsat.yaml", seeds, root)
+def check_postsat(runs: list[Run], root: Path) -> Result:
     rise = Pattern("after training accuracy saturates, test accuracy keeps rising (section 4, Fig. 2-3): the "
                    "best test accuracy at or after twice the saturation step at least 3 points above the test "
                    "accuracy at twice the saturation step, in at least 2 of 3 seeds of 500+ steps")
@@ -557,12 +553,11 @@ def reproduce(only=None, seeds: Sequence[int] = (0, 1, 2), parallel: int = 2, ro
     failed: dict[str, list[str]] = {}
     t0 = time.monotonic()
     for wave in (w for w in waves if w):
-        todo = [(name, sweep, run) for name in wave for f in EXPERIMENTS[name].sweeps
-                for sweep, run in _runs(f, seeds if EXPERIMENTS[name].seeded else None, root) if not run.complete]
-        total = sum(len(_runs(f, seeds if EXPERIMENTS[n].seeded else None, root)) for n in wave
-                    for f in EXPERIMENTS[n].sweeps)
-        print(f"reproduce {', '.join(wave)}: {total} runs, {total - len(todo)} complete, {len(todo)} to run",
-              flush=True)
+        listed = [(name, sweep, run) for name in wave for f in EXPERIMENTS[name].sweeps
+                  for sweep, run in _runs(f, seeds if EXPERIMENTS[name].seeded else None, root)]
+        todo = [item for item in listed if not item[2].complete]
+        print(f"reproduce {', '.join(wave)}: {len(listed)} runs, {len(listed) - len(todo)} complete, "
+              f"{len(todo)} to run", flush=True)
         if dry_run:
             for name, _, run in todo:
                 print(f"  run  {name}/{run.name}")
@@ -654,7 +649,8 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1, 2),
         experiment = EXPERIMENTS[name]
         if experiment.check is None:
             continue
-        result = experiment.check(root, seeds)
+        runs = [run for f in experiment.sweeps for run in _complete(f, seeds, root)]
+        result = experiment.check(runs, root)
         parts += ["", f"### {experiment.title}", ""]
         if result.table.empty:
             parts.append("Not run yet.")
