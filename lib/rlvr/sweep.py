@@ -31,7 +31,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-import papermill
 import yaml
 
 from .config import configs, merge, nest
@@ -75,7 +74,7 @@ class Sweep:
         return self.root / self.out / self.name
 
     def runs(self) -> list[Run]:
-        declared = papermill.inspect_notebook(str(self.notebook))
+        declared = _papermill().inspect_notebook(str(self.notebook))
         runs = []
         for combo in itertools.product(*self.grid.values()):
             values = dict(zip(self.grid, combo))
@@ -95,6 +94,13 @@ class SweepResult:
     skipped: list[str] = field(default_factory=list)  # complete from an earlier invocation
     failed: dict[str, str] = field(default_factory=dict)  # run name -> error
     pending: list[str] = field(default_factory=list)  # dry run: would execute
+
+
+def _papermill():
+    # Imported where notebooks run, so `rlvr train` and `rlvr evaluate` start without it.
+    import papermill
+
+    return papermill
 
 
 def _mapping(value, what: str) -> dict:
@@ -152,7 +158,7 @@ def load_sweep(path: str | Path, root: str | Path | None = None) -> Sweep:
         params = _read_yaml(params_file, "params file")
 
     # Papermill would inject unknown names silently; a typo must fail here instead.
-    declared = papermill.inspect_notebook(str(notebook))
+    declared = _papermill().inspect_notebook(str(notebook))
     if "out_dir" not in declared:
         found = ", ".join(declared) or "none"
         raise ValueError(f"{notebook}: its `parameters` cell must declare out_dir (found: {found})")
@@ -246,7 +252,7 @@ def run_notebook(
         raise FileNotFoundError(f"{notebook}: no such notebook (they live in notebooks/)")
     if params_file and not (root / params_file).is_file():
         raise FileNotFoundError(f"{params_file}: no such params file")
-    declared = papermill.inspect_notebook(str(notebook))
+    declared = _papermill().inspect_notebook(str(notebook))
     layers = [_read_yaml(root / params_file, "params file") if params_file else {}, overrides or {}]
     for where, layer in zip((str(params_file), "--set"), layers):
         check_parameters(declared, nest(layer), where, notebook.name)
@@ -255,7 +261,7 @@ def run_notebook(
     out = Path(out_dir or parameters.get("out_dir") or Path("outputs") / notebook.stem)
     parameters["out_dir"] = str(out)
     (root / out).mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
+    _papermill().execute_notebook(
         str(notebook), str(root / out / "notebook.ipynb"), parameters=parameters, kernel_name=kernel, cwd=str(root)
     )
     return root / out
@@ -270,7 +276,7 @@ def _execute(sweep: Sweep, run: Run, label: str) -> str | None:
     print(f"{label} start   {run.name}", flush=True)
     started, t0, error = datetime.now(timezone.utc), time.perf_counter(), None
     try:
-        papermill.execute_notebook(
+        _papermill().execute_notebook(
             str(sweep.notebook),
             str(run.out_dir / "notebook.ipynb"),
             parameters=run.parameters,
@@ -280,7 +286,7 @@ def _execute(sweep: Sweep, run: Run, label: str) -> str | None:
         )
         if not (run.out_dir / "summary.csv").is_file():
             error = f"the notebook finished without writing {run.parameters['out_dir']}/summary.csv"
-    except papermill.PapermillExecutionError as exc:
+    except _papermill().PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"  # the full traceback stays in the kept notebook
     except Exception as exc:  # a kernel that dies, a bad kernel name...: record it, keep sweeping
         error = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The GPU check, as one script for a lent GPU machine (torch and transformers there, nothing fetched):
+#   1. bench/gpu_step.py: one GRPO-shaped step on a randomly initialised Qwen2.5-Math-1.5B shape
+#      (64 rollouts x 1024 new tokens, transformers generation, bf16);
+#   2. the paper's training memory: micro-batches of 16, 8 and 4 rollouts at its 3072-token responses;
+#   3. the lab's own trainer and evaluation on the GPU: `rlvr train` (TRL, bf16) and `rlvr evaluate`
+#      on the embedded toy-base (a Qwen2 architecture), the path a user's GPU run takes without vLLM.
+# The packages the device lacks (trl, datasets, math-verify, ...) travel as py3.12 wheels in .whl/
+# (see bench/README or docs/benchmarks.md for the download line). Figures land in $OUT (or ./gpu-check).
+#
+#   bash bench/gpu_check.sh            # on the GPU machine
+#   GPU_CHECK_TINY=1 bash bench/gpu_check.sh   # anywhere: a tiny model, a few steps (checks the script)
+#   GPU_CHECK_PARTS=3 bash bench/gpu_check.sh  # only some parts
+set -u
+OUT=${OUT:-gpu-check}
+mkdir -p "$OUT"
+PY=${PYTHON:-python3}
+log="$OUT/gpu_check.log"
+say() { echo "== $* ($(date +%T))" | tee -a "$log"; }
+
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        2>&1 | tail -3 | tee -a "$log"
+    export PYTHONPATH=/tmp/site:$PWD/lib
+else
+    export PYTHONPATH=$PWD/lib
+fi
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+tiny=${GPU_CHECK_TINY:+--tiny --device cpu}
+steps=${GPU_CHECK_TINY:+2}
+parts=${GPU_CHECK_PARTS:-123}
+part() { [[ $parts == *$1* ]]; }
+
+say "machine"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1
+  $PY -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
+} | tee -a "$log"
+
+if part 1; then
+say "1. one GRPO-shaped step, Qwen2.5-Math-1.5B shape"
+timeout 300 $PY bench/gpu_step.py $tiny --json "$OUT/gpu_step.json" 2>&1 | grep -v "friendly reminder" | tee -a "$log"
+fi
+
+if part 2; then
+say "2. training memory at the paper's response length (3072 new tokens), by micro-batch"
+for mb in 16 8 4; do
+    timeout 120 $PY bench/gpu_step.py $tiny --skip-generation --max-new-tokens 3072 --micro-batch "$mb" --steps 1 \
+        2>&1 | grep -v "friendly reminder" | tee -a "$log" "$OUT/gpu_memory.jsonl"
+done
+fi
+
+if part 3; then
+say "3. the lab's trainer and evaluation on the GPU (toy-base, bf16, transformers generation)"
+run=/tmp/gpu-run
+rm -rf "$run"
+cat > /tmp/gpu_train.yaml <<EOF
+preset: cpu
+examples: [toy-train-00007]   # pi_1 of the embedded default
+steps: ${steps:-40}
+save_every: ${steps:-40}
+output_dir: $run
+EOF
+start=$(date +%s%N)
+timeout 300 $PY -m rlvr.cli train /tmp/gpu_train.yaml 2>&1 | grep -v -i "warn" | tail -15 | tee -a "$log"
+echo "train seconds: $(( ($(date +%s%N) - start) / 1000000 ))e-3" | tee -a "$log"
+cp "$run"/steps.jsonl "$OUT/gpu_train_steps.jsonl" 2>/dev/null || ls "$run" | tee -a "$log"
+cp "$run"/run_config.json "$OUT/gpu_train_config.json" 2>/dev/null || true
+start=$(date +%s%N)
+timeout 240 $PY -m rlvr.cli evaluate "$run/checkpoint-${steps:-40}" --preset cpu --benchmarks toy-test \
+    ${GPU_CHECK_TINY:+--limit 20} --out /tmp/gpu-eval 2>&1 | tail -12 | tee -a "$log"
+echo "evaluate seconds: $(( ($(date +%s%N) - start) / 1000000 ))e-3" | tee -a "$log"
+fi
+say "done"
