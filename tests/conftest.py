@@ -8,6 +8,9 @@ The paper's benchmark files live beside the project in ``../shared/data``
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,3 +34,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@contextmanager
+def held_by_another_process(folder):
+    """``folder`` held by another process through ``rlvr.rundir.exclusive`` (as a second sweep or
+    training run would hold it) until the block ends, when that process is killed."""
+    script = ("import sys, time; from rlvr.rundir import exclusive\n"
+              "with exclusive(sys.argv[1]):\n    print('held', flush=True); time.sleep(600)")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()

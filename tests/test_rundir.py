@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+from conftest import held_by_another_process
 from rlvr import rundir
 from rlvr.config import preset
 
@@ -74,3 +75,17 @@ def test_reading_results_needs_neither_torch_nor_the_trainer():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_a_run_folder_has_one_writer_and_a_killed_one_frees_it(tmp_path):
+    folder = tmp_path / "run"
+    with held_by_another_process(folder) as pid:
+        with pytest.raises(rundir.RunBusy, match=f"being written by pid {pid} .*run again"):
+            with rundir.exclusive(folder):
+                pass
+    # The holder was killed without cleaning up: the folder is free again.
+    with rundir.exclusive(folder) as held:
+        assert held == folder
+        with pytest.raises(rundir.RunBusy):  # ...and held by this process now
+            with rundir.exclusive(folder):
+                pass

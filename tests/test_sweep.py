@@ -7,6 +7,7 @@ import json
 import nbformat
 import pytest
 import yaml
+from conftest import held_by_another_process
 from rlvr.cli import main
 from rlvr.sweep import load_sweep, run_sweep
 
@@ -126,6 +127,21 @@ def test_a_failed_run_is_reported_kept_and_retried(project, capsys):
     result = run_sweep(path)
     assert result.skipped == ["fail=False"] and result.done == ["fail=True"]
     assert result.summary.values.tolist() == [["fail=False", False, 10], ["fail=True", True, 10]]
+
+
+def test_a_run_another_sweep_is_executing_is_left_alone(project, capsys):
+    path = write_sweep(project, grid={"a": [1, 2]})
+    busy = project / "outputs" / "demo" / "a=1"
+    busy.mkdir(parents=True)
+    (busy / "notebook.ipynb").write_text("the other sweep's notebook, half written")
+    with held_by_another_process(busy):
+        result = run_sweep(path)
+    assert result.done == ["a=2"] and list(result.failed) == ["a=1"]
+    assert result.failed["a=1"].startswith("busy:") and "BUSY" in capsys.readouterr().out
+    assert (busy / "notebook.ipynb").read_text() == "the other sweep's notebook, half written"
+    assert not (busy / "run.json").exists()
+    # Once the other sweep is gone, the next invocation runs it.
+    assert run_sweep(path).done == ["a=1"]
 
 
 def test_dry_run_lists_runs_and_writes_nothing(project, capsys):

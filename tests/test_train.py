@@ -12,7 +12,7 @@ import torch
 from rlvr.config import EvalConfig, preset
 from rlvr.data import training_dataset
 from rlvr.evaluate import evaluate
-from rlvr.rundir import STEPS_LOG, RunLog, is_complete
+from rlvr.rundir import STEPS_LOG, RunBusy, RunLog, is_complete
 from rlvr.train import RLVRTrainer, grpo_config, make_reward, train
 
 HANDSHAKES = "toy-train-00007"  # counting/handshakes: toy-base solves it some of the time
@@ -154,6 +154,11 @@ def test_a_killed_run_resumes_without_lost_or_duplicated_rows(tmp_path):
     while not (any(s >= 5 for s in logged_steps()) and (out / "checkpoint-4" / "trainer_state.json").is_file()):
         assert proc.poll() is None and time.monotonic() < deadline, "the run should still be going"
         time.sleep(0.02)
+    # A second run into the same folder meanwhile is refused before it touches the logs.
+    before = logged_steps()
+    with pytest.raises(RunBusy, match="being written by pid"):
+        train(preset("cpu", examples=[HANDSHAKES], steps=8, save_every=2, output_dir=str(out)))
+    assert logged_steps()[: len(before)] == before
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert 5 <= max(logged_steps()) < 8  # it really was cut short, after the checkpoint

@@ -11,6 +11,7 @@ A training run's folder holds::
     train.log                TRL's own output, where the run trained in a worker process
     checkpoint-<step>/       model weights in the base model's dtype (+ adapter/ on the LoRA path)
     eval/step-<step>/        evaluation of that checkpoint (rlvr.evaluate)
+    .lock                    held by the one process writing the folder (``exclusive``)
 
 Everything that reads or writes these names goes through this module, which
 needs neither torch nor the trainer.
@@ -18,9 +19,13 @@ needs neither torch nor the trainer.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -32,11 +37,46 @@ SAMPLES_LOG = "samples.jsonl"
 LOGS = {"steps": STEPS_LOG, "rollouts": ROLLOUTS_LOG, "samples": SAMPLES_LOG}
 HISTORY = "history_accuracy.json"
 TRAIN_LOG = "train.log"  # what a run trained in a worker process printed (TRL's own logs)
+LOCK = ".lock"
 CHECKPOINT_PREFIX = "checkpoint-"
 ADAPTER_DIR = "adapter"  # LoRA runs: a checkpoint's adapters, beside the merged model
 EVAL_DIR = "eval"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+-]+")
+
+
+class RunBusy(RuntimeError):
+    """Another process is writing the run folder."""
+
+
+@contextmanager
+def exclusive(folder: str | Path) -> Iterator[Path]:
+    """Hold ``folder`` for one writer while the block runs.
+
+    Two processes resuming the same run would both append steps to it; the
+    second one asking gets ``RunBusy`` before it has changed anything. The lock
+    is the operating system's (``flock``), so it goes with the process: a
+    killed run leaves nothing to clean up, and the next attempt takes it.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / LOCK, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise RunBusy(f"{folder} is being written by {holder}; wait for it to finish (or stop it), "
+                      "then run again: the run resumes where it stopped") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield folder
+    finally:
+        handle.close()  # closing releases the lock
 
 
 def slug(text: str) -> str:

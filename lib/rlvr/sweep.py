@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 
 from .config import configs, merge, nest
-from .rundir import is_safe_name, slug
+from .rundir import RunBusy, exclusive, is_safe_name, slug
 
 KEYS = ("notebook", "name", "out", "params", "fixed", "grid", "parallel", "kernel")
 # Notebook parameters that are config overrides: checked against the dataclasses on top of the preset.
@@ -269,7 +269,15 @@ def run_notebook(
 
 def _execute(sweep: Sweep, run: Run, label: str) -> str | None:
     """Execute one run; returns the error, or None when it succeeded."""
-    run.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive(run.out_dir):
+            return _execute_held(sweep, run, label)
+    except RunBusy as exc:  # another sweep is on this run: leave its files alone
+        print(f"{label} BUSY    {run.name}: {exc}", flush=True)
+        return f"busy: {exc}"
+
+
+def _execute_held(sweep: Sweep, run: Run, label: str) -> str | None:
     # A stale marker or table from an earlier attempt must not vouch for this one.
     for stale in ("run.json", "summary.csv"):
         (run.out_dir / stale).unlink(missing_ok=True)

@@ -33,6 +33,7 @@ recorded in the run's ``run_config.json`` as a deviation.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -70,6 +71,7 @@ from .rundir import (
     STEPS_LOG,
     RunLog,
     checkpoint_dir,
+    exclusive,
     last_step,
     read_run_config,
     write_run_config,
@@ -516,11 +518,19 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     args = grpo_config(cfg, micro_batch, on_gpu)  # TRL's own checks, before anything is written
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # Under a multi-process launch (torchrun, accelerate) only the main process writes files,
+    # and it holds the folder against a second run resuming into it at the same time.
+    main_process = process_rank() == 0
+    with exclusive(out) if main_process else contextlib.nullcontext():
+        _train(cfg, args, out, main_process, on_gpu, resume, micro_batch, callbacks)
+    return out
+
+
+def _train(cfg: TrainConfig, args: GRPOConfig, out: Path, main_process: bool, on_gpu: bool, resume: bool,
+           micro_batch: int, callbacks: Sequence) -> None:
     if not on_gpu:
         torch.set_num_threads(cpu_threads(cfg.threads))
     log = RunLog(out)
-    # Under a multi-process launch (torchrun, accelerate) only the main process writes files.
-    main_process = process_rank() == 0
     previous = last_step(out) if resume else None
     if main_process and previous is None:
         log.clear()
@@ -568,4 +578,3 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
         write_tables(out)
         # What generated the rollouts of this process's training (a resumed run: since the resume).
         write_run_config(out, {**(read_run_config(out) or {}), "samplers": sorted(trainer.samplers)})
-    return out
