@@ -60,6 +60,13 @@ def test_post_saturation_counts_only_a_rise_after_twice_the_saturation_step():
     assert not reproduce.post_saturation(steps_table([0.2] * 100), rising)["reproduced"]
 
 
+def test_late_rollouts_describe_the_example_over_the_last_steps():
+    steps = steps_table([0.5] * 50 + [1.0] * 40 + [0.0] * 10).assign(
+        boxed_rate=[1.0] * 90 + [0.5] * 10, completions_mean_length=[30.0] * 90 + [80.0] * 10)
+    late = reproduce.late_rollouts(steps, last=20)
+    assert late == {"late_solved": 0.5, "late_boxed": 0.75, "late_tokens": 55.0}
+
+
 def test_only_names_known_experiments_in_their_order():
     assert reproduce.chosen("tab17x".replace("17x", "8") + ",postsat") == ["postsat", "tab8"]
     assert reproduce.chosen(None) == list(reproduce.ORDER)

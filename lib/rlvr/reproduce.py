@@ -432,6 +432,15 @@ def post_saturation(steps: pd.DataFrame, test: pd.DataFrame, margin: float = 0.0
     return result
 
 
+def late_rollouts(steps: pd.DataFrame, last: int = 50) -> dict:
+    """The training example's own rollouts over the run's last ``last`` steps: how often solved and
+    boxed, and how long. Overfitting shows here first (the paper's pi_1 rollouts turn to gibberish
+    from step ~1400 while its test accuracy holds)."""
+    tail = steps[steps["step"] > steps["step"].max() - last]
+    return {"late_solved": float(tail["train_accuracy"].mean()), "late_boxed": float(tail["boxed_rate"].mean()),
+            "late_tokens": float(tail["completions_mean_length"].mean())}
+
+
 def check_postsat(runs: list[Run], root: Path) -> Result:
     rise = Pattern("after training accuracy saturates, test accuracy keeps rising (section 4, Fig. 2-3): the "
                    "best test accuracy at or after twice the saturation step at least 3 points above the test "
@@ -450,9 +459,12 @@ def check_postsat(runs: list[Run], root: Path) -> Result:
                                               curve="training accuracy (5-step mean)"))
         test = summary.set_index("step")
         last = int(test.index.max())
+        words = pd.read_parquet(r.out_dir / "reflection.parquet").set_index("step").sum(axis=1).to_frame("words")
         rows.append({"seed": _seed(r), **result, "last_step": last, "test_last": float(test.loc[last, "strict"]),
                      "length_at_twice": _at(test, result.get("twice_step"), "length"),
-                     "length_last": _at(test, last, "length")})
+                     "length_last": _at(test, last, "length"),
+                     "words_at_twice": _at(words, result.get("twice_step"), "words"),
+                     "words_last": _at(words, last, "words"), **late_rollouts(steps)})
         if (r.out_dir / "pass_at.parquet").is_file():
             p = pd.read_parquet(r.out_dir / "pass_at.parquet")
             for _, row in p.iterrows():
@@ -466,9 +478,13 @@ def check_postsat(runs: list[Run], root: Path) -> Result:
         "best after it (%)": [_cell(v, s) for v, s in zip(found["best_after"], found["best_step"])],
         "at the last step (%)": [_cell(v, s) for v, s in zip(found["test_last"], found["last_step"])],
         "reproduced": found["reproduced"].map({True: "yes", False: "no"}),
-        "answer length at twice saturation -> last (tokens)": [
-            f"{a:.0f} -> {b:.0f}" if a is not None and b is not None and not pd.isna(a) else "-"
-            for a, b in zip(found["length_at_twice"], found["length_last"])],
+        "answer length at twice saturation -> last (tokens)": _arrows(found["length_at_twice"],
+                                                                       found["length_last"], "{:.0f}"),
+        "self-reflection words per answer, same steps": _arrows(found["words_at_twice"], found["words_last"],
+                                                                 "{:.2f}"),
+        "the example's rollouts, last 50 steps: solved / boxed (%), tokens": [
+            f"{100 * a:.0f} / {100 * b:.0f}, {t:.0f}"
+            for a, b, t in zip(found["late_solved"], found["late_boxed"], found["late_tokens"])],
     })
     rise.rule = f"reproduced ({hits} of {len(found)} seeds)" if hits >= 2 else f"fails ({hits} of {len(found)} seeds)"
     rise.claims = [Claim("best after twice saturation >= at twice saturation + 3 points",
@@ -483,6 +499,11 @@ def check_postsat(runs: list[Run], root: Path) -> Result:
             f"{m} " + ", ".join(f"k={k} {100 * v:.1f}" for k, v in g.groupby("k")["pass_at_k"].mean().items())
             for m, g in p.groupby("model"))
     return Result(table, [rise, passk], pd.concat(curves, ignore_index=True), curves=True)
+
+
+def _arrows(before, after, fmt: str) -> list[str]:
+    return [fmt.format(a) + " -> " + fmt.format(b) if a is not None and b is not None and not pd.isna(a)
+            and not pd.isna(b) else "-" for a, b in zip(before, after)]
 
 
 def _cell(value, step) -> str:
