@@ -28,7 +28,9 @@ def test_tab5_rows_switch_the_loss_terms_the_paper_names(tmp_path):
         0.002,
     )
     assert (entropy_only.pg_loss_coef, entropy_only.entropy_coef) == (0.0, 0.002)
-    assert by_row[6].entropy_coef == -0.003  # as printed in the paper
+    # Row 6 is the paper's three-times bonus (printed "-0.003" in its sign, where the default is -0.001).
+    assert by_row[6].entropy_coef == 0.006
+    assert ablations.tab5(base, tmp_path, rows=[6])["row 6: PG + WD + KL + Ent 0.003"].entropy_coef == 0.003
     # Every row's switches are the paper's table's, not a copy of it.
     for row, printed in paper.table("tab5").query("row <= 10").set_index("row").iterrows():
         assert (by_row[row].pg_loss_coef > 0, by_row[row].weight_decay > 0, by_row[row].beta > 0) == (

@@ -44,14 +44,16 @@ def tab5(
 ) -> dict[str, TrainConfig]:
     """Tab. 5's switch rows on ``base``, read from the paper's table: a term switched on
     takes the paper's value (weight decay and KL beta of the ``paper`` preset, the
-    row's entropy coefficient; ``entropy_coef`` replaces the positive one), off is zero."""
+    row's entropy coefficient), off is zero. ``entropy_coef`` replaces the paper's
+    default bonus (0.001, row 5); row 6, the paper's three-times bonus, takes three times it."""
     table, recipe = _tab5(), preset("paper")
+    default = table[5]["entropy_coef"]
     conditions = {}
     for row in rows:
         if row not in table or table[row]["label"] != table[1]["label"]:
             raise ValueError(f"Tab. 5 row {row!r}: rows 1-10 are switches (11-13 are labels: see label_rows)")
         r = table[row]
-        coef = r["entropy_coef"] if entropy_coef is None or r["entropy_coef"] <= 0 else entropy_coef
+        coef = r["entropy_coef"] if entropy_coef is None else round(r["entropy_coef"] / default * entropy_coef, 12)
         terms = (("PG", r["pg_loss"]), ("WD", r["weight_decay"]), ("KL", r["kl"]), (f"Ent {coef:g}", coef != 0))
         name = f"row {row}: " + (" + ".join(n for n, on in terms if on) or "nothing")
         conditions[name] = replace(

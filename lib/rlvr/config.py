@@ -318,7 +318,7 @@ class TrainConfig(Config):
             problems.append("rollouts_per_prompt: GRPO needs at least 2 rollouts per prompt")
         if self.optimizer_steps_per_rollout >= 1 and self.prompts_per_step % self.optimizer_steps_per_rollout:
             problems.append("optimizer_steps_per_rollout: must divide prompts_per_step")
-        # entropy_coef may be negative: Tab. 5 row 6 runs with -0.003 (entropy is then penalised).
+        # entropy_coef may be negative: entropy is then penalised (entropy minimisation).
         problems += self._below(0, "temperature", "learning_rate", "beta", "pg_loss_coef", "clip_epsilon",
                                 "max_grad_norm", "weight_decay")
         if not 0.0 <= self.label_noise <= 1.0:
