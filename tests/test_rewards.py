@@ -1,7 +1,9 @@
 """Reward functions, called exactly the way TRL's GRPOTrainer calls them."""
 
+from types import SimpleNamespace
+
 import pytest
-from rlvr.rewards import REWARDS, format_reward, get_reward, outcome_reward
+from rlvr.rewards import REWARDS, format_reward, get_reward, majority_reward, outcome_reward, random_reward
 
 PROMPT = "Compute $\\sqrt[3]{2048}$. Let's think step by step and output the final answer within \\boxed{}."
 COMPLETIONS = [
@@ -58,8 +60,42 @@ def test_a_missing_answer_column_says_what_to_do():
 def test_rewards_are_registered_by_name():
     assert get_reward("outcome") is outcome_reward
     assert get_reward("format") is format_reward
-    assert set(REWARDS) == {"outcome", "format"}
+    assert set(REWARDS) == {"outcome", "format", "random", "majority"}
     with pytest.raises(ValueError, match="choose one of"):
         get_reward("length")
     # TRL names logged metrics after the function.
     assert outcome_reward.__name__ == "outcome_reward"
+
+
+def at_step(step):
+    return SimpleNamespace(global_step=step)
+
+
+def test_random_reward_ignores_the_text_and_is_seeded():
+    texts = ["anything"] * 4000
+    assert random_reward(completions=texts, reward_p=0.0) == [0.0] * 4000
+    assert random_reward(completions=texts, reward_p=1.0) == [1.0] * 4000
+    draws = random_reward(completions=texts, reward_p=0.3, seed=1, trainer_state=at_step(7))
+    assert abs(sum(draws) / len(draws) - 0.3) < 0.03
+    # The same seed and step draw the same rewards (a resumed run too); another step or seed others.
+    assert draws == random_reward(completions=["other text"] * 4000, reward_p=0.3, seed=1, trainer_state=at_step(7))
+    assert draws != random_reward(completions=texts, reward_p=0.3, seed=1, trainer_state=at_step(8))
+    assert draws != random_reward(completions=texts, reward_p=0.3, seed=2, trainer_state=at_step(7))
+
+
+def test_majority_reward_pays_the_groups_most_common_answer_and_never_reads_the_gold():
+    group_a = [r"\boxed{5}", r"\boxed{4}", r"so \boxed{4}", "no box"]  # majority 4, though 5 came first
+    group_b = [r"\boxed{7}", r"\boxed{8}", r"\boxed{8}", r"\boxed{7}"]  # a tie: the answer seen first, 7
+    expected = [0.0, 1.0, 1.0, 0.0] + [1.0, 0.0, 0.0, 1.0]
+    assert majority_reward(completions=group_a + group_b, group_size=4) == expected
+    # Through TRL's call, with the gold answers right, wrong or absent: the same rewards.
+    for answers in (["4"] * 4 + ["8"] * 4, ["999"] * 8, None):
+        assert majority_reward(prompts=["p"] * 8, completions=group_a + group_b, answer=answers,
+                               group_size=4) == expected
+    # Without a group size (TRL used directly), consecutive identical prompts form a group.
+    assert majority_reward(prompts=["q1"] * 4 + ["q2"] * 4, completions=group_a + group_b) == expected
+    # The pseudo-label is graded like a gold answer: 4.0 earns it when the majority says 4.
+    assert majority_reward(completions=[r"\boxed{4}", r"\boxed{4}", r"\boxed{4.0}", r"\boxed{5}"],
+                           group_size=4) == [1.0, 1.0, 1.0, 0.0]
+    # A group where nobody boxes an answer earns nothing.
+    assert majority_reward(completions=["no", "box"], group_size=2) == [0.0, 0.0]

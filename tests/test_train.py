@@ -125,6 +125,79 @@ def test_entropy_only_training_has_no_policy_loss(tmp_path):
     assert (steps["loss"] < 0).all()  # what is left is the entropy bonus, -0.01 * H
 
 
+def trainer_and_batch(tmp_path, **overrides):
+    """An RLVRTrainer on toy-base and one micro-batch laid out as TRL hands it to the loss:
+    8 rollouts of 20 tokens, advantages +1 for the first four and -1 for the last four."""
+    from rlvr.models import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer("toy-base")
+    c = cfg(tmp_path, beta=0.0, **overrides)
+    trainer = RLVRTrainer(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
+                          args=grpo_config(c, 16, on_gpu=False), train_dataset=training_dataset(c),
+                          processing_class=tokenizer, config=c)
+    trainer.current_gradient_accumulation_steps = 1
+    torch.manual_seed(0)
+    prompt_ids, completion_ids = torch.randint(3, len(tokenizer), (8, 6)), torch.randint(3, len(tokenizer), (8, 20))
+    batch = dict(prompt_ids=prompt_ids, prompt_mask=torch.ones_like(prompt_ids), completion_ids=completion_ids,
+                 completion_mask=torch.ones_like(completion_ids), advantages=torch.tensor([1.0] * 4 + [-1.0] * 4),
+                 num_items_in_batch=torch.tensor(160.0))
+    model.train()
+    return trainer, model, batch
+
+
+def mean_entropy(trainer, model, batch) -> float:
+    ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], 1)
+    with torch.no_grad():
+        _, entropies, _ = trainer._get_per_token_logps_and_entropies(model, ids, torch.ones_like(ids), 20,
+                                                                      compute_entropy=True)
+    return entropies.mean().item()
+
+
+@pytest.mark.parametrize("coef", [-0.5, 0.5])
+def test_entropy_alone_moves_entropy_the_way_its_sign_says(tmp_path, coef):
+    # pg_loss_coef 0 and a negative coefficient: entropy minimisation without reward (one-shot EM).
+    trainer, model, batch = trainer_and_batch(tmp_path, pg_loss_coef=0.0, entropy_coef=coef)
+    before = mean_entropy(trainer, model, batch)
+    loss = trainer._compute_loss(model, batch)
+    assert loss.item() == pytest.approx(-coef * before, rel=1e-5)  # L = -coef * H, nothing else
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= 1e-2 * p.grad  # a plain gradient step
+    after = mean_entropy(trainer, model, batch)
+    assert (after < before - 0.1) if coef < 0 else (after > before + 0.1)
+
+
+def policy_gradient(trainer, model, batch):
+    model.zero_grad()
+    trainer._compute_loss(model, batch).backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+
+@pytest.mark.parametrize("sign, kept", [("negative", slice(4, 8)), ("positive", slice(0, 4))])
+def test_psr_and_nsr_train_only_on_their_sign(tmp_path, sign, kept):
+    trainer, model, batch = trainer_and_batch(tmp_path, entropy_coef=0.0, advantage_sign=sign)
+    ours = policy_gradient(trainer, model, batch)
+    # The same as GRPO on the same rollouts with the other sign's advantages set to zero:
+    # those rollouts contribute no gradient.
+    only_kept = torch.zeros(8)
+    only_kept[kept] = batch["advantages"][kept]
+    trainer.rlvr_config = cfg(tmp_path, beta=0.0, entropy_coef=0.0)  # advantage_sign: all
+    expected = policy_gradient(trainer, model, {**batch, "advantages": only_kept})
+    everything = policy_gradient(trainer, model, batch)
+    torch.testing.assert_close(ours, expected)
+    assert not torch.allclose(ours, everything)
+
+
+def test_majority_reward_trains_the_same_whatever_the_label(tmp_path):
+    # TTRL's reward never reads the gold answer: a wrong label changes nothing but the logged accuracy.
+    runs = [train(cfg(tmp_path / label, steps=2, save_every=2, reward="majority", label=label))
+            for label in ("465", "999")]
+    right, wrong = (pd.read_parquet(out / "rollouts.parquet") for out in runs)
+    assert right["reward"].tolist() == wrong["reward"].tolist()
+    assert right["reward"].sum() > 0 and not wrong["correct"].any()  # accuracy is still logged against the label
+
+
 def test_beta_zero_loads_no_reference_model_and_beta_loads_one(tmp_path):
     from rlvr.models import load_model_and_tokenizer
 

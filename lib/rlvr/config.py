@@ -68,6 +68,13 @@ def _benchmarks():
     return list(EVAL_BENCHMARKS)
 
 
+# Which rollouts the policy-gradient term trains on (Zhu et al. 2025, arXiv 2506.01347: PSR / NSR).
+ADVANTAGE_SIGNS = {
+    "all": "every rollout (GRPO)",
+    "positive": "only rollouts with a positive advantage (PSR: positive sample reinforcement)",
+    "negative": "only rollouts with a negative advantage (NSR: negative sample reinforcement)",
+}
+
 VLLM_MODES = {"colocate": "vLLM inside each training process", "server": "a separate `trl vllm-serve` process"}
 
 
@@ -251,6 +258,7 @@ class TrainConfig(Config):
     label: str | None = setting(None, "override the label of the chosen example(s) (Tab. 5 rows 11-13)")
     label_noise: float = setting(0.0, "share of labels made wrong (Tab. 17)")
     reward: str = setting("outcome", "the reward function (rlvr.rewards.REWARDS)", choices=_reward_names)
+    reward_p: float = setting(0.5, "reward: random only: the probability of a reward of 1 per rollout")
     # GRPO
     prompts_per_step: int = setting(128, "rollout batch in prompts; a 1-shot set is its example repeated this often")
     rollouts_per_prompt: int = setting(8, "rollouts per prompt: the GRPO group size")
@@ -263,7 +271,10 @@ class TrainConfig(Config):
     weight_decay: float = setting(0.01, "AdamW weight decay")
     beta: float = setting(0.001, "low-variance (k3) KL loss coefficient; 0 loads no reference model")
     entropy_coef: float = setting(0.001, "entropy bonus coefficient (verl's hidden default); negative penalises")
-    pg_loss_coef: float = setting(1.0, "scale of the policy-gradient loss; 0: entropy/KL-only training (Tab. 5)")
+    pg_loss_coef: float = setting(1.0, "scale of the policy-gradient loss; 0: entropy/KL-only training (Tab. 5); "
+                                       "0 with a negative entropy_coef: entropy minimisation without reward")
+    advantage_sign: str = setting("all", "which rollouts the policy gradient trains on (ADVANTAGE_SIGNS: all, "
+                                         "positive = PSR, negative = NSR)", choices=lambda: ADVANTAGE_SIGNS)
     clip_epsilon: float = setting(0.2, "PPO clip range of the importance ratio")
     max_grad_norm: float = setting(1.0, "gradient-norm clip")
     trl: dict[str, Any] = setting(
@@ -321,6 +332,8 @@ class TrainConfig(Config):
         # entropy_coef may be negative: entropy is then penalised (entropy minimisation).
         problems += self._below(0, "temperature", "learning_rate", "beta", "pg_loss_coef", "clip_epsilon",
                                 "max_grad_norm", "weight_decay")
+        if not 0.0 <= self.reward_p <= 1.0:
+            problems.append(f"reward_p: must be within [0, 1], got {self.reward_p}")
         if not 0.0 <= self.label_noise <= 1.0:
             problems.append(f"label_noise: must be within [0, 1], got {self.label_noise}")
         if not 0.0 < self.top_p <= 1.0:

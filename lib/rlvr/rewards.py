@@ -8,11 +8,22 @@ datasets; both are accepted. The gold answer comes from the ``answer`` column.
 
 A registry maps names to functions, as open-r1 does, so a config can say
 ``reward: format`` and ablations stay one setting.
+
+Beside the paper's two, the follow-up literature's controls: ``random`` (Shao et
+al. 2025, "Spurious Rewards": 1 with probability ``reward_p``, whatever the text)
+and ``majority`` (TTRL, Zuo et al. 2025: the group's most common answer is the
+label; the gold answer is never read). The trainer passes them ``reward_p``,
+``seed`` and ``group_size`` from the run's config; used directly in TRL they
+fall back to p = 0.5, seed 0 and groups of consecutive identical prompts.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from .grading import extract_answer, grade_many
 
@@ -69,14 +80,78 @@ def format_reward(prompts=None, completions=(), **kwargs) -> list[float]:
     ]
 
 
+def random_reward(prompts=None, completions=(), reward_p: float = 0.5, seed: int = 0, trainer_state=None,
+                  process_index: int = 0, **kwargs) -> list[float]:
+    """1.0 with probability ``reward_p`` per rollout, independent of the text ("Spurious Rewards").
+
+    Drawn from (seed, step, process), so a run and its resume draw the same rewards.
+
+    >>> random_reward(completions=["a", "b", "c"], reward_p=0.0)
+    [0.0, 0.0, 0.0]
+    """
+    step = trainer_state.global_step if trainer_state is not None else 0
+    rng = np.random.default_rng([seed, step, process_index])
+    return [float(u < reward_p) for u in rng.random(len(completions))]
+
+
+def groups(prompts, n: int, group_size: int | None = None) -> list[range]:
+    """The rollout groups of a reward call: ``group_size`` consecutive rollouts (TRL places a
+    prompt's rollouts together), else runs of consecutive identical prompts."""
+    if group_size:
+        if n % group_size:
+            raise ValueError(f"{n} completions do not split into groups of {group_size}")
+        return [range(i, i + group_size) for i in range(0, n, group_size)]
+    keys = [_prompt_key(p) for p in (prompts if prompts is not None else [None] * n)]
+    bounds = [0] + [i for i in range(1, n) if keys[i] != keys[i - 1]] + [n]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+def _prompt_key(prompt) -> str:
+    return hashlib.sha1(repr(prompt).encode()).hexdigest()
+
+
+def majority_label(answers: Sequence[str | None]) -> str | None:
+    """The most common extracted answer (None: none extracted); a tie goes to the answer seen first.
+
+    >>> majority_label(["4", None, "5", "5", "4"])
+    '4'
+    """
+    counts = Counter(a for a in answers if a is not None)
+    if not counts:
+        return None
+    top = max(counts.values())
+    return next(a for a in answers if a is not None and counts[a] == top)
+
+
+def majority_reward(prompts=None, completions=(), group_size: int | None = None, **kwargs) -> list[float]:
+    """TTRL's label-free reward: within each group, the most common extracted answer is the
+    pseudo-label, and a rollout earns 1.0 if its answer equals it by the train protocol.
+    The ``answer`` column is never read.
+
+    >>> majority_reward(completions=[r"\\boxed{4}", r"\\boxed{4}", r"\\boxed{5}", "no box"], group_size=4)
+    [1.0, 1.0, 0.0, 0.0]
+    """
+    texts = [completion_text(c) for c in completions]
+    rewards = [0.0] * len(texts)
+    for group in groups(prompts, len(texts), group_size):
+        label = majority_label([extract_answer(texts[i], "train") for i in group])
+        if label is None:
+            continue
+        for i, ok in zip(group, grade_many([texts[i] for i in group], [label] * len(group), "train")):
+            rewards[i] = 1.0 if ok else 0.0
+    return rewards
+
+
 REWARDS: dict[str, RewardFunc] = {
     "outcome": outcome_reward,
     "format": format_reward,
+    "random": random_reward,
+    "majority": majority_reward,
 }
 
 
 def get_reward(name: str) -> RewardFunc:
-    """Look a reward function up by its registry name (``outcome``, ``format``)."""
+    """Look a reward function up by its registry name (``outcome``, ``format``, ``random``, ``majority``)."""
     try:
         return REWARDS[name]
     except KeyError:

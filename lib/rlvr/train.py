@@ -17,7 +17,8 @@ batch of G rollouts o_1..o_G of each prompt q, with rewards r_i::
     L_pg   = sum_it [ -min(rho_it A_i c, clip(rho_it, 1-eps, 1+eps) A_i c) + beta kl_it ] / T
     L      = L_pg - entropy_coef * H
 
-with c = ``pg_loss_coef``, eps = ``clip_epsilon``, T the number of completion
+with c = ``pg_loss_coef`` (and A_i set to 0 where its sign is not ``advantage_sign``'s: PSR/NSR),
+eps = ``clip_epsilon``, T the number of completion
 tokens in the whole rollout batch (token-level aggregation, loss_type "dapo"),
 and H the mean per-token entropy over the completion tokens of a micro-batch
 (divided by the gradient-accumulation steps, so averaged over micro-batches).
@@ -29,6 +30,19 @@ token weighs the same whichever micro-batch it falls in. The two agree when
 micro-batches hold equally many tokens; the entropy term is a per-micro-batch
 mean in both. ``trl:`` settings can change any of this; what they change is
 recorded in the run's ``run_config.json`` as a deviation.
+
+The follow-up literature's modes, and how they depart from their papers:
+
+- PSR / NSR (``advantage_sign``; Zhu et al. 2025, arXiv 2506.01347): the paper trains
+  on rewards of +1 / -1 without group normalisation; here the GRPO advantage's sign
+  picks the rollouts and their advantages keep GRPO's magnitude, and T still counts
+  every rollout's tokens, so the term is scaled by the share of tokens it trains on.
+  KL and entropy terms act on all rollouts.
+- Entropy minimisation without reward (``pg_loss_coef: 0``, ``entropy_coef < 0``;
+  one-shot EM, arXiv 2505.20282): L = |entropy_coef| * H, the mean token entropy of
+  the policy's own samples over the full vocabulary at the rollout temperature,
+  averaged per micro-batch as TRL does; the reward is computed and logged but trains
+  nothing. Sampling temperature, batch and steps are the config's, not that paper's.
 """
 
 from __future__ import annotations
@@ -91,7 +105,9 @@ def make_reward(cfg: TrainConfig, log: RunLog, steps_per_epoch: int, by_step: di
 
     def reward(prompts, completions, answer, example_id, trainer_state=None, **kwargs):
         texts = [completion_text(c) for c in completions]
-        rewards = reward_fn(prompts=prompts, completions=completions, answer=answer, **kwargs)
+        rewards = reward_fn(prompts=prompts, completions=completions, answer=answer, trainer_state=trainer_state,
+                            reward_p=cfg.reward_p, seed=cfg.seed, group_size=cfg.rollouts_per_prompt,
+                            process_index=process_rank(), **kwargs)
         correct = grade_many(texts, answer, "train")  # training accuracy, whatever the reward
         step = (trainer_state.global_step if trainer_state is not None else 0) + 1
         epoch = (step - 1) // steps_per_epoch
@@ -262,9 +278,13 @@ class RLVRTrainer(GRPOTrainer):
     def _compute_loss(self, model, inputs):
         # The clipped policy term is linear in the advantages, so scaling them by
         # pg_loss_coef scales that term alone; 0 leaves KL and entropy (Tab. 5 row 10).
-        if self.pg_loss_coef != 1.0:
-            inputs = {**inputs, "advantages": inputs["advantages"] * self.pg_loss_coef}
-        return super()._compute_loss(model, inputs)
+        # A zero advantage gives its rollout no policy gradient: PSR / NSR zero the other sign.
+        advantages = inputs["advantages"] * self.pg_loss_coef
+        if self.rlvr_config.advantage_sign == "positive":
+            advantages = advantages.clamp(min=0)
+        elif self.rlvr_config.advantage_sign == "negative":
+            advantages = advantages.clamp(max=0)
+        return super()._compute_loss(model, {**inputs, "advantages": advantages})
 
     def _save(self, output_dir=None, state_dict=None):
         # Checkpoints in the base model's dtype, with it and the base model's
