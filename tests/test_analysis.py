@@ -45,3 +45,24 @@ def test_best_step_and_samples_at():
     assert best[["condition", "step", "strict"]].values.tolist() == [["a", 25, 0.3], ["b", 50, 0.4]]
     samples = pd.DataFrame({"step": [1, 1, 5, 9], "completion": list("abcd")})
     assert analysis.samples_at(samples, [1, 8], n=1)["completion"].tolist() == ["a", "d"]
+
+
+def test_the_base_model_overtaking_a_trained_one_at_large_k():
+    ks = [1, 2, 4, 8, 16]
+    curves = pd.concat([
+        pd.DataFrame({"model": "base", "k": ks, "pass_at_k": [0.10, 0.20, 0.40, 0.60, 0.80]}),
+        pd.DataFrame({"model": "1-shot", "k": ks, "pass_at_k": [0.30, 0.40, 0.45, 0.55, 0.60]}),
+        pd.DataFrame({"model": "full set", "k": ks, "pass_at_k": [0.40, 0.50, 0.60, 0.70, 0.85]}),
+    ])
+    found = analysis.pass_at_crossing(curves).set_index("model")
+    assert found.loc["1-shot", "crossing_k"] == 8  # 0.60 >= 0.55: the base has caught up at k = 8
+    assert round(found.loc["1-shot", "lead_at_k1"], 2) == 0.20
+    assert pd.isna(found.loc["full set", "crossing_k"])  # still ahead at the largest k sampled
+    assert round(found.loc["full set", "gap_at_largest_k"], 2) == 0.05
+    # Seeds are averaged first: one seed's crossing does not make it.
+    other_seed = pd.concat([
+        pd.DataFrame({"model": "base", "k": ks, "pass_at_k": [0.10, 0.20, 0.30, 0.40, 0.50]}),
+        pd.DataFrame({"model": "1-shot", "k": ks, "pass_at_k": [0.90] * 5}),
+    ])
+    seeds = pd.concat([curves[curves["model"] != "full set"].assign(seed=0), other_seed.assign(seed=1)])
+    assert pd.isna(analysis.pass_at_crossing(seeds).set_index("model").loc["1-shot", "crossing_k"])

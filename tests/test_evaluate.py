@@ -211,6 +211,18 @@ def test_the_command_line_writes_tables_and_the_exact_config(tmp_path, capsys):
     assert "toy-test" in capsys.readouterr().out
 
 
+def test_samples_on_the_command_line_give_pass_at_k(tmp_path):
+    from rlvr.cli import main
+
+    out = tmp_path / "e"
+    assert main(["evaluate", "toy-base", "--preset", "cpu", "--samples", "4", "--temperature", "0.6",
+                 "--limit", "3", "--out", str(out)]) == 0
+    passk = pd.read_csv(out / "pass_at.csv")
+    assert passk["k"].tolist() == [1, 2, 4] and (passk["n"] == 4).all()
+    assert passk["pass_at_k"].is_monotonic_increasing
+    assert len(pd.read_parquet(out / "samples.parquet")) == 12
+
+
 def test_the_command_line_refuses_a_bad_setting_naming_it(tmp_path, capsys):
     from rlvr.cli import main
 

@@ -75,6 +75,28 @@ def best_step(results: pd.DataFrame, metric: str = "strict", by: str | list[str]
     return results.loc[results.groupby(by)[metric].idxmax()].reset_index(drop=True)
 
 
+def pass_at_crossing(curves: pd.DataFrame, base: str = "base", by: str = "model") -> pd.DataFrame:
+    """Where the base model's pass@k catches up with each trained model's (Yue et al. 2025: RL
+    sharpens what the base can already do, so at large k the base overtakes it).
+
+    ``curves``: ``rlvr.evaluate.pass_at`` tables with a ``by`` column naming the model (and
+    optionally ``seed``: curves are then averaged over seeds first). One row per trained model:
+    its pass@1 lead over the base, and ``crossing_k``, the smallest k at which the base's pass@k
+    is at or above the model's (None where it never is, up to the largest k sampled).
+    """
+    mean = curves.groupby([by, "k"], sort=False)["pass_at_k"].mean().unstack(by)
+    if base not in mean:
+        raise ValueError(f"no curve for the base model {base!r}; models: {', '.join(map(str, mean.columns))}")
+    rows = []
+    for model in (m for m in mean.columns if m != base):
+        caught = mean.index[mean[base] >= mean[model]]
+        rows.append({by: model, "lead_at_k1": float(mean[model].iloc[0] - mean[base].iloc[0]),
+                     "crossing_k": int(caught[0]) if len(caught) else None,
+                     "largest_k": int(mean.index.max()),
+                     "gap_at_largest_k": float(mean[model].iloc[-1] - mean[base].iloc[-1])})
+    return pd.DataFrame(rows)
+
+
 def samples_at(samples: pd.DataFrame, steps: list[int], n: int = 3) -> pd.DataFrame:
     """A few training rollouts at each of ``steps`` (nearest logged step), to read."""
     logged = sorted(samples["step"].unique())

@@ -279,7 +279,8 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
     for name, help_text in EvalConfig.help().items():
         if name == "demos":
             continue  # pairs of texts: from Python (rlvr.incontext), not a command line
-        flags = [f"--{name.replace('_', '-')}"] + (["--data"] if name == "data_source" else [])
+        aliases = {"data_source": ["--data"], "n_samples": ["--samples"]}
+        flags = [f"--{name.replace('_', '-')}"] + aliases.get(name, [])
         choices = EvalConfig.choices(name)
         p.add_argument(
             *flags,

@@ -38,6 +38,21 @@ def curves(results: pd.DataFrame, metrics: Sequence[str] = ("strict", "boxed"), 
     return grid.figure
 
 
+def pass_at_curves(curves: pd.DataFrame, hue: str = "model", title: str | None = None):
+    """pass@k against k (log scale), a line per model (mean and spread over seeds):
+    the ``rlvr.evaluate.pass_at`` tables with a ``hue`` column."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    sns.lineplot(data=curves, x="k", y="pass_at_k", hue=hue, marker="o", errorbar="sd", ax=ax)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k (samples a problem)")
+    ax.set_ylabel("pass@k")
+    ax.set_ylim(0, 1)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def train_test_curves(table: pd.DataFrame, test: str = "strict", title: str | None = None):
     """Training accuracy on the example against held-out accuracy over steps (post-saturation)."""
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
