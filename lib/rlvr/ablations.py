@@ -18,6 +18,7 @@ from .rundir import slug
 
 # The TrainConfig fields each grid sets itself (a notebook refuses them as `train` overrides).
 GRID_FIELDS = {
+    "beyond": ("reward", "pg_loss_coef", "entropy_coef", "advantage_sign"),
     "tab5": ("pg_loss_coef", "weight_decay", "beta", "entropy_coef"),
     "labels": ("label",),
     "noise": ("label_noise",),
@@ -139,6 +140,36 @@ def tab14(
         conditions["full set, format, with entropy"] = replace(
             full_set, reward="format", entropy_coef=coef, output_dir=_folder(out, "full-format-ent1")
         )
+    return conditions
+
+
+# The follow-up literature's training signals, each a change from 1-shot RLVR with the outcome reward
+# (08_beyond_the_paper): name -> (TrainConfig fields, folder).
+BEYOND = {
+    "outcome": ({}, "outcome"),
+    "format": ({"reward": "format"}, "format"),
+    "random": ({"reward": "random"}, "random"),                       # Shao et al. 2025, p = reward_p
+    "majority": ({"reward": "majority"}, "majority"),                 # TTRL, Zuo et al. 2025
+    "entropy minimisation": ({"pg_loss_coef": 0.0, "entropy_coef": -0.001}, "em"),  # one-shot EM, no reward
+    "PSR": ({"advantage_sign": "positive"}, "psr"),                   # Zhu et al. 2025
+    "NSR": ({"advantage_sign": "negative"}, "nsr"),
+}
+
+
+def beyond(one_shot: TrainConfig, out: str | Path, names=tuple(BEYOND),
+           full_set: TrainConfig | None = None) -> dict[str, TrainConfig]:
+    """``BEYOND``'s conditions on the 1-shot config, and on ``full_set`` too when given."""
+    if unknown := [n for n in names if n not in BEYOND]:
+        raise ValueError(f"unknown condition(s) {', '.join(map(repr, unknown))}; choose from {', '.join(BEYOND)}")
+    conditions = {}
+    for prefix, base in (("1-shot", one_shot), ("full set", full_set)):
+        if base is None:
+            continue
+        for name in names:
+            fields, folder = BEYOND[name]
+            conditions[f"{prefix}, {name}"] = replace(
+                base, **{"reward": "outcome", "pg_loss_coef": 1.0, "advantage_sign": "all", **fields},
+                output_dir=_folder(out, f"{'1shot' if prefix == '1-shot' else 'full'}-{folder}"))
     return conditions
 
 

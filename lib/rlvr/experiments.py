@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +24,7 @@ from transformers import TrainerCallback
 
 from .analysis import score
 from .config import EvalConfig, TrainConfig
-from .evaluate import checkpoint_targets, evaluate_checkpoints
+from .evaluate import checkpoint_targets, evaluate_checkpoints, pass_at
 from .rundir import STEPS_LOG, TRAIN_LOG, check_same_settings, is_complete, load_run, read_log
 
 BASE_EVAL = "base-eval"  # beside a comparison's runs: the base model's evaluation, shared by all
@@ -213,3 +214,20 @@ def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base
         tables.append(table)
         scores.append(score(table, ["condition", "step"]))
     return pd.concat(scores, ignore_index=True), pd.concat(tables, ignore_index=True)
+
+
+def pass_at_curves(conditions: dict[str, TrainConfig], best: pd.DataFrame, eval_config: EvalConfig, *,
+                   samples: int, temperature: float, limit: int | None, base_model: str,
+                   base_dir: str | Path) -> pd.DataFrame:
+    """pass@k for k = 1, 2, 4, ... ``samples`` of the base model and of each condition's best
+    checkpoint (``best``: ``analysis.best_step``'s rows, a ``condition`` and a ``step`` each), on the
+    first ``limit`` problems of each benchmark; one row per (model, step, benchmark, k).
+    Each checkpoint's samples are saved beside its run (``pass-at/``) and reused when present."""
+    sampled = replace(eval_config, n_samples=samples, temperature=temperature, limit=limit)
+    tables = [pass_at(evaluate_checkpoints(base_dir, sampled, base_model=base_model, only=[0],
+                                           progress=False)).assign(model="base")]
+    for name, step in zip(best["condition"], best["step"]):
+        run_dir = Path(conditions[name].output_dir)
+        table = evaluate_checkpoints(run_dir, sampled, only=[int(step)], out_dir=run_dir / "pass-at", progress=False)
+        tables.append(pass_at(table).assign(model=name))
+    return pd.concat(tables, ignore_index=True)
