@@ -161,6 +161,9 @@ def train_command(args) -> int:
 
     try:
         cfg = load_params(args.params, **nest(_overrides(args.set)))
+        from .data import training_dataset
+
+        training_dataset(cfg)  # its examples exist (a history file to rank by, say) before anything runs
         if cfg.backend == "unsloth":
             # Unsloth must be imported before transformers and TRL to patch them.
             from .unsloth_path import prepare

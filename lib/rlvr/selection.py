@@ -20,7 +20,10 @@ def load_history(path: str | Path) -> dict[str, list[float]]:
     """``{example_id: [accuracy in epoch 1, 2, ...]}`` from a history JSON file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"history file {path} does not exist (a run writes history_accuracy.json)")
+        raise FileNotFoundError(
+            f"history file {path} does not exist: a training run writes one (history_accuracy.json in its "
+            "folder; for the embedded default, `rlvr train params/toy/selection_run.yaml`), or choose the "
+            "example by id instead (examples: [toy-train-00004])")
     data = json.loads(path.read_text())
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
         raise ValueError(f"{path} is not a history: expected {{example_id: [per-epoch accuracy, ...]}}")

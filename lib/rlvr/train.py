@@ -536,18 +536,19 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
         prepare()
     on_gpu = torch.cuda.is_available()
     args = grpo_config(cfg, micro_batch, on_gpu)  # TRL's own checks, before anything is written
+    dataset = training_dataset(cfg)  # and the data's (a missing history file, an unknown example)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     # Under a multi-process launch (torchrun, accelerate) only the main process writes files,
     # and it holds the folder against a second run resuming into it at the same time.
     main_process = process_rank() == 0
     with exclusive(out) if main_process else contextlib.nullcontext():
-        _train(cfg, args, out, main_process, on_gpu, resume, micro_batch, callbacks)
+        _train(cfg, args, dataset, out, main_process, on_gpu, resume, micro_batch, callbacks)
     return out
 
 
-def _train(cfg: TrainConfig, args: GRPOConfig, out: Path, main_process: bool, on_gpu: bool, resume: bool,
-           micro_batch: int, callbacks: Sequence) -> None:
+def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process: bool, on_gpu: bool,
+           resume: bool, micro_batch: int, callbacks: Sequence) -> None:
     if not on_gpu:
         torch.set_num_threads(cpu_threads(cfg.threads))
     log = RunLog(out)
@@ -557,7 +558,6 @@ def _train(cfg: TrainConfig, args: GRPOConfig, out: Path, main_process: bool, on
     elif main_process:
         log.truncate_after(previous)
 
-    dataset = training_dataset(cfg)
     steps_per_epoch = max(1, len(dataset) // cfg.prompts_per_step)
     departures = deviations(cfg)
     for text in departures:
