@@ -173,6 +173,11 @@ def beyond(one_shot: TrainConfig, out: str | Path, names=tuple(BEYOND),
     return conditions
 
 
+def with_signal(conditions: dict[str, TrainConfig], names) -> list[str]:
+    """The conditions ``beyond`` made for the signals ``names`` (1-shot and full set alike)."""
+    return [c for c in conditions if c.split(", ", 1)[-1] in set(names)]
+
+
 # The headline's conditions (Tab. 8 / 14): name -> (1-shot or full set, reward, folder).
 # The paper's order (Tab. 14: the full set first), which is also the longest run first:
 # side by side, the shorter 1-shot runs then share the other core instead of one waiting.

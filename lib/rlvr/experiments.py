@@ -218,15 +218,18 @@ def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base
 
 def pass_at_curves(conditions: dict[str, TrainConfig], best: pd.DataFrame, eval_config: EvalConfig, *,
                    samples: int, temperature: float, limit: int | None, base_model: str,
-                   base_dir: str | Path) -> pd.DataFrame:
+                   base_dir: str | Path, only: Sequence[str] | None = None) -> pd.DataFrame:
     """pass@k for k = 1, 2, 4, ... ``samples`` of the base model and of each condition's best
-    checkpoint (``best``: ``analysis.best_step``'s rows, a ``condition`` and a ``step`` each), on the
-    first ``limit`` problems of each benchmark; one row per (model, step, benchmark, k).
+    checkpoint (``best``: ``analysis.best_step``'s rows, a ``condition`` and a ``step`` each; ``only``:
+    these conditions), on the first ``limit`` problems of each benchmark; one row per (model, step,
+    benchmark, k).
     Each checkpoint's samples are saved beside its run (``pass-at/``) and reused when present."""
     sampled = replace(eval_config, n_samples=samples, temperature=temperature, limit=limit)
     tables = [pass_at(evaluate_checkpoints(base_dir, sampled, base_model=base_model, only=[0],
                                            progress=False)).assign(model="base")]
     for name, step in zip(best["condition"], best["step"]):
+        if only is not None and name not in only:
+            continue
         run_dir = Path(conditions[name].output_dir)
         table = evaluate_checkpoints(run_dir, sampled, only=[int(step)], out_dir=run_dir / "pass-at", progress=False)
         tables.append(pass_at(table).assign(model=name))
