@@ -36,8 +36,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture
+def held_by_another_process():
+    """A context manager: ``with held_by_another_process(folder) as pid:`` ..."""
+    return _held_by_another_process
+
+
 @contextmanager
-def held_by_another_process(folder):
+def _held_by_another_process(folder):
     """``folder`` held by another process through ``rlvr.rundir.exclusive`` (as a second sweep or
     training run would hold it) until the block ends, when that process is killed."""
     script = ("import sys, time; from rlvr.rundir import exclusive\n"

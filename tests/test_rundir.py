@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
-from conftest import held_by_another_process
 from rlvr import rundir
 from rlvr.config import preset
 
@@ -77,7 +76,7 @@ def test_reading_results_needs_neither_torch_nor_the_trainer():
     assert done.stdout.strip() == "[]"
 
 
-def test_a_run_folder_has_one_writer_and_a_killed_one_frees_it(tmp_path):
+def test_a_run_folder_has_one_writer_and_a_killed_one_frees_it(tmp_path, held_by_another_process):
     folder = tmp_path / "run"
     with held_by_another_process(folder) as pid:
         with pytest.raises(rundir.RunBusy, match=f"being written by pid {pid} .*run again"):

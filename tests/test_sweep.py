@@ -7,7 +7,6 @@ import json
 import nbformat
 import pytest
 import yaml
-from conftest import held_by_another_process
 from rlvr.cli import main
 from rlvr.sweep import load_sweep, run_sweep
 
@@ -129,7 +128,7 @@ def test_a_failed_run_is_reported_kept_and_retried(project, capsys):
     assert result.summary.values.tolist() == [["fail=False", False, 10], ["fail=True", True, 10]]
 
 
-def test_a_run_another_sweep_is_executing_is_left_alone(project, capsys):
+def test_a_run_another_sweep_is_executing_is_left_alone(project, capsys, held_by_another_process):
     path = write_sweep(project, grid={"a": [1, 2]})
     busy = project / "outputs" / "demo" / "a=1"
     busy.mkdir(parents=True)
