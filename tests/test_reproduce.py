@@ -70,6 +70,7 @@ def test_late_rollouts_describe_the_example_over_the_last_steps():
 def test_only_names_known_experiments_in_their_order():
     assert reproduce.chosen("tab17x".replace("17x", "8") + ",postsat") == ["postsat", "tab8"]
     assert reproduce.chosen(None) == list(reproduce.ORDER)
+    assert reproduce.chosen("beyond,tab8") == ["tab8", "beyond"]  # an extra runs only when named
     with pytest.raises(ValueError, match="unknown experiment\\(s\\) tab99; choose from selection, postsat"):
         reproduce.chosen("tab5,tab99")
 
@@ -112,11 +113,14 @@ def test_the_report_states_each_verdict_and_keeps_the_hand_written_part(tmp_path
     assert f"**{HOLDS_MEAN}**: base < format-only < 1-shot outcome <= full set" in text
     assert "### The loss terms (Tab. 5 rows 1-10)\n\nNot run yet." in text
     assert (root / "docs" / "figures" / "tab8.png").stat().st_size > 1000
-    # Run again: the generated part is replaced, not repeated, and the hand-written part stays.
-    reproduce.report(["tab8"], seeds=[0, 1], root=root, doc=doc)
+    # Run again after a subset: the generated part is replaced, not repeated, every experiment keeps
+    # its section, and the hand-written part stays. An extra experiment shows once it has runs.
+    reproduce.report(["tab8"], seeds=[0, 1], root=root, doc=doc, minutes=3)
     again = doc.read_text()
     assert again.count(reproduce.BEGIN) == 1 and "Notes written by hand." in again
-    assert "Tab. 5 rows 1-10" not in again.split(reproduce.END)[0]
+    assert "### The loss terms (Tab. 5 rows 1-10)" in again
+    assert "The last `rlvr reproduce` (tab8) took 3 minutes" in again
+    assert "Beyond the paper" not in again
 
 
 def test_the_command_lists_the_runs_to_do_and_refuses_an_unknown_experiment(tmp_path, monkeypatch, capsys):
@@ -130,3 +134,40 @@ def test_the_command_lists_the_runs_to_do_and_refuses_an_unknown_experiment(tmp_
     assert out.index("reproduce tab8") < out.index("reproduce tab16: 3 runs, 0 complete, 3 to run")
     assert main(["reproduce", "--only", "tab99", "--dry-run"]) == 2
     assert "unknown experiment(s) tab99" in capsys.readouterr().err
+
+
+def fake_beyond(root: Path, seed: int, strict: dict, passk: dict) -> None:
+    """A made-up 08_beyond_the_paper run: best strict accuracy per condition, pass@k curves per model."""
+    run = root / "outputs" / "reproduce" / "beyond" / f"train.seed={seed}"
+    run.mkdir(parents=True)
+    rows = [{"condition": c, "step": s, "strict": v if s else 0.14, "eval": 0.2, "boxed": 0.5, "run_on": 0.3}
+            for c, v in strict.items() for s in (0, 50)]
+    pd.DataFrame(rows).to_parquet(run / "scores.parquet")
+    curves = [{"model": m, "k": k, "pass_at_k": v, "benchmark": "toy-test"}
+              for m, values in passk.items() for k, v in zip((1, 4, 16), values)]
+    pd.DataFrame(curves).to_parquet(run / "pass_at.parquet")
+    pd.DataFrame(strict.items(), columns=["condition", "strict"]).to_csv(run / "summary.csv", index=False)
+    (run / "run.json").write_text(json.dumps({"status": "ok"}))
+
+
+def test_the_follow_up_papers_findings_are_checked_on_beyond_runs(tmp_path):
+    root = fake_project(tmp_path)
+    strict = {"1-shot, outcome": 0.34, "1-shot, random": 0.20, "1-shot, majority": 0.30,
+              "1-shot, entropy minimisation": 0.10, "1-shot, NSR": 0.20}
+    # The base catches up at k = 16 on seed 0 only; averaged over seeds it does not.
+    fake_beyond(root, 0, strict, {"base": (0.1, 0.4, 0.9), "1-shot, outcome": (0.3, 0.6, 0.8)})
+    fake_beyond(root, 1, {**strict, "1-shot, random": 0.12},
+                {"base": (0.1, 0.4, 0.6), "1-shot, outcome": (0.3, 0.7, 0.9)})
+    result = reproduce.check_beyond(reproduce._complete("beyond.yaml", [0, 1], root), root)
+    verdicts = {p.finding.split(" (")[0]: p for p in result.patterns}
+    random, majority, em, nsr, yue = result.patterns
+    assert random.claims[0].per_seed == {0: True, 1: False} and random.verdict == HOLDS_MEAN  # 20 > 14; 12 < 14
+    assert majority.verdict == HOLDS_ALL  # a gain of 16 against outcome's 20
+    assert em.verdict == FAILS  # 10 < 14
+    assert nsr.claims[0].per_seed == {0: False, 1: False}  # 6 < 10
+    assert yue.claims[0].per_seed == {0: True, 1: False} and not yue.claims[0].on_mean
+    assert "1-shot, outcome: 16, -" in yue.note
+    table = result.table.set_index("condition")
+    assert table.loc["1-shot, random", "theirs: MATH-500 gain, Qwen2.5-Math-7B"] == 21.4
+    assert table.loc["1-shot, majority", "gain over the base (points)"] == 16.0
+    assert len(verdicts) == 5

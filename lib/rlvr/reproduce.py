@@ -514,6 +514,70 @@ def _at(table: pd.DataFrame, step, column: str):
     return float(table.loc[step, column]) if step is not None and step in table.index and column in table else None
 
 
+# Shao et al.'s signals for ours (their first version's MATH-500 gains; the full-set outcome run is
+# their "ground truth", the 1-shot one their "one-shot RL").
+_THEIRS = {"full set, outcome": "ground truth", "1-shot, outcome": "one-shot RL", "1-shot, random": "random",
+           "full set, random": "random", "1-shot, majority": "majority", "full set, majority": "majority",
+           "1-shot, format": "format", "full set, format": "format"}
+
+
+def check_beyond(runs: list[Run], root: Path) -> Result:
+    """The follow-up literature's findings (08_beyond_the_paper), checked in this world."""
+    spurious = Pattern("a random reward, independent of the answer, lifts the base (Shao et al. 2025: +21.4 points "
+                       "on MATH-500 for Qwen2.5-Math-7B, little or nothing for Llama and OLMo)")
+    ttrl = Pattern("the majority-vote reward, which never reads a label, gains at least half as much as the true "
+                   "reward (TTRL, arXiv 2504.16084)")
+    em = Pattern("entropy minimisation without any reward lifts the base (one-shot EM, arXiv 2505.20282)")
+    nsr = Pattern("training only on rollouts with a negative advantage (NSR) gains at least half as much as the "
+                  "full policy gradient (Zhu et al., arXiv 2506.01347)")
+    yue = Pattern("at large k the base model's pass@k catches up with the RL-trained model's (Yue et al., "
+                  "arXiv 2504.13837): a crossing k exists for the outcome-reward runs")
+    patterns = [spurious, ttrl, em, nsr, yue]
+    if not runs:
+        return Result(pd.DataFrame(), patterns)
+    scores = _stack(runs, "scores")
+    best = _with_base(scores, ["seed", "condition"])
+    strict = _wide(best)
+    gain = strict.sub(strict["base"], axis=0)
+    for setting in ("1-shot", "full set"):
+        def has(*names):
+            return all(f"{setting}, {n}" in strict for n in names)
+
+        if has("random"):
+            spurious.claims.append(claim(strict, f"{setting}: random above the base",
+                                         lambda r, c=f"{setting}, random": r[c] > r["base"]))
+        if has("majority", "outcome"):
+            ttrl.claims.append(claim(gain, f"{setting}: majority's gain >= half of outcome's",
+                                     lambda r, s=setting: r[f"{s}, majority"] >= 0.5 * r[f"{s}, outcome"]))
+        if has("entropy minimisation"):
+            em.claims.append(claim(strict, f"{setting}: entropy minimisation above the base",
+                                   lambda r, c=f"{setting}, entropy minimisation": r[c] > r["base"]))
+        if has("NSR", "outcome"):
+            nsr.claims.append(claim(gain, f"{setting}: NSR's gain >= half of outcome's",
+                                    lambda r, s=setting: r[f"{s}, NSR"] >= 0.5 * r[f"{s}, outcome"]))
+    curves = [_read(r, "pass_at").assign(seed=_seed(r)) for r in runs if (r.out_dir / "pass_at.parquet").is_file()]
+    if curves:
+        stacked = pd.concat(curves, ignore_index=True)
+        per_seed = {seed: analysis.pass_at_crossing(c).set_index("model")["crossing_k"]
+                    for seed, c in stacked.groupby("seed")}
+        on_mean = analysis.pass_at_crossing(stacked).set_index("model")["crossing_k"]  # curves averaged first
+        largest = int(stacked["k"].max())
+        for model in (m for m in ("1-shot, outcome", "full set, outcome") if m in on_mean):
+            yue.claims.append(Claim(f"{model}: the base catches up by k = {largest}",
+                                    {s: not pd.isna(k.get(model)) for s, k in per_seed.items()},
+                                    not pd.isna(on_mean[model])))
+        yue.note = "crossing k per seed (- where the base never catches up): " + "; ".join(
+            f"{m}: " + ", ".join("-" if pd.isna(k.get(m)) else str(int(k.get(m))) for k in per_seed.values())
+            for m in on_mean.index)
+    table = _summary(best, "condition", ["strict", "eval", "boxed", "run_on"])
+    theirs = paper.table("spurious").set_index("signal")["MATH500 gain (v1)"]
+    means = gain.mean() * 100
+    table["gain over the base (points)"] = [None if c == "base" else round(float(means.get(c)), 1)
+                                            for c in table["condition"]]
+    table["theirs: MATH-500 gain, Qwen2.5-Math-7B"] = [theirs.get(_THEIRS.get(c)) for c in table["condition"]]
+    return Result(table, patterns, best[["seed", "condition", "strict"]])
+
+
 EXPERIMENTS: dict[str, Experiment] = {
     "selection": Experiment("selection", "Data selection by historical variance (section 2, Fig. 1)",
                             ("selection.yaml",), None, seeded=False),
@@ -530,9 +594,13 @@ EXPERIMENTS: dict[str, Experiment] = {
                           ("postsat.yaml",), check_postsat),
     "tab16": Experiment("tab16", "In-context examples against 1-shot RLVR (Tab. 16)", ("tab16.yaml",), check_tab16,
                         after=("tab8",)),
+    "beyond": Experiment("beyond", "Beyond the paper: spurious and label-free rewards, entropy minimisation, "
+                                   "PSR/NSR, pass@k at large k (08_beyond_the_paper)", ("beyond.yaml",), check_beyond),
 }
 # The longest first, side by side; an experiment that reads another's runs after it.
 ORDER = ("selection", "postsat", "tab5", "labels", "tab14", "tab8", "tab3", "tab16")
+# Not the paper's, so not run by default (`--only beyond`); reported once its runs exist.
+EXTRAS = ("beyond",)
 
 
 def chosen(only: str | Sequence[str] | None) -> list[str]:
@@ -541,8 +609,8 @@ def chosen(only: str | Sequence[str] | None) -> list[str]:
         return list(ORDER)
     names = [n.strip() for n in (only.split(",") if isinstance(only, str) else only) if n.strip()]
     if bad := [n for n in names if n not in EXPERIMENTS]:
-        raise ValueError(f"--only: unknown experiment(s) {', '.join(bad)}; choose from {', '.join(ORDER)}")
-    return [n for n in ORDER if n in names]
+        raise ValueError(f"--only: unknown experiment(s) {', '.join(bad)}; choose from {', '.join(ORDER + EXTRAS)}")
+    return [n for n in ORDER + EXTRAS if n in names]
 
 
 # ----------------------------------------------------------------------------- running
@@ -653,18 +721,23 @@ def figure(result: Result, title: str, path: Path) -> Path:
 
 def report(names: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1, 2), root: str | Path | None = None,
            doc: str | Path = DOC, minutes: float | None = None, failed: dict | None = None) -> Path:
-    """Regenerate the generated part of ``doc`` from the runs on disk (the rest of it is kept)."""
+    """Regenerate the generated part of ``doc`` from the runs on disk (the rest of it is kept).
+
+    Every experiment gets its section (an extra one once it has runs), whichever ``names``
+    this invocation ran: a reproduce of a subset must not drop the others' results."""
     root = Path(root or Path.cwd())
     doc = Path(doc)
     figures = doc.parent / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    names = chosen(names) if names else list(ORDER)
+    ran = chosen(names) if names else list(ORDER)
+    names = list(ORDER) + [e for e in EXTRAS if e in ran or any(
+        _complete(f, seeds, root) for f in EXPERIMENTS[e].sweeps)]
     parts = [BEGIN, "", "## Reproduced in the embedded world (`rlvr reproduce`)", ""]
     parts.append(f"Seeds {', '.join(map(str, seeds))}; strict accuracy on all 500 problems of `toy-test` (the "
                  "training reward's rule), best checkpoint per run, mean ± sample std over seeds, next to the "
                  "paper's MATH500 (Qwen2.5-Math-1.5B). Verdicts: *holds on all seeds*, *holds on the mean*, "
-                 "*fails* (rules in `rlvr/reproduce.py`)." + (f" This reproduce took {minutes:.0f} minutes."
-                                                               if minutes else ""))
+                 "*fails* (rules in `rlvr/reproduce.py`)." + (
+                     f" The last `rlvr reproduce` ({', '.join(ran)}) took {minutes:.0f} minutes." if minutes else ""))
     verdicts = []
     for name in names:
         experiment = EXPERIMENTS[name]
