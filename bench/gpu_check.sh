@@ -4,7 +4,9 @@
 #      (64 rollouts x 1024 new tokens, transformers generation, bf16);
 #   2. the paper's training memory: micro-batches of 16, 8 and 4 rollouts at its 3072-token responses;
 #   3. the lab's own trainer and evaluation on the GPU: `rlvr train` (TRL, bf16) and `rlvr evaluate`
-#      on the embedded toy-base (a Qwen2 architecture), the path a user's GPU run takes without vLLM.
+#      on the embedded toy-base (a Qwen2 architecture), the path a user's GPU run takes without vLLM;
+#   4. the follow-up modes on the GPU (random and majority rewards, NSR, entropy minimisation: a few
+#      steps each) and pass@k from 256 samples a problem on 25 toy-test problems.
 # The packages the device lacks (trl, datasets, math-verify, ...) travel as py3.12 wheels in .whl/
 # (see bench/README or docs/benchmarks.md for the download line). Figures land in $OUT (or ./gpu-check).
 #
@@ -28,13 +30,22 @@ fi
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 tiny=${GPU_CHECK_TINY:+--tiny --device cpu}
 steps=${GPU_CHECK_TINY:+2}
-parts=${GPU_CHECK_PARTS:-123}
+parts=${GPU_CHECK_PARTS:-1234}
 part() { [[ $parts == *$1* ]]; }
 
 say "machine"
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1
   $PY -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
 } | tee -a "$log"
+
+run=/tmp/gpu-run
+cat > /tmp/gpu_train.yaml <<EOF
+preset: cpu
+examples: [toy-train-00007]   # the handshakes problem, which toy-base solves some of the time
+steps: ${steps:-40}
+save_every: ${steps:-40}
+output_dir: $run
+EOF
 
 if part 1; then
 say "1. one GRPO-shaped step, Qwen2.5-Math-1.5B shape"
@@ -51,15 +62,7 @@ fi
 
 if part 3; then
 say "3. the lab's trainer and evaluation on the GPU (toy-base, bf16, transformers generation)"
-run=/tmp/gpu-run
 rm -rf "$run"
-cat > /tmp/gpu_train.yaml <<EOF
-preset: cpu
-examples: [toy-train-00007]   # pi_1 of the embedded default
-steps: ${steps:-40}
-save_every: ${steps:-40}
-output_dir: $run
-EOF
 start=$(date +%s%N)
 timeout 300 $PY -m rlvr.cli train /tmp/gpu_train.yaml 2>&1 | grep -v -i "warn" | tail -15 | tee -a "$log"
 echo "train seconds: $(( ($(date +%s%N) - start) / 1000000 ))e-3" | tee -a "$log"
@@ -69,5 +72,26 @@ start=$(date +%s%N)
 timeout 240 $PY -m rlvr.cli evaluate "$run/checkpoint-${steps:-40}" --preset cpu --benchmarks toy-test \
     ${GPU_CHECK_TINY:+--limit 20} --out /tmp/gpu-eval 2>&1 | tail -12 | tee -a "$log"
 echo "evaluate seconds: $(( ($(date +%s%N) - start) / 1000000 ))e-3" | tee -a "$log"
+fi
+
+if part 4; then
+say "4. the follow-up modes on the GPU, and pass@256"
+for mode in "reward=random" "reward=majority" "advantage_sign=negative" "pg_loss_coef=0 entropy_coef=-0.001"; do
+    sets=$(for kv in $mode; do printf -- "--set %s " "$kv"; done)
+    start=$(date +%s%N)
+    timeout 120 $PY -m rlvr.cli train /tmp/gpu_train.yaml $sets --set steps=5 --set save_every=5 \
+        --set output_dir=/tmp/gpu-mode --fresh > /tmp/gpu-mode.log 2>&1
+    rc=$?
+    echo "$mode: exit $rc, $(( ($(date +%s%N) - start) / 1000000 ))e-3 s, steps $(wc -l < /tmp/gpu-mode/steps.jsonl)" \
+        | tee -a "$log"
+    [ $rc = 0 ] || tail -5 /tmp/gpu-mode.log | tee -a "$log"
+    rm -rf /tmp/gpu-mode
+done
+samples=${GPU_CHECK_TINY:+4}
+start=$(date +%s%N)
+timeout 300 $PY -m rlvr.cli evaluate toy-base --preset cpu --benchmarks toy-test --samples "${samples:-256}" \
+    --temperature 0.6 --limit 25 --out /tmp/gpu-passk 2>&1 | grep -v "it/s" | tail -4 | tee -a "$log"
+echo "pass@${samples:-256} evaluation seconds: $(( ($(date +%s%N) - start) / 1000000 ))e-3" | tee -a "$log"
+cp /tmp/gpu-passk/pass_at.csv "$OUT/gpu_pass_at.csv" 2>/dev/null || true
 fi
 say "done"
