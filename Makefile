@@ -26,7 +26,7 @@ setup: $(STAMP)
 quickstart: $(STAMP)
 	$(VENV)/bin/rlvr notebook 00_quickstart
 
-# Every experiment of the paper over seeds 0, 1, 2 (about 2 hours on 2 cores; resumable: run it
+# Every experiment of the paper over seeds 0, 1, 2 (90 minutes on 2 cores from a fresh clone; resumable: run it
 # again after an interruption), then docs/results-toy.md's generated part and docs/figures/.
 reproduce: $(STAMP)
 	$(VENV)/bin/rlvr reproduce
