@@ -569,12 +569,13 @@ def check_beyond(runs: list[Run], root: Path) -> Result:
         yue.note = "crossing k per seed (- where the base never catches up): " + "; ".join(
             f"{m}: " + ", ".join("-" if pd.isna(k.get(m)) else str(int(k.get(m))) for k in per_seed.values())
             for m in on_mean.index)
-    table = _summary(best, "condition", ["strict", "eval", "boxed", "run_on"])
+    order = ["base"] + list(dict.fromkeys(scores["condition"]))  # the notebook's order: 1-shot, then full set
+    table = _summary(best, "condition", ["strict", "eval", "boxed", "run_on"], order)
     theirs = paper.table("spurious").set_index("signal")["MATH500 gain (v1)"]
     means = gain.mean() * 100
-    table["gain over the base (points)"] = [None if c == "base" else round(float(means.get(c)), 1)
-                                            for c in table["condition"]]
-    table["theirs: MATH-500 gain, Qwen2.5-Math-7B"] = [theirs.get(_THEIRS.get(c)) for c in table["condition"]]
+    table["gain over the base (points)"] = ["-" if c == "base" else f"{means.get(c):.1f}" for c in table["condition"]]
+    table["theirs: MATH-500 gain, Qwen2.5-Math-7B"] = [
+        f"{theirs[_THEIRS[c]]:.1f}" if c in _THEIRS else "-" for c in table["condition"]]
     return Result(table, patterns, best[["seed", "condition", "strict"]])
 
 
