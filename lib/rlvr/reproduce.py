@@ -539,22 +539,19 @@ def check_beyond(runs: list[Run], root: Path) -> Result:
     best = _with_base(scores, ["seed", "condition"])
     strict = _wide(best)
     gain = strict.sub(strict["base"], axis=0)
+    # (pattern, signal): the signal above the base, and at least half of the outcome reward's gain.
+    above_base = ((spurious, "random"), (em, "entropy minimisation"))
+    half_the_gain = ((ttrl, "majority"), (nsr, "NSR"))
     for setting in ("1-shot", "full set"):
-        def has(*names):
-            return all(f"{setting}, {n}" in strict for n in names)
-
-        if has("random"):
-            spurious.claims.append(claim(strict, f"{setting}: random above the base",
-                                         lambda r, c=f"{setting}, random": r[c] > r["base"]))
-        if has("majority", "outcome"):
-            ttrl.claims.append(claim(gain, f"{setting}: majority's gain >= half of outcome's",
-                                     lambda r, s=setting: r[f"{s}, majority"] >= 0.5 * r[f"{s}, outcome"]))
-        if has("entropy minimisation"):
-            em.claims.append(claim(strict, f"{setting}: entropy minimisation above the base",
-                                   lambda r, c=f"{setting}, entropy minimisation": r[c] > r["base"]))
-        if has("NSR", "outcome"):
-            nsr.claims.append(claim(gain, f"{setting}: NSR's gain >= half of outcome's",
-                                    lambda r, s=setting: r[f"{s}, NSR"] >= 0.5 * r[f"{s}, outcome"]))
+        for pattern, signal in above_base:
+            if (c := f"{setting}, {signal}") in strict:
+                pattern.claims.append(claim(strict, f"{setting}: {signal} above the base",
+                                            lambda r, c=c: r[c] > r["base"]))
+        for pattern, signal in half_the_gain:
+            c, outcome = f"{setting}, {signal}", f"{setting}, outcome"
+            if c in gain and outcome in gain:
+                pattern.claims.append(claim(gain, f"{setting}: {signal}'s gain >= half of outcome's",
+                                            lambda r, c=c, o=outcome: r[c] >= 0.5 * r[o]))
     curves = [_read(r, "pass_at").assign(seed=_seed(r)) for r in runs if (r.out_dir / "pass_at.parquet").is_file()]
     if curves:
         stacked = pd.concat(curves, ignore_index=True)

@@ -19,7 +19,6 @@ fall back to p = 0.5, seed 0 and groups of consecutive identical prompts.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -101,13 +100,9 @@ def groups(prompts, n: int, group_size: int | None = None) -> list[range]:
         if n % group_size:
             raise ValueError(f"{n} completions do not split into groups of {group_size}")
         return [range(i, i + group_size) for i in range(0, n, group_size)]
-    keys = [_prompt_key(p) for p in (prompts if prompts is not None else [None] * n)]
+    keys = [repr(p) for p in (prompts if prompts is not None else [None] * n)]  # chat prompts are lists
     bounds = [0] + [i for i in range(1, n) if keys[i] != keys[i - 1]] + [n]
     return [range(a, b) for a, b in zip(bounds, bounds[1:])]
-
-
-def _prompt_key(prompt) -> str:
-    return hashlib.sha1(repr(prompt).encode()).hexdigest()
 
 
 def majority_label(answers: Sequence[str | None]) -> str | None:
