@@ -13,42 +13,41 @@ Experiments over seeds, with a verdict per pattern of the paper, are
 from __future__ import annotations
 
 import os
-import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-from transformers import TrainerCallback
 
 from .analysis import score
 from .config import EvalConfig, TrainConfig
 from .evaluate import checkpoint_targets, evaluate_checkpoints, pass_at
-from .rundir import STEPS_LOG, TRAIN_LOG, check_same_settings, is_complete, load_run, read_log
+from .progress import Bars
+from .rundir import TRAIN_LOG, check_same_settings, is_complete, load_run
 
 BASE_EVAL = "base-eval"  # beside a comparison's runs: the base model's evaluation, shared by all
 
 
-def train_run(cfg: TrainConfig, callbacks: Sequence = ()) -> Path:
+def train_run(cfg: TrainConfig, callbacks: Sequence = (), progress: bool | str = True) -> Path:
     """Train ``cfg`` unless its folder already holds the finished run; resumes a killed
-    one, and refuses a folder that holds a run with other settings."""
+    one, and refuses a folder that holds a run with other settings. ``progress``: as ``train``'s."""
     from .train import train
 
     check_same_settings(cfg)
     if not is_complete(cfg.output_dir, cfg.optimizer_steps):
-        train(cfg, callbacks=callbacks)
+        train(cfg, callbacks=callbacks, progress=progress)
     return Path(cfg.output_dir)
 
 
 def run(cfg: TrainConfig, eval_config: EvalConfig, *, base_model: str | None = None, callbacks: Sequence = (),
-        every: int = 1, progress: bool = False) -> pd.DataFrame:
+        every: int = 1, progress: bool | str = True) -> pd.DataFrame:
     """Train ``cfg`` (unless already finished) and evaluate its checkpoints.
 
     ``base_model`` is evaluated too, as step 0. Returns the evaluation table.
+    ``progress``: the training's bar, as ``train``'s.
     """
-    train_run(cfg, callbacks)
-    return evaluate_checkpoints(cfg.output_dir, eval_config, every=every, base_model=base_model, progress=progress)
+    train_run(cfg, callbacks, progress)
+    return evaluate_checkpoints(cfg.output_dir, eval_config, every=every, base_model=base_model, progress=False)
 
 
 def step_tables(conditions: dict[str, TrainConfig]) -> pd.DataFrame:
@@ -67,58 +66,11 @@ def side_by_side() -> int:
     return 1 if torch.cuda.is_available() else max(1, os.cpu_count() or 1)
 
 
-class Progress:
-    """One line per run on the terminal (``sys.__stderr__``: under Jupyter or papermill that is
-    the kernel's terminal, not the notebook): step, ETA and the latest training accuracy,
-    read from the runs' own step logs, at most every ``every_s`` seconds."""
-
-    def __init__(self, conditions: dict[str, TrainConfig], every_s: float = 10.0):
-        self.conditions, self.every_s, self.last = conditions, every_s, 0.0
-        self.started: dict[str, tuple[float, int]] = {}
-        self.shown: dict[str, int] = {}  # the step last shown per run: a line only when it moved
-
-    def line(self, name: str, cfg: TrainConfig) -> str | None:
-        rows = read_log(cfg.output_dir, STEPS_LOG)
-        total = cfg.optimizer_steps
-        if not rows:
-            return None
-        step, now = rows[-1]["step"], time.monotonic()
-        if self.shown.get(name) == step:
-            return None
-        self.shown[name] = step
-        first_time, first_step = self.started.setdefault(name, (now, step))
-        rate = (now - first_time) / (step - first_step) if step > first_step else None
-        eta = ", done" if step >= total else f", {rate * (total - step):.0f} s left" if rate else ""
-        accuracy = rows[-1].get("train_accuracy")
-        shown = f", training accuracy {accuracy:.2f}" if accuracy is not None else ""
-        return f"  {name}: step {step}/{total}{eta}{shown}"
-
-    def say(self, line: str) -> None:
-        if sys.__stderr__ is not None:
-            print(line, file=sys.__stderr__, flush=True)
-
-    def show(self, force: bool = False) -> None:
-        if not force and time.monotonic() - self.last < self.every_s:
-            return
-        self.last = time.monotonic()
-        lines = [line for name, cfg in self.conditions.items() if (line := self.line(name, cfg))]
-        if lines:
-            self.say("\n".join(lines))
-
-
-class _ShowProgress(TrainerCallback):
-    def __init__(self, progress: Progress):
-        self.progress = progress
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.progress.show()
-
-    def on_train_end(self, args, state, control, **kwargs):
-        self.progress.show(force=True)
-
-
 def _in_worker(cfg: TrainConfig, task: Callable, *args):
-    """``task(*args)`` in a worker process, its output (TRL's logs) to the run's ``train.log``.
+    """``task(*args)`` in a worker process, all its output to the run's ``train.log``: Python's
+    streams and the process's own file descriptors 1 and 2, which the worker shares with the
+    kernel (notices from loggers bound to the kernel's stderr at import, native libraries' output)
+    and which would otherwise land in the notebook cell.
     The grader's sandbox pool is stopped before returning: a worker process exits without
     running atexit hooks, and would wait on the pool forever."""
     import contextlib
@@ -126,12 +78,19 @@ def _in_worker(cfg: TrainConfig, task: Callable, *args):
     from .grading import shutdown
 
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+    saved = [os.dup(1), os.dup(2)]
     with open(Path(cfg.output_dir) / TRAIN_LOG, "a") as log, contextlib.redirect_stdout(log), \
             contextlib.redirect_stderr(log):
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
         try:
             return task(*args)
         finally:
             shutdown()
+            log.flush()
+            for fd, copy in zip((1, 2), saved):  # the pool reuses this process for its next task
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 def _evaluate_step(cfg: TrainConfig, eval_config: EvalConfig, every: int, step: int) -> None:
@@ -149,16 +108,18 @@ def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfi
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")  # torch must not be forked
-    progress = Progress(conditions)
+    bars = Bars({name: (cfg.output_dir, cfg.optimizer_steps) for name, cfg in conditions.items()})
+    bars.start_all()
     others = set(multiprocessing.active_children())
     with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-        training = {pool.submit(_in_worker, cfg, train_run, cfg): name for name, cfg in conditions.items()}
+        training = {pool.submit(_in_worker, cfg, train_run, cfg, (), False): name for name, cfg in conditions.items()}
         workers = set(multiprocessing.active_children()) - others
         refreshing = [w for ws in watchers.values() for w in ws if hasattr(w, "refresh")]
         try:
             pending = set(training)
             while pending:
                 done, pending = wait(pending, timeout=5, return_when=FIRST_COMPLETED)
+                bars.poll()
                 for future in done:
                     future.result()  # a failed task fails the comparison
                     if future in training:
@@ -166,10 +127,12 @@ def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfi
                         steps = checkpoint_targets(cfg.output_dir, every)
                         pending |= {pool.submit(_in_worker, cfg, _evaluate_step, cfg, eval_config, every, step)
                                     for step in steps}
-                        progress.say(f"  {training[future]}: trained; evaluating {len(steps)} checkpoints")
-                progress.show(force=not pending)
+                        bars.note(training[future], f"trained; evaluating {len(steps)} checkpoints")
                 for watcher in refreshing:
                     watcher.refresh()
+            for name in conditions:
+                bars.note(name, "trained and evaluated")
+            bars.close()
             # Every step is evaluated and saved now: this reads the tables back.
             return {name: evaluate_checkpoints(cfg.output_dir, eval_config, every=every, progress=False)
                     for name, cfg in conditions.items()}
@@ -204,8 +167,8 @@ def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base
     if parallel > 1:
         results = _run_side_by_side(conditions, eval_config, every, parallel, callbacks)
     else:
-        results = {name: run(cfg, eval_config, callbacks=[*callbacks[name], _ShowProgress(Progress({name: cfg}))],
-                             every=every) for name, cfg in conditions.items()}
+        results = {name: run(cfg, eval_config, callbacks=callbacks[name], every=every, progress=name)
+                   for name, cfg in conditions.items()}
     for name in conditions:
         table = results[name]
         if base_table is not None:

@@ -1,6 +1,10 @@
 """What the notebooks need beyond the library proper: set-up, widgets, live
 plots, a rollout browser, and saving a notebook's results in one call.
 
+Model output is untrusted text: it becomes HTML in one place, ``text_html``, which
+every renderer of completions here goes through (``rollouts_html``, ``show_rollouts``,
+``rollout_browser``); pandas' own table display escapes too, and cuts long cells.
+
 Notebooks stay thin: narrative, a ``parameters`` cell, and calls into ``rlvr``.
 The test suite executes every notebook with ``RLVR_SMOKE=1``; a notebook then
 cuts its run lengths (in a cell that says so) and writes under
@@ -9,8 +13,10 @@ cuts its run lengths (in a cell that says so) and writes under
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
@@ -209,26 +215,70 @@ def settings_panel(
     return Panel()
 
 
-def rollout_browser(samples: pd.DataFrame, n: int = 4):
-    """A slider over training steps showing that step's sampled rollouts.
+TEXT_LIMIT = 4000  # characters of one completion shown; the rest is counted, not shown
 
-    The first step's rollouts are also printed as a static table, so an
+
+def text_html(text, limit: int = TEXT_LIMIT) -> str:
+    """Untrusted text (a completion, an extracted answer) as HTML that shows it as text.
+
+    Markup is escaped (``<script>``, ``</table>`` show as written); control and format
+    characters other than newline and tab (escape sequences, NUL, bidirectional overrides)
+    show as ``\\xNN`` / ``\\uNNNN``; beyond ``limit`` characters the text is cut and the rest counted.
+    """
+    text = "" if text is None else str(text)
+    rest = len(text) - limit
+    text = text[:limit] if rest > 0 else text
+    visible = "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
+        else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        for ch in text
+    )
+    shown = html.escape(visible, quote=True)
+    return shown + (f" <i>[{rest:,} more characters]</i>" if rest > 0 else "")
+
+
+ROLLOUT_COLUMNS = ("step", "example_id", "correct", "completion")
+
+
+def rollouts_html(rows: pd.DataFrame, columns=ROLLOUT_COLUMNS) -> str:
+    """A table of rollouts as HTML: every text cell through ``text_html``, shown whole and wrapped."""
+    rows = rows[[c for c in columns if c in rows.columns]]
+    text = [c for c in rows.columns if pd.api.types.is_string_dtype(rows[c]) or rows[c].dtype == object]
+    styled = (rows.style.hide(axis="index")
+              .format(text_html, subset=text)
+              .set_properties(subset=text, **{"white-space": "pre-wrap", "text-align": "left",
+                                               "font-family": "monospace"}))
+    return styled.to_html()
+
+
+def show_rollouts(rows: pd.DataFrame, columns=ROLLOUT_COLUMNS):
+    """``rollouts_html`` for display in a notebook cell (the last line of a cell shows it)."""
+    from IPython.display import HTML
+
+    return HTML(rollouts_html(rows, columns))
+
+
+def rollout_browser(samples: pd.DataFrame, n: int = 4):
+    """A slider over training steps showing that step's sampled rollouts; returns the widgets.
+
+    The first step's rollouts are also shown as a static table, so an
     executed notebook (papermill, no one to move the slider) shows start and end.
     """
     import ipywidgets as widgets
-    from IPython.display import HTML, display
+    from IPython.display import display
 
     steps = sorted(samples["step"].unique())
     if not steps:
         print("no rollouts logged")
-        return
+        return None
 
     def table(step):
-        rows = samples[samples["step"] == step].head(n)
-        return rows[["step", "example_id", "correct", "completion"]].style.hide(axis="index").to_html()
+        return rollouts_html(samples[samples["step"] == step].head(n))
 
-    display(HTML(table(steps[0])))
+    display(show_rollouts(samples[samples["step"] == steps[0]].head(n)))
     out = widgets.HTML(table(steps[-1]))
     slider = widgets.SelectionSlider(options=steps, value=steps[-1], description="step", continuous_update=False)
     slider.observe(lambda change: setattr(out, "value", table(change["new"])), names="value")
-    display(widgets.VBox([slider, out]))
+    box = widgets.VBox([slider, out])
+    display(box)
+    return box

@@ -12,6 +12,7 @@ pre-tokenizer of such a tokenizer for another one, silently ruining the model).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -165,12 +166,28 @@ def eval_template_for(name_or_path: str) -> str:
     return "qwen25-math-cot"
 
 
+@contextlib.contextmanager
+def no_transformers_bars():
+    """transformers' own bars ('Loading weights', 'Writing model shards', one per checkpoint) off
+    inside: a run's progress is the lab's one bar (``rlvr.progress``); their state is restored after."""
+    from transformers.utils import logging
+
+    was_on = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            logging.enable_progress_bar()
+
+
 def load_model(name_or_path: str, dtype: str | torch.dtype | None = None, device: str | None = None):
     """A causal LM in ``dtype`` (default: as saved), on ``device`` (default: CPU)."""
     path = resolve(name_or_path)
     kwargs = {"dtype": getattr(torch, dtype) if isinstance(dtype, str) else dtype} if dtype else {}
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        with no_transformers_bars():
+            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as exc:
         raise _not_found(name_or_path, exc) from exc
     if device:

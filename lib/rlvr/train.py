@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import TrainerCallback
+from transformers import PrinterCallback, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 from trl.extras.profiling import profiling_context
 from trl.trainer.utils import pad
@@ -74,8 +74,10 @@ from .models import (
     eval_template_for,
     load_model,
     load_tokenizer,
+    no_transformers_bars,
     resolve,
 )
+from .progress import Bars, ShowProgress
 from .provenance import environment
 from .rewards import completion_text, get_reward
 from .rundir import (
@@ -161,6 +163,7 @@ class StepTable(TrainerCallback):
         self.log = log
         self.by_step = by_step  # rollouts of the current step, filled by the reward function
         self.last: tuple[list[dict], int | None] = ([], None)  # the latest rollout batch and its step
+        self.row: dict | None = None  # the latest row written
         self.t0 = time.perf_counter()
 
     def on_step_begin(self, args, state, control, **kwargs):
@@ -190,6 +193,7 @@ class StepTable(TrainerCallback):
             **{k.replace("/", "_"): v for k, v in logs.items()},
         }
         self.log.append(STEPS_LOG, [row])
+        self.row = row
 
 
 def _mean(values) -> float | None:
@@ -395,7 +399,7 @@ MANAGED = {
     "logging_steps": "the step table has one row per optimizer step",
     "use_cpu": "set from the machine (CUDA or not)",
     "bf16": "set from the machine (bfloat16 compute on GPU)",
-    "disable_tqdm": "the progress bar",
+    "disable_tqdm": "the lab's own progress bar (rlvr.progress) replaces transformers' bar and per-step table",
 }
 
 
@@ -489,7 +493,7 @@ def grpo_arguments(cfg: TrainConfig, micro_batch: int, on_gpu: bool, processes: 
         "logging_steps": 1,
         "use_cpu": not on_gpu,
         "bf16": on_gpu,
-        "disable_tqdm": False,
+        "disable_tqdm": True,
     }
     return {**from_config, **RECIPE, **managed, **cfg.trl}
 
@@ -524,11 +528,14 @@ def deviations(cfg: TrainConfig) -> list[str]:
     return found
 
 
-def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callbacks: Sequence = ()) -> Path:
+def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callbacks: Sequence = (),
+          progress: bool | str = True) -> Path:
     """Run (or resume) one training run; returns its output folder.
 
     ``callbacks`` are extra ``transformers.TrainerCallback`` objects (a notebook's
     live plot, for one); they see each step after its row is in the step log.
+    ``progress``: a bar for the run (``rlvr.progress``) labelled with the run folder's
+    name, or with this text; False for none (a run whose caller shows its progress).
     """
     if cfg.backend == "unsloth":  # fails where Unsloth cannot run, before anything is written
         from .unsloth_path import prepare
@@ -543,12 +550,12 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     # and it holds the folder against a second run resuming into it at the same time.
     main_process = process_rank() == 0
     with exclusive(out) if main_process else contextlib.nullcontext():
-        _train(cfg, args, dataset, out, main_process, on_gpu, resume, micro_batch, callbacks)
+        _train(cfg, args, dataset, out, main_process, on_gpu, resume, micro_batch, callbacks, progress)
     return out
 
 
 def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process: bool, on_gpu: bool,
-           resume: bool, micro_batch: int, callbacks: Sequence) -> None:
+           resume: bool, micro_batch: int, callbacks: Sequence, progress: bool | str) -> None:
     if not on_gpu:
         torch.set_num_threads(cpu_threads(cfg.threads))
     log = RunLog(out)
@@ -584,16 +591,23 @@ def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process:
         model = load_model(cfg.model, dtype="float32")  # float32 master weights; bf16 compute on GPU
         tokenizer = load_tokenizer(cfg.model)
     by_step: dict[int, list[dict]] = {}
+    table = StepTable(log, by_step)
+    if progress and main_process:
+        label = progress if isinstance(progress, str) else out.name
+        bars = Bars({label: (out, cfg.optimizer_steps)})
+        callbacks = [*callbacks, ShowProgress(bars, label, lambda: table.row)]
     trainer = RLVRTrainer(
         model=model,
         reward_funcs=[make_reward(cfg, log, steps_per_epoch, by_step)],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[StepTable(log, by_step), *callbacks],
+        callbacks=[table, *callbacks],
         config=cfg,
     )
-    trainer.train(resume_from_checkpoint=str(checkpoint_dir(out, previous)) if previous else None)
+    trainer.remove_callback(PrinterCallback)  # it prints every step's log dict; the step table has them
+    with no_transformers_bars():
+        trainer.train(resume_from_checkpoint=str(checkpoint_dir(out, previous)) if previous else None)
     if main_process:
         write_tables(out)
         # What generated the rollouts of this process's training (a resumed run: since the resume).

@@ -45,7 +45,7 @@ def model_config(tokenizer: PreTrainedTokenizerFast, cfg: PretrainConfig) -> Qwe
         num_key_value_heads=cfg.num_heads,
         max_position_embeddings=1024,
         tie_word_embeddings=True,
-        bos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,  # the tokenizer has no BOS; a different one here makes TRL re-align and warn
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         rope_theta=10000.0,
