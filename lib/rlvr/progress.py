@@ -1,9 +1,11 @@
 """How far training runs have got: one bar per run where the researcher is looking, one line
 per run on the terminal that started a notebook.
 
-A bar is ``tqdm.auto``'s: a widget in a notebook cell, a text bar in a terminal; it shows the step
-and the latest training accuracy, and nothing else goes into the cell per step (transformers'
-own per-step table and log printer are switched off in ``train``). Under a Jupyter kernel
+A bar shows the step, the ETA and the latest training accuracy (tqdm's meter), and nothing else
+goes into the cell per step (transformers' own per-step table and log printer are switched off in
+``train``). In a notebook cell it is an output updated in place, not a widget: a notebook executed
+by papermill then keeps each bar as it ended, readable in any viewer (a widget's saved state is
+not restored by JupyterLab, which would show the bar as it started). In a terminal it is tqdm's. Under a Jupyter kernel
 (JupyterLab, or papermill under ``rlvr notebook`` / ``rlvr sweep``) one line per run also goes to
 the terminal the kernel was started from, at most every ``every_s`` seconds: step, ETA and
 training accuracy, named by the run's folder so that runs of a sweep are told apart.
@@ -11,6 +13,7 @@ training accuracy, named by the run's folder so that runs of a sweep are told ap
 
 from __future__ import annotations
 
+import html
 import os
 import sys
 import time
@@ -34,6 +37,47 @@ def kernel_terminal() -> int | None:
     return copy if isinstance(copy, int) else 2
 
 
+class CellBar:
+    """A progress bar as a notebook cell output updated in place (the part of tqdm's interface
+    ``Bars`` uses): HTML with a ``<progress>`` element where HTML is shown, tqdm's meter as text."""
+
+    every_s = 0.5  # redraws at most this often, and at close
+
+    def __init__(self, total: int, initial: int, desc: str):
+        from IPython.display import display
+
+        self.total, self.n, self.initial, self.desc, self.postfix = total, initial, initial, desc, ""
+        self.t0, self.drawn = time.monotonic(), 0.0
+        self.handle = display(self, display_id=True)
+
+    def __repr__(self) -> str:
+        from tqdm import tqdm
+
+        return tqdm.format_meter(self.n, self.total, time.monotonic() - self.t0, prefix=self.desc, unit="step",
+                                 initial=self.initial, postfix=self.postfix or None, ncols=100)
+
+    def _repr_html_(self) -> str:
+        return (f"<div><progress value='{self.n}' max='{self.total}' style='width: 20em; vertical-align: middle'>"
+                f"</progress> <code>{html.escape(repr(self))}</code></div>")
+
+    def refresh(self, force: bool = True) -> None:
+        if force or time.monotonic() - self.drawn >= self.every_s:
+            self.drawn = time.monotonic()
+            self.handle.update(self)
+
+    def update(self, k: int) -> None:
+        self.n += k
+        self.refresh(force=self.n >= self.total)
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.postfix = text
+        if refresh:
+            self.refresh()
+
+    def close(self) -> None:
+        self.refresh()
+
+
 class Bars:
     """A bar per run, ``runs``: {label: (run folder, total steps)}; ``update`` or ``poll`` moves them."""
 
@@ -48,10 +92,11 @@ class Bars:
     def start(self, label: str, step: int = 0) -> None:
         """Show the run's bar at ``step``, where it starts (a resumed run: its last checkpoint)."""
         if label not in self.bars:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
-            self.bars[label] = tqdm(total=self.runs[label][1], initial=step, desc=label, unit="step",
-                                    dynamic_ncols=True, leave=True)
+            total = self.runs[label][1]
+            self.bars[label] = (CellBar(total, step, label) if kernel_terminal() is not None else
+                                tqdm(total=total, initial=step, desc=label, unit="step", dynamic_ncols=True))
             self.started[label] = (time.monotonic(), step)
             self.state[label] = (step, None, "")
 
@@ -67,7 +112,7 @@ class Bars:
         shown = note or (f"training accuracy {accuracy:.2f}" if accuracy is not None else "")
         bar.set_postfix_str(shown, refresh=False)
         if step != bar.n:
-            bar.update(step - bar.n)  # redraws (at most every tqdm's mininterval)
+            bar.update(step - bar.n)  # redraws, at most every few tenths of a second
         else:
             bar.refresh()
         self.state[label] = (step, accuracy, note)
