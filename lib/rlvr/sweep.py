@@ -96,6 +96,24 @@ class SweepResult:
     pending: list[str] = field(default_factory=list)  # dry run: would execute
 
 
+def _kernel_manager():
+    """Kernels that talk to papermill over local sockets (unix domain sockets, each kernel its own
+    names) rather than unencrypted TCP on the loopback, which ipykernel warns about at every start."""
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    class LocalSocketKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            Path(jupyter_runtime_dir()).mkdir(parents=True, exist_ok=True)
+            self.ip = str(Path(jupyter_runtime_dir()) / f"kernel-{uuid.uuid4().hex}")  # removed at shutdown
+
+    return LocalSocketKernelManager
+
+
 def _papermill():
     # Imported where notebooks run, so `rlvr train` and `rlvr evaluate` start without it.
     import papermill
@@ -261,8 +279,11 @@ def run_notebook(
     out = Path(out_dir or parameters.get("out_dir") or Path("outputs") / notebook.stem)
     parameters["out_dir"] = str(out)
     (root / out).mkdir(parents=True, exist_ok=True)
+    print(f"executing {notebook.relative_to(root) if notebook.is_relative_to(root) else notebook} into {out}/; "
+          "each training run reports here as it goes", flush=True)
     _papermill().execute_notebook(
-        str(notebook), str(root / out / "notebook.ipynb"), parameters=parameters, kernel_name=kernel, cwd=str(root)
+        str(notebook), str(root / out / "notebook.ipynb"), parameters=parameters, kernel_name=kernel, cwd=str(root),
+        progress_bar=False, kernel_manager_class=_kernel_manager(),
     )
     return root / out
 
@@ -291,6 +312,7 @@ def _execute_held(sweep: Sweep, run: Run, label: str) -> str | None:
             kernel_name=sweep.kernel,
             cwd=str(sweep.root),
             progress_bar=False,
+            kernel_manager_class=_kernel_manager(),
         )
         if not (run.out_dir / "summary.csv").is_file():
             error = f"the notebook finished without writing {run.parameters['out_dir']}/summary.csv"
