@@ -71,11 +71,59 @@ def test_different_answers(pred, gold, protocol):
     assert not grade(boxed(pred), gold, protocol), (pred, gold, protocol)
 
 
-def test_bracket_kinds_matter_in_training_only():
-    # An open interval is not a closed one for the reference reward; Qwen's
-    # evaluation compares two bracketed answers element-wise, brackets aside.
-    assert not grade(boxed("(1, 2)"), "[1, 2]", "train")
-    assert grade(boxed("(1, 2)"), "[1, 2]", "eval")
+@pytest.mark.parametrize("protocol", ["train", "eval"])
+def test_intervals_with_other_ends_differ(protocol):
+    # The training reward compares the bracket characters (PRM800K's grade_answer_sympy).
+    # Qwen2.5-Math's math_equal matches bracketed answers item by item and would accept
+    # these; the evaluation protocol is stricter than it here, on purpose.
+    assert not grade(boxed("(1,2]"), "[1,2)", protocol)
+    assert not grade(boxed("[0,9)"), "(0,9)", protocol)
+    assert not grade(boxed("(1, 2)"), "[1, 2]", protocol)
+    assert grade(boxed(r"\left[ 1, 2 \right)"), "[1,2)", protocol)
+
+
+def test_a_set_is_a_tuple_to_the_evaluation_only():
+    # Qwen's math_equal deletes braces and parentheses before comparing the strings;
+    # the training reward keeps the bracket kinds.
+    assert grade(boxed(r"\{1,3\}"), "(1,3)", "eval")
+    assert grade(boxed("1, 3"), "(1,3)", "eval")
+    assert not grade(boxed(r"\{3,1\}"), "(1,3)", "eval")
+    assert not grade(boxed(r"\{1,3\}"), "(1,3)", "train")
+
+
+@pytest.mark.parametrize("protocol", ["train", "eval"])
+def test_a_unit_in_spaced_text_is_dropped(protocol):
+    # PRM800K's normaliser cuts a trailing "\text{ ..." (the reference reward's mathd
+    # path); Qwen's strip_string drops any trailing \text{...}.
+    assert grade(boxed(r"20 \text{ J}"), "20", protocol)
+    assert grade(boxed(r"20\text{ J}"), "20", protocol)
+    assert grade(boxed(r"3 \text{ m/s}"), "3", protocol)
+    assert grade(boxed(r"125\textnormal{ miles}"), "125 miles", protocol)
+    assert not grade(boxed(r"21 \text{ J}"), "20", protocol)
+    assert grade(boxed(r"\text{ J}"), "J", protocol)  # nothing before it: not a unit
+
+
+def test_a_bare_unit_in_text_needs_the_space_in_training():
+    # "\text{J}" with no space is no unit to PRM800K; Qwen drops it.
+    assert not grade(boxed(r"20\text{J}"), "20", "train")
+    assert grade(boxed(r"20\text{J}"), "20", "eval")
+
+
+def test_or_lists_in_training():
+    # PRM800K's _normalize reads " or " and " and " as commas; Qwen's strip_string does not.
+    assert grade(boxed("21, 16, 11"), "$21,16$ or $11$", "train")
+    assert not grade(boxed("21, 16, 11"), "$21,16$ or $11$", "eval")
+
+
+def test_evaluation_deletes_commas_in_a_number_as_qwen_does():
+    # Qwen's parse_digits drops every comma: 1000,99 is 100099, which is gold x 100.
+    assert grade(boxed("1000,99"), "1000.99", "eval")
+    assert grade(boxed("1.22"), "1,22", "eval")
+    assert grade(boxed("1,2"), "12", "eval")  # its side effect
+    assert not grade(boxed("0.111"), "0,111", "eval")
+    assert not grade(boxed("1000,99"), "1000.99", "train")
+    # Two lists stay lists (in any order, as before), where Qwen would compare 21 with 12.
+    assert grade(boxed("2, 1"), "1, 2", "eval")
 
 
 def test_big_integers_are_exact_in_training():

@@ -5,14 +5,20 @@ comparator it only uses string equality, exact numbers and the structure of
 tuples, intervals and sets, so it is safe to run in the caller's process on
 untrusted text. The sandboxed worker calls the same function with math-verify
 as the ``symbolic`` comparator for what is left undecided.
+
+The reference graders named in comments: for ``eval``, Qwen2.5-Math's
+``evaluation/grader.py`` (``math_equal``); for ``train``, PRM800K's
+``grading/grader.py`` and ``math_normalize.py`` as the DeepScaleR reward copies
+them (``rllm/rewards/math_utils/utils.py``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .numbers import numbers_equal, parse_number
+from .numbers import Number, numbers_equal, parse_number
 
 Symbolic = Callable[[str, str], bool]
 
@@ -87,6 +93,29 @@ def scalar_verdict(pred: str, gold: str, protocol: str) -> bool | None:
     return None
 
 
+# A number with commas that are not thousands separators ("1000,99", "1,22").
+_COMMA_NUMBER = re.compile(r"[+-]?\d+(?:,\d+)+(?:\.\d+)?")
+
+
+def _comma_number(s: str) -> Number | None:
+    return parse_number(s.replace(",", "")) if _COMMA_NUMBER.fullmatch(s) else None
+
+
+def _qwen_digits_verdict(pred: str, gold: str) -> bool | None:
+    """Qwen2.5-Math's ``grader.py`` (``parse_digits``) deletes every comma of a
+    number before comparing, so ``1000,99`` is 100099, which its percentage rule
+    then matches to 1000.99 (x100); ``1,2`` is 12 there too. The evaluation does
+    the same when one side is such a number; two such lists stay lists."""
+    pc, gc = _comma_number(pred), _comma_number(gold)
+    if (pc is None) == (gc is None):
+        return None
+    pn = pc if pc is not None else parse_number(pred)
+    gn = gc if gc is not None else parse_number(gold)
+    if pn is None or gn is None:
+        return None
+    return numbers_equal(pn, gn, "eval")
+
+
 def _item_verdict(pred: str, gold: str, protocol: str, symbolic: Symbolic | None) -> bool | None:
     v = scalar_verdict(pred, gold, protocol)
     if v is None and symbolic is not None:
@@ -94,16 +123,30 @@ def _item_verdict(pred: str, gold: str, protocol: str, symbolic: Symbolic | None
     return v
 
 
+def _equal_braces_aside(ps: Sequence, gs: Sequence) -> bool:
+    """Qwen2.5-Math's ``math_equal`` deletes every ``{}()`` before comparing the
+    strings, so ``{1,3}``, ``(1,3)`` and ``1,3`` are one answer there (in order;
+    square brackets are kept)."""
+    kinds = {(ps.open, ps.close), (gs.open, gs.close)}
+    return kinds <= {("(", ")"), ("{", "}"), ("", "")} and all(
+        p.lower() == g.lower() for p, g in zip(ps.items, gs.items)
+    )
+
+
 def _sequence_verdict(
     ps: Sequence, gs: Sequence, protocol: str, symbolic: Symbolic | None
 ) -> bool | None:
     if len(ps.items) != len(gs.items):
         return False
+    if protocol == "eval" and _equal_braces_aside(ps, gs):
+        return True
     if ps.unordered != gs.unordered:
         return False
-    if not gs.unordered and (ps.open, ps.close) != (gs.open, gs.close) and protocol == "train":
-        # An open interval is not a closed one. (Qwen's evaluation ignores the
-        # bracket kind of two bracketed answers; the reference reward does not.)
+    if not gs.unordered and (ps.open, ps.close) != (gs.open, gs.close):
+        # An open interval is not a closed one, in both protocols. The training
+        # reward agrees (grade_answer_sympy compares the first and last characters);
+        # Qwen's math_equal does not: it matches two bracketed answers item by item
+        # and accepts (1,2] for [1,2). The evaluation is stricter here, on purpose.
         return False
     if not gs.unordered:
         undecided = False
@@ -135,6 +178,10 @@ def verdict(pred: str, gold: str, protocol: str, symbolic: Symbolic | None = Non
     v = scalar_verdict(pred, gold, protocol)
     if v is not None:
         return v
+    if protocol == "eval":
+        v = _qwen_digits_verdict(pred, gold)
+        if v is not None:
+            return v
     ps, gs = as_sequence(pred), as_sequence(gold)
     if ps is not None and gs is not None:
         return _sequence_verdict(ps, gs, protocol, symbolic)

@@ -67,7 +67,7 @@ def _decide(pred: str, gold: str, protocol: str) -> tuple[bool | None, tuple[str
     if len(pred) > MAX_ANSWER_CHARS:
         # No real answer is this long; only an exact match can be right.
         return pred.strip() == gold.strip(), None
-    forms = (normalize_answer(pred), normalize_answer(gold))
+    forms = (normalize_answer(pred, protocol), normalize_answer(gold, protocol))
     return verdict(*forms, protocol), forms
 
 

@@ -21,7 +21,7 @@ MAX_ANSWER_CHARS = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])")
 _SPACING = re.compile(r"\\[!,;: ]|\\q?quad(?![A-Za-z])|~")
-_TEXT_CMDS = re.compile(r"\\(?:mbox|textbf|textrm|textit|textup|mathrm|mathbf|mathit|text)\s*\{")
+_TEXT_CMDS = re.compile(r"\\(?:mbox|textbf|textrm|textit|textup|textnormal|mathrm|mathbf|mathit|text)\s*\{")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![A-Za-z])")
 _UNIT_WORDS = (
     r"(?:square\s+|sq\.?\s+|cubic\s+)?"
@@ -30,6 +30,10 @@ _UNIT_WORDS = (
     r"degrees?|radians?|dollars?|cents?|pounds?|ounces?|grams?|kg|kilograms?|liters?|litres?|ml|"
     r"gallons?|cups?|people|persons?|students?|ways|times|points?|percent|sq)"
 )
+# Any trailing \text{ ...} whose text starts with a space is a unit ("20 \text{ J}"): PRM800K's
+# math_normalize.py (_remove_right_units) cuts at "\text{ ", and Qwen2.5-Math's parser.py
+# (strip_string) drops a trailing \text{...} whatever it holds, so both reference graders agree.
+_TRAILING_SPACED_TEXT = re.compile(r"(?<=\S)\s*\\text\{\s[^{}]*\}(?:\^\{?\d\}?)?$")
 # A unit word (or \text{unit}) trailing a number or a closing brace.
 _TRAILING_TEXT_UNIT = re.compile(r"(?<=[\d}\s])\s*\\text\{\s*" + _UNIT_WORDS + r"\s*\}(?:\^\{?\d\}?)?\s*$")
 _TRAILING_UNIT = re.compile(r"(?<=[\d}])\s*" + _UNIT_WORDS + r"(?:\^\{?\d\}?)?\.?\s*$", re.IGNORECASE)
@@ -46,6 +50,8 @@ _FRAC_SHORT = (
 )
 _SQRT_SHORT = re.compile(r"\\sqrt(\d+|[A-Za-z](?![A-Za-z]))")
 _CHOICE = re.compile(r"^\(([A-Ea-e])\)$")
+# PRM800K's grader.py (_normalize), in the training reward: "a or b", "a and b" list answers.
+_OR_AND = re.compile(r"\s(?:or|and)\s")
 _WORD_NUMBERS = {
     w: str(i)
     for i, w in enumerate(
@@ -67,8 +73,11 @@ def _unwrap_text(s: str) -> str:
     return s
 
 
-def normalize_answer(answer: str) -> str:
+def normalize_answer(answer: str, protocol: str | None = None) -> str:
     """Canonical compact form of a final answer, for string and number comparison.
+
+    ``protocol="train"`` adds what only the training reward's normaliser does
+    (``a or b`` is the list ``a,b``); the default is what both protocols share.
 
     >>> normalize_answer(r"\\$1,000")
     '1000'
@@ -78,6 +87,8 @@ def normalize_answer(answer: str) -> str:
     '30'
     >>> normalize_answer(r"12 \\text{ cm}^2")
     '12'
+    >>> normalize_answer(r"20 \\text{ J}")
+    '20'
     """
     s = answer
     if len(s) > MAX_ANSWER_CHARS:
@@ -92,9 +103,12 @@ def normalize_answer(answer: str) -> str:
     s = s.replace("\\$", "").replace("$", "")
     s = s.replace("\\%", "").replace("%", "")
     s = _TEXT_CMDS.sub(r"\\text{", s)
+    s = _TRAILING_SPACED_TEXT.sub("", s)
     s = _TRAILING_TEXT_UNIT.sub("", s).strip()
     s = _unwrap_text(s).strip()
     s = _TRAILING_UNIT.sub("", s).strip()
+    if protocol == "train":
+        s = _OR_AND.sub(",", s)
     m = _MIXED_SPACED.match(s)
     if m:  # "22 1/2" is a mixed number; keep it one after spaces go
         s = f"{m.group(1)}\\frac{{{m.group(2)}}}{{{m.group(3)}}}"
