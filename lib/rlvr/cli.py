@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from .executors import EXECUTORS  # light: the choices of --executor
+
 # pi_1 (DSR-sub index 124): true label 12.8; the base model answers 12.7 most of the time.
 DEMO_GOLD = "12.8"
 DEMO_RESPONSES = [
@@ -207,18 +209,35 @@ def select_command(args) -> int:
 
 
 def sweep_command(args) -> int:
-    from .sweep import load_sweep, run_sweep
+    from .sweep import collect_summaries, load_sweep, run_sweep, sweep_status
 
     try:
         sweep = load_sweep(args.sweep)
         if args.parallel is not None and args.parallel < 1:
             raise ValueError(f"--parallel must be >= 1, got {args.parallel}")
-    except (ValueError, FileNotFoundError) as exc:
+        if args.gpus_per_run is not None and args.gpus_per_run < 0:
+            raise ValueError(f"--gpus-per-run must be >= 0, got {args.gpus_per_run}")
+        if args.status:
+            return _print_status(sweep, sweep_status(sweep))
+        result = run_sweep(sweep, parallel=args.parallel, dry_run=args.dry_run, executor=args.executor,
+                           gpus_per_run=args.gpus_per_run)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = run_sweep(sweep, parallel=args.parallel, dry_run=args.dry_run)
     if args.dry_run:
         return 0
+    if args.executor == "slurm":
+        if not args.wait:
+            print(f"{len(result.submitted)} jobs submitted; follow them with: rlvr sweep {args.sweep} --status")
+            return 0
+        states = sweep_status(sweep)
+        while any(s.state in ("pending", "running") for s in states.values()):
+            time.sleep(5)
+            states = sweep_status(sweep)
+        result.summary = collect_summaries(sweep)
+        result.summary.to_csv(sweep.out_dir / "summary.csv", index=False)
+        result.failed = {name: s.detail for name, s in states.items() if s.state == "failed"}
+        result.done = [name for name, s in states.items() if s.state == "done" and name not in result.skipped]
     with __import__("pandas").option_context("display.width", 200, "display.max_columns", 30):
         print("\n" + result.summary.to_string(index=False))
     print(f"\nwritten: {sweep.out_dir / 'summary.csv'}")
@@ -226,6 +245,19 @@ def sweep_command(args) -> int:
     for name, error in result.failed.items():
         print(f"FAILED {name}: {error} (see {sweep.out_dir / name / 'notebook.ipynb'})", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def _print_status(sweep, states) -> int:
+    from .sweep import STATES
+
+    counts = {state: sum(s.state == state for s in states.values()) for state in STATES}
+    print(f"sweep {sweep.name} ({sweep.out_dir}): " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
+    for name, s in states.items():
+        job = f"  [SLURM job {s.job}]" if s.job else ""
+        print(f"  {s.state:<12} {name}{job}")
+        for line in s.detail.splitlines():
+            print(f"      {line}")
+    return 0
 
 
 def notebook_command(args) -> int:
@@ -346,7 +378,17 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=notebook_command)
     p = sub.add_parser("sweep", help="run a notebook over a parameter grid (resumable) into outputs/<sweep>/")
     p.add_argument("sweep", type=Path, help="a sweep file, e.g. params/sweeps/entropy.yaml")
-    p.add_argument("--parallel", type=int, help="notebooks at once (default: the file's `parallel`, else 1)")
+    p.add_argument("--parallel", type=int, help="notebooks at once here (default: the file's `parallel`, else one "
+                                                "per free set of GPUs, else 1)")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local: run here (default); slurm: one SLURM job per run, through submitit (the file's "
+                        "`slurm:` section)")
+    p.add_argument("--gpus-per-run", type=int, help="GPUs each run takes (default: the file's `gpus_per_run`, "
+                                                    "else 1 where there is a GPU, 0 where there is none)")
+    p.add_argument("--status", action="store_true", help="list each run's state (done, running, pending, failed "
+                                                         "with its log's end, not started); run nothing")
+    p.add_argument("--wait", action="store_true", help="with --executor slurm: wait for the jobs, then write the "
+                                                       "summary")
     p.add_argument("--dry-run", action="store_true", help="check the sweep and list its runs; execute nothing")
     p.set_defaults(func=sweep_command)
     p = sub.add_parser("reproduce", help="every experiment of the paper over seeds (resumable), then the report "

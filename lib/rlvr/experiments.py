@@ -13,6 +13,7 @@ Experiments over seeds, with a verdict per pattern of the paper, are
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ import pandas as pd
 from .analysis import score
 from .config import EvalConfig, TrainConfig
 from .evaluate import checkpoint_targets, evaluate_checkpoints, pass_at
+from .executors import training_command, training_processes
 from .progress import Bars
 from .rundir import TRAIN_LOG, check_same_settings, is_complete, load_run
 
@@ -30,13 +32,56 @@ BASE_EVAL = "base-eval"  # beside a comparison's runs: the base model's evaluati
 
 def train_run(cfg: TrainConfig, callbacks: Sequence = (), progress: bool | str = True) -> Path:
     """Train ``cfg`` unless its folder already holds the finished run; resumes a killed
-    one, and refuses a folder that holds a run with other settings. ``progress``: as ``train``'s."""
-    from .train import train
+    one, and refuses a folder that holds a run with other settings. ``progress``: as ``train``'s.
+
+    Where the run was given several GPUs (``$RLVR_TRAIN_PROCESSES``, set by ``rlvr sweep``:
+    ``rlvr.executors``), training runs in that many processes through ``accelerate launch``
+    rather than in this one; ``callbacks`` then see nothing, the bar follows the step log."""
+    from .train import train, world_size
 
     check_same_settings(cfg)
-    if not is_complete(cfg.output_dir, cfg.optimizer_steps):
+    if is_complete(cfg.output_dir, cfg.optimizer_steps):
+        return Path(cfg.output_dir)
+    processes = training_processes()
+    if processes > 1 and world_size() == 1:
+        _launch(cfg, processes, progress)
+    else:
         train(cfg, callbacks=callbacks, progress=progress)
     return Path(cfg.output_dir)
+
+
+def _launch(cfg: TrainConfig, processes: int, progress: bool | str) -> None:
+    """``rlvr train`` of ``cfg`` in ``processes`` processes (accelerate), its output to the run's
+    ``train.log``; fails with the log's last lines if it does."""
+    import subprocess
+
+    import yaml
+
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params = out / "launch.yaml"  # every field, on the paper preset: exactly cfg
+    params.write_text(yaml.safe_dump({"preset": "paper", **cfg.to_dict()}, sort_keys=False))
+    label = progress if isinstance(progress, str) else out.name
+    bars = Bars({label: (out, cfg.optimizer_steps)}) if progress else None
+    if bars:
+        bars.start_all()
+    with open(out / TRAIN_LOG, "a") as log:
+        child = subprocess.Popen(training_command(params, processes), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while child.poll() is None:
+                time.sleep(2)
+                if bars:
+                    bars.poll()
+        except BaseException:
+            child.terminate()  # an interrupted cell stops the training; it resumes from its last checkpoint
+            raise
+    if bars:
+        bars.poll()
+        bars.close()
+    if child.returncode != 0:
+        tail = "".join((out / TRAIN_LOG).read_text().splitlines(keepends=True)[-20:])
+        raise RuntimeError(f"training in {processes} processes failed (exit {child.returncode}); "
+                           f"the end of {out / TRAIN_LOG}:\n{tail}")
 
 
 def run(cfg: TrainConfig, eval_config: EvalConfig, *, base_model: str | None = None, callbacks: Sequence = (),

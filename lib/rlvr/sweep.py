@@ -23,6 +23,7 @@ import ast
 import itertools
 import json
 import os
+import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,7 +37,17 @@ import yaml
 from .config import configs, merge, nest
 from .rundir import RunBusy, exclusive, is_safe_name, slug
 
-KEYS = ("notebook", "name", "out", "params", "fixed", "grid", "parallel", "kernel")
+KEYS = ("notebook", "name", "out", "params", "fixed", "grid", "parallel", "kernel", "gpus_per_run",
+        "accelerate_config", "slurm")
+# The sweep file's `slurm:` section (rlvr.executors): submitit SlurmExecutor parameters.
+SLURM_KEYS = {
+    "partition": str,  # sbatch --partition
+    "cpus_per_task": int,  # CPUs per job
+    "mem": str,  # memory per job, sbatch's form: 64G
+    "time": int,  # time limit per job, minutes
+    "sbatch": list,  # extra sbatch options, e.g. ["--account=abc", "--qos=high", "--exclusive"]
+    "setup": list,  # shell lines run in the job before it starts (module load, conda activate)
+}
 # Notebook parameters that are config overrides: checked against the dataclasses on top of the preset.
 CONFIG_PARAMETERS = ("train", "eval")
 
@@ -65,9 +76,12 @@ class Sweep:
     fixed: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)  # the params file's contents
     out: Path = Path("outputs")
-    parallel: int = 1
+    parallel: int | None = None  # runs at once here; None: one per free GPU set, or 1 on a CPU
     kernel: str | None = None
     root: Path = field(default_factory=Path.cwd)  # papermill's cwd; relative paths resolve from here
+    gpus_per_run: int | None = None  # None: 1 where there is a GPU, 0 where there is none
+    accelerate_config: str | None = None  # for runs with several GPUs (configs/accelerate/)
+    slurm: dict = field(default_factory=dict)  # the `slurm:` section, for --executor slurm
 
     @property
     def out_dir(self) -> Path:
@@ -94,11 +108,13 @@ class SweepResult:
     skipped: list[str] = field(default_factory=list)  # complete from an earlier invocation
     failed: dict[str, str] = field(default_factory=dict)  # run name -> error
     pending: list[str] = field(default_factory=list)  # dry run: would execute
+    submitted: dict[str, str] = field(default_factory=dict)  # --executor slurm: run name -> job id
 
 
-def _kernel_manager():
+def _kernel_manager(env: dict | None = None):
     """Kernels that talk to papermill over local sockets (unix domain sockets, each kernel its own
-    names) rather than unencrypted TCP on the loopback, which ipykernel warns about at every start."""
+    names) rather than unencrypted TCP on the loopback, which ipykernel warns about at every start;
+    ``env`` is added to the kernel's environment (its GPUs, say)."""
     import uuid
 
     from jupyter_client.manager import AsyncKernelManager
@@ -110,6 +126,11 @@ def _kernel_manager():
             self.transport = "ipc"
             Path(jupyter_runtime_dir()).mkdir(parents=True, exist_ok=True)
             self.ip = str(Path(jupyter_runtime_dir()) / f"kernel-{uuid.uuid4().hex}")  # removed at shutdown
+
+        async def _async_pre_start_kernel(self, **kw):
+            if env:
+                kw["env"] = {**kw.get("env", os.environ), **env}
+            return await super()._async_pre_start_kernel(**kw)
 
     return LocalSocketKernelManager
 
@@ -151,10 +172,23 @@ def load_sweep(path: str | Path, root: str | Path | None = None) -> Sweep:
     name = str(spec.get("name") or path.stem)
     if not is_safe_name(name):
         raise ValueError(f"{path}: 'name' {name!r} is not a safe folder name (letters, digits, _ . , = + -)")
-    parallel = spec.get("parallel", 1)
-    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+    parallel = spec.get("parallel")
+    if parallel is not None and (isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1):
         raise ValueError(f"{path}: 'parallel' must be an integer >= 1, got {parallel!r}")
-    for key in ("out", "kernel"):
+    gpus_per_run = spec.get("gpus_per_run")
+    if gpus_per_run is not None and (isinstance(gpus_per_run, bool) or not isinstance(gpus_per_run, int)
+                                     or gpus_per_run < 0):
+        raise ValueError(f"{path}: 'gpus_per_run' must be an integer >= 0, got {gpus_per_run!r}")
+    slurm = _mapping(spec.get("slurm"), f"{path}: 'slurm'")
+    for key, value in slurm.items():
+        if key not in SLURM_KEYS:
+            raise ValueError(f"{path}: slurm: unknown key {key!r} (valid: {', '.join(SLURM_KEYS)})")
+        if not isinstance(value, SLURM_KEYS[key]) or isinstance(value, bool):
+            raise ValueError(f"{path}: slurm: {key!r} must be a {SLURM_KEYS[key].__name__}, got {value!r}")
+    if "accelerate_config" in spec and not (root / str(spec["accelerate_config"])).is_file():
+        raise FileNotFoundError(f"{path}: 'accelerate_config': no such file {spec['accelerate_config']} "
+                                "(the configs are in configs/accelerate/)")
+    for key in ("out", "kernel", "accelerate_config"):
         if key in spec and not isinstance(spec[key], str):
             raise ValueError(f"{path}: '{key}' must be a string, got {spec[key]!r}")
 
@@ -188,7 +222,8 @@ def load_sweep(path: str | Path, root: str | Path | None = None) -> Sweep:
         check_parameters(declared, nest(values), f"{path}: {where}", spec["notebook"])
 
     sweep = Sweep(
-        path, notebook, name, grid, fixed, params, Path(spec.get("out", "outputs")), parallel, spec.get("kernel"), root
+        path, notebook, name, grid, fixed, params, Path(spec.get("out", "outputs")), parallel, spec.get("kernel"),
+        root, gpus_per_run=gpus_per_run, accelerate_config=spec.get("accelerate_config"), slurm=slurm,
     )
     runs = sweep.runs()
     names = [run.name for run in runs]
@@ -288,21 +323,23 @@ def run_notebook(
     return root / out
 
 
-def _execute(sweep: Sweep, run: Run, label: str) -> str | None:
-    """Execute one run; returns the error, or None when it succeeded."""
+def _execute(sweep: Sweep, run: Run, label: str, env: dict | None = None) -> str | None:
+    """Execute one run (``env``: added to its kernel's environment); returns the error, or None
+    when it succeeded."""
     try:
         with exclusive(run.out_dir):
-            return _execute_held(sweep, run, label)
+            return _execute_held(sweep, run, label, env or {})
     except RunBusy as exc:  # another sweep is on this run: leave its files alone
         print(f"{label} BUSY    {run.name}: {exc}", flush=True)
         return f"busy: {exc}"
 
 
-def _execute_held(sweep: Sweep, run: Run, label: str) -> str | None:
+def _execute_held(sweep: Sweep, run: Run, label: str, env: dict) -> str | None:
     # A stale marker or table from an earlier attempt must not vouch for this one.
     for stale in ("run.json", "summary.csv"):
         (run.out_dir / stale).unlink(missing_ok=True)
-    print(f"{label} start   {run.name}", flush=True)
+    on = f" on GPU {env['CUDA_VISIBLE_DEVICES']}" if "CUDA_VISIBLE_DEVICES" in env else ""
+    print(f"{label} start   {run.name}{on}", flush=True)
     started, t0, error = datetime.now(timezone.utc), time.perf_counter(), None
     try:
         _papermill().execute_notebook(
@@ -312,7 +349,7 @@ def _execute_held(sweep: Sweep, run: Run, label: str) -> str | None:
             kernel_name=sweep.kernel,
             cwd=str(sweep.root),
             progress_bar=False,
-            kernel_manager_class=_kernel_manager(),
+            kernel_manager_class=_kernel_manager(env),
         )
         if not (run.out_dir / "summary.csv").is_file():
             error = f"the notebook finished without writing {run.parameters['out_dir']}/summary.csv"
@@ -324,6 +361,7 @@ def _execute_held(sweep: Sweep, run: Run, label: str) -> str | None:
     record = {
         "run": run.name,
         "parameters": run.parameters,
+        "environment": env,
         "status": "failed" if error else "ok",
         "error": error,
         "started": started.isoformat(),
@@ -336,6 +374,65 @@ def _execute_held(sweep: Sweep, run: Run, label: str) -> str | None:
         flush=True,
     )
     return error
+
+
+STATES = ("done", "running", "pending", "failed", "not started")
+SLURM_RECORD = "slurm.json"  # beside a run submitted to SLURM: its job id and log files
+
+
+@dataclass
+class RunState:
+    state: str  # one of STATES
+    job: str | None = None  # the SLURM job id, for runs submitted there
+    detail: str = ""  # why it failed: the error and the log's last lines
+
+
+def _tail(path: str | Path | None, lines: int = 8) -> str:
+    if not path or not Path(path).is_file():
+        return ""
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+
+
+def sweep_status(sweep: Sweep) -> dict[str, RunState]:
+    """Each run's state, by run name, whichever executor ran it: ``done``; ``running`` (its folder is
+    held by a live process here, or its SLURM job runs); ``pending`` (its SLURM job waits in the
+    queue); ``failed``, with the error and the end of its log; ``not started``."""
+    from .executors import slurm_queue
+
+    records = {run.name: json.loads((run.out_dir / SLURM_RECORD).read_text())
+               for run in sweep.runs() if (run.out_dir / SLURM_RECORD).is_file()}
+    queued = slurm_queue() if records else {}
+    states = {}
+    for run in sweep.runs():
+        record = records.get(run.name, {})
+        job = record.get("job")
+        outcome = json.loads((run.out_dir / "run.json").read_text()) if (run.out_dir / "run.json").is_file() else {}
+        if run.complete:
+            states[run.name] = RunState("done", job)
+        elif job in queued:
+            states[run.name] = RunState("pending" if queued[job] == "PENDING" else "running", job)
+        elif run.out_dir.is_dir() and _held(run.out_dir):
+            states[run.name] = RunState("running", job)
+        elif outcome.get("status") == "failed":
+            log = _tail(record.get("stderr"))
+            states[run.name] = RunState("failed", job, outcome.get("error", "") + ("\n" + log if log else ""))
+        elif job:
+            log = _tail(record.get("stderr"))
+            why = f"SLURM job {job} ended without finishing the notebook (cancelled, killed, or out of time)"
+            states[run.name] = RunState("failed", job, why + ("\n" + log if log else ""))
+        elif (run.out_dir / "notebook.ipynb").is_file():
+            states[run.name] = RunState("failed", None, "interrupted: the notebook started and never finished")
+        else:
+            states[run.name] = RunState("not started")
+    return states
+
+
+def _held(folder: Path) -> bool:
+    try:
+        with exclusive(folder):
+            return False
+    except RunBusy:
+        return True
 
 
 def collect_summaries(sweep: Sweep) -> pd.DataFrame:
@@ -367,35 +464,73 @@ def kernels_share_cores(workers: int):
             os.environ.pop("RLVR_PARALLEL", None)
 
 
-def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: bool = False) -> SweepResult:
-    """Execute every incomplete run (``parallel`` at once) and write the cross-run summary."""
+def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: bool = False,
+              executor: str = "local", gpus_per_run: int | None = None) -> SweepResult:
+    """Execute every incomplete run and write the cross-run summary.
+
+    ``executor``: ``local`` executes the runs here, ``parallel`` at once (default: one per free set
+    of ``gpus_per_run`` GPUs, or 1 on a CPU), each on its own GPUs; ``slurm`` submits each run as a
+    SLURM job (``rlvr.executors``) and returns once they are submitted (``result.submitted``), and
+    ``sweep_status`` follows them. ``gpus_per_run`` overrides the sweep file's.
+    """
+    from .executors import EXECUTORS, default_gpus_per_run, device_sets, run_environment, visible_gpus
+
     if not isinstance(sweep, Sweep):
         sweep = load_sweep(sweep)
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
     if parallel is not None and parallel < 1:
         raise ValueError(f"parallel must be >= 1, got {parallel}")
+    per_run = gpus_per_run if gpus_per_run is not None else sweep.gpus_per_run
+    per_run = default_gpus_per_run() if per_run is None else per_run
     runs = sweep.runs()
-    todo = [run for run in runs if not run.complete]
+    states = sweep_status(sweep) if executor == "slurm" else {}
+    live = {name for name, state in states.items() if state.state in ("pending", "running")}
+    todo = [run for run in runs if not run.complete and run.name not in live]
     result = SweepResult(summary=pd.DataFrame(), skipped=[r.name for r in runs if r.complete])
     print(
-        f"sweep {sweep.name}: {len(runs)} runs, {len(result.skipped)} complete, {len(todo)} to run -> {sweep.out_dir}",
+        f"sweep {sweep.name}: {len(runs)} runs, {len(result.skipped)} complete"
+        + (f", {len(live)} queued or running" if live else "")
+        + f", {len(todo)} to run -> {sweep.out_dir}",
         flush=True,
     )
     if dry_run:
         for run in runs:
-            print(f"  {'skip' if run.complete else 'run '}  {run.name}")
+            print(f"  {'skip' if run.complete else 'wait' if run.name in live else 'run '}  {run.name}")
         result.pending = [run.name for run in todo]
         result.summary = collect_summaries(sweep)
         return result
 
-    workers = parallel or sweep.parallel
-    with kernels_share_cores(workers), ThreadPoolExecutor(max_workers=workers) as pool:
-        # Each papermill execution starts its own kernel process; threads only wait on them.
-        errors = pool.map(lambda ir: _execute(sweep, ir[1], f"[{ir[0]}/{len(todo)}]"), enumerate(todo, 1))
-        for run, error in zip(todo, errors):
-            if error:
-                result.failed[run.name] = error
-            else:
-                result.done.append(run.name)
+    if executor == "slurm":
+        from .executors import submit_slurm
+
+        result.submitted = submit_slurm(sweep, todo, per_run)
+    else:
+        sets = device_sets(visible_gpus(), per_run)  # [] on a CPU: runs take no GPU
+        workers = parallel or sweep.parallel or max(1, len(sets))
+        if sets:
+            workers = min(workers, len(sets))  # never more runs than free sets
+        free: queue.Queue = queue.Queue()
+        for devices in sets:
+            free.put(devices)
+
+        def execute(numbered):
+            i, run = numbered
+            devices = free.get() if sets else None
+            try:
+                env = run_environment(devices, per_run, sweep.accelerate_config)
+                return _execute(sweep, run, f"[{i}/{len(todo)}]", env)
+            finally:
+                if devices is not None:
+                    free.put(devices)
+
+        with kernels_share_cores(workers), ThreadPoolExecutor(max_workers=workers) as pool:
+            # Each papermill execution starts its own kernel process; threads only wait on them.
+            for run, error in zip(todo, pool.map(execute, enumerate(todo, 1))):
+                if error:
+                    result.failed[run.name] = error
+                else:
+                    result.done.append(run.name)
 
     result.summary = collect_summaries(sweep)
     sweep.out_dir.mkdir(parents=True, exist_ok=True)
