@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The GPU check, as one script for a lent GPU machine (torch and transformers there, nothing fetched):
+# A lent GPU machine's session, as one script (torch and transformers there, nothing fetched):
+#   0. bench/gpu_check.py, the GPU check: a few steps of the lab's trainer, paper preset, on a randomly
+#      initialised Qwen2.5-Math-1.5B shape, through each generation path installed;
 #   1. bench/gpu_step.py: one GRPO-shaped step on a randomly initialised Qwen2.5-Math-1.5B shape
 #      (64 rollouts x 1024 new tokens, transformers generation, bf16);
 #   2. the paper's training memory: micro-batches of 16, 8 and 4 rollouts at its 3072-token responses;
@@ -30,7 +32,7 @@ fi
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 tiny=${GPU_CHECK_TINY:+--tiny --device cpu}
 steps=${GPU_CHECK_TINY:+2}
-parts=${GPU_CHECK_PARTS:-1234}
+parts=${GPU_CHECK_PARTS:-01234}
 part() { [[ $parts == *$1* ]]; }
 
 say "machine"
@@ -46,6 +48,12 @@ steps: ${steps:-40}
 save_every: ${steps:-40}
 output_dir: $run
 EOF
+
+if part 0; then
+say "0. the GPU check: the lab's trainer, paper preset, Qwen2.5-Math-1.5B shape"
+timeout 900 $PY bench/gpu_check.py ${GPU_CHECK_TINY:+--tiny} --json "$OUT/gpu_check.json" 2>&1 \
+    | grep -v "friendly reminder" | tail -30 | tee -a "$log"
+fi
 
 if part 1; then
 say "1. one GRPO-shaped step, Qwen2.5-Math-1.5B shape"

@@ -130,3 +130,24 @@ def test_a_run_records_its_deviations(tmp_path):
     out = train(preset("cpu", steps=1, save_every=1, examples=["toy-train-00007"], output_dir=str(tmp_path / "run")))
     run = json.loads((out / "run_config.json").read_text())
     assert run["deviations"] == []  # full fine-tuning: none (a LoRA run lists its LoRA settings)
+
+
+def run_gpu_check(tmp_path, *flags):
+    command = [sys.executable, "bench/gpu_check.py", "--tiny", "--json", str(tmp_path / "check.json"), *flags]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
+
+
+def test_the_gpu_check_trains_the_paper_preset_on_a_tiny_shape_and_reports_its_figures(tmp_path):
+    done = run_gpu_check(tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    transformers, *others = json.loads((tmp_path / "check.json").read_text())
+    assert transformers["ran"] and transformers["steps"] == 2 and transformers["rollouts_per_step"] == 16
+    assert transformers["seconds_per_step"] > 0 and transformers["generated_tokens_per_s"] > 0
+    assert [o["ran"] for o in others] == [False, False]  # vLLM and Unsloth: not here, and said so
+    assert "never ran" in done.stdout or "not run with --tiny" in done.stdout
+
+
+def test_the_gpu_check_fails_loudly_when_a_path_fails(tmp_path):
+    done = run_gpu_check(tmp_path, "--paths", "transformers", "--tokens", "0")  # no response length: refused
+    assert done.returncode == 1
+    assert "transformers: FAILED" in done.stdout and "the GPU check failed on transformers" in done.stderr
