@@ -327,10 +327,10 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path)
 
 
-def _experiments() -> list[str]:
-    from .reproduce import ORDER
+def _experiments() -> str:
+    from .reproduce import EXTRAS, ORDER
 
-    return list(ORDER)
+    return f"{', '.join(ORDER)} (the default: all of these), and {', '.join(EXTRAS)} (only when named)"
 
 
 def _seeds(text: str) -> list[int]:
@@ -393,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=sweep_command)
     p = sub.add_parser("reproduce", help="every experiment of the paper over seeds (resumable), then the report "
                                          "in docs/results-toy.md")
-    p.add_argument("--only", help="experiments, comma-separated: " + ", ".join(_experiments()))
-    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--only", help="experiments, comma-separated: " + _experiments())
+    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2); the "
+                                                                    "report shows 0, 1, 2 and these")
     p.add_argument("--parallel", type=int, default=2, help="runs side by side (default 2)")
     p.add_argument("--dry-run", action="store_true", help="list the runs still to do; execute nothing")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the runs on disk")
