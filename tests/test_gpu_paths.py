@@ -151,3 +151,27 @@ def test_the_gpu_check_fails_loudly_when_a_path_fails(tmp_path):
     done = run_gpu_check(tmp_path, "--paths", "transformers", "--tokens", "0")  # no response length: refused
     assert done.returncode == 1
     assert "transformers: FAILED" in done.stdout and "the GPU check failed on transformers" in done.stderr
+
+
+def test_each_copy_of_a_prompt_gets_its_own_vllm_seed():
+    from rlvr.backends import request_sampling
+
+    requests = request_sampling(8, temperature=0.6, top_p=1.0, max_new_tokens=3072, seed=3)
+    assert [r["seed"] for r in requests] == list(range(3, 11))  # avg@8: eight draws, not one drawn eight times
+    assert {r["max_tokens"] for r in requests} == {3072}
+
+
+def test_qwen_stop_tokens_come_from_the_models_config_not_its_folder_name(tmp_path):
+    from rlvr.backends import qwen_stop_token_ids
+    from rlvr.prompts import QWEN_STOP_TOKEN_IDS
+
+    def folder(name, **config):
+        (tmp_path / name).mkdir(parents=True)
+        (tmp_path / name / "config.json").write_text(json.dumps(config))
+        return str(tmp_path / name)
+
+    checkpoint = folder("outputs/run/checkpoint-20", model_type="qwen2", vocab_size=151936)
+    assert qwen_stop_token_ids(checkpoint) == QWEN_STOP_TOKEN_IDS  # a Qwen2.5 checkpoint, whatever its path
+    assert qwen_stop_token_ids(folder("my-qwen2-toy", model_type="qwen2", vocab_size=400)) == ()
+    assert qwen_stop_token_ids(folder("qwen2-named-llama", model_type="llama", vocab_size=128256)) == ()
+    assert qwen_stop_token_ids("toy-base") == ()

@@ -55,6 +55,16 @@ def test_a_short_run_records_every_step_and_rollout_and_saves_checkpoints(tmp_pa
     assert len(table) == 3 and set(table["dtype"]) == {"float32"} and set(table["template"]) == {"train"}
 
 
+def test_only_the_latest_checkpoint_keeps_the_optimizer_state_and_the_run_resumes_from_it(tmp_path):
+    out = train(cfg(tmp_path, steps=4, save_every=2))
+    assert (out / "checkpoint-2" / "model.safetensors").exists()  # the series is still evaluated step by step
+    assert not (out / "checkpoint-2" / "optimizer.pt").exists()
+    assert (out / "checkpoint-4" / "optimizer.pt").exists()
+    train(cfg(tmp_path, steps=6, save_every=2))  # longer: resumes from checkpoint-4's optimizer state
+    assert pd.read_parquet(out / "steps.parquet")["step"].tolist() == list(range(1, 7))
+    assert [(out / f"checkpoint-{s}" / "optimizer.pt").exists() for s in (2, 4, 6)] == [False, False, True]
+
+
 def test_trl_settings_pass_through_and_are_recorded_as_departures(tmp_path):
     out = train(cfg(tmp_path, steps=2, save_every=2, trl={"loss_type": "grpo", "epsilon_high": 0.28}))
     run = json.loads((out / "run_config.json").read_text())

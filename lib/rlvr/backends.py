@@ -39,11 +39,25 @@ class Backend:
         return eval_prompt(problem, template, self.tokenizer, demos)
 
     def stop_token_ids(self) -> tuple[int, ...]:
-        # The Qwen2.5-Math evaluation adds Qwen's stop ids when "qwen2" is in the model path.
-        return QWEN_STOP_TOKEN_IDS if "qwen2" in self.path.lower() else ()
+        return qwen_stop_token_ids(self.path)
 
     def generate(self, prompts, *, temperature, top_p, max_new_tokens, seed, desc=None) -> list[Generation]:
         raise NotImplementedError
+
+
+def qwen_stop_token_ids(path: str) -> tuple[int, ...]:
+    """Qwen's stop ids for a Qwen2 model with Qwen's vocabulary, else none.
+
+    The Qwen2.5-Math evaluation adds them when "qwen2" is in the model's path, so the base model
+    (``Qwen/Qwen2.5-Math-1.5B``) and its checkpoints under ``outputs/`` would stop differently;
+    here the model's own config decides (its type, and a vocabulary that holds the ids: the
+    embedded toy models are Qwen2 models with a 400-token vocabulary of their own)."""
+    from .models import model_config
+
+    config = model_config(path)
+    qwen = config is not None and config.get("model_type") == "qwen2" and \
+        config.get("vocab_size", 0) > max(QWEN_STOP_TOKEN_IDS)
+    return QWEN_STOP_TOKEN_IDS if qwen else ()
 
 
 class TransformersBackend(Backend):
@@ -120,14 +134,9 @@ class VLLMBackend(Backend):
 
         from .generation import Generation
 
-        params = SamplingParams(
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_new_tokens,
-            seed=seed,
-            stop=list(QWEN_STOP_STRINGS),
-            stop_token_ids=list(self.stop_token_ids()),
-        )
+        params = [SamplingParams(**kw) for kw in request_sampling(len(prompts), temperature=temperature, top_p=top_p,
+                                                                   max_new_tokens=max_new_tokens, seed=seed,
+                                                                   stop_token_ids=self.stop_token_ids())]
         outputs = self.llm.generate(list(prompts), params, use_tqdm=bool(desc))
         return [
             Generation(
@@ -138,6 +147,17 @@ class VLLMBackend(Backend):
             )
             for o in outputs
         ]
+
+
+def request_sampling(n: int, *, temperature: float, top_p: float, max_new_tokens: int, seed: int,
+                     stop_token_ids: Sequence[int] = ()) -> list[dict]:
+    """vLLM ``SamplingParams`` arguments for ``n`` requests, each with its own seed (``seed + i``).
+
+    vLLM seeds a request's sampler with its ``seed``: one seed for every request would give the
+    copies of a prompt (avg@8's eight samples) one identical sample eight times. Distinct seeds give
+    each copy its own draw, reproducibly, as the transformers backend's single generator does."""
+    return [dict(temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=seed + i,
+                 stop=list(QWEN_STOP_STRINGS), stop_token_ids=list(stop_token_ids)) for i in range(n)]
 
 
 def vllm_usable() -> bool:

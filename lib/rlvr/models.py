@@ -166,6 +166,20 @@ def eval_template_for(name_or_path: str) -> str:
     return "qwen25-math-cot"
 
 
+def model_config(name_or_path: str) -> dict | None:
+    """A model's ``config.json`` as a dict (a folder's, or a hub id's from the cache or the hub);
+    None where it cannot be read."""
+    path = Path(resolve(name_or_path))
+    if (path / "config.json").is_file():
+        return json.loads((path / "config.json").read_text())
+    try:
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(str(name_or_path)).to_dict()
+    except (OSError, ValueError):
+        return None
+
+
 @contextlib.contextmanager
 def no_transformers_bars():
     """transformers' own bars ('Loading weights', 'Writing model shards', one per checkpoint) off

@@ -27,7 +27,7 @@ QWEN25_MATH_COT = (
     "<|im_start|>assistant\n"
 )
 QWEN_STOP_STRINGS = ("</s>", "<|im_end|>", "<|endoftext|>")
-QWEN_STOP_TOKEN_IDS = (151645, 151643)  # added when "qwen2" is in the model path, as the evaluation does
+QWEN_STOP_TOKEN_IDS = (151645, 151643)  # added for Qwen2 models (backends.qwen_stop_token_ids)
 
 # The registry of evaluation prompt templates.
 TEMPLATES = {

@@ -187,6 +187,29 @@ def checkpoints(run: str | Path) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+# What a checkpoint holds only to resume training from it: the optimizer's state (a file, or the
+# shards DeepSpeed and FSDP write) and the scheduler's. Only the latest checkpoint needs them.
+TRAINING_STATE = ("optimizer.pt", "scheduler.pt", "global_step*", "optimizer_*")
+
+
+def drop_training_state(run: str | Path, keep: int) -> list[Path]:
+    """Remove the optimizer and scheduler state from every checkpoint but ``keep``'s; returns what
+    went. The weights stay, so the checkpoint series is still evaluated step by step; a resume
+    starts from the latest checkpoint, which keeps them. At the paper's size that state is most
+    of a checkpoint (float32 Adam moments: about 12 GiB for 1.5B parameters)."""
+    import shutil
+
+    removed = []
+    for step, folder in checkpoints(run).items():
+        if step == keep:
+            continue
+        for pattern in TRAINING_STATE:
+            for path in folder.glob(pattern):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                removed.append(path)
+    return removed
+
+
 def last_step(run: str | Path) -> int | None:
     """The step of the run's last checkpoint (where a resume starts), if any."""
     return max(checkpoints(run), default=None)

@@ -87,6 +87,7 @@ from .rundir import (
     STEPS_LOG,
     RunLog,
     checkpoint_dir,
+    drop_training_state,
     exclusive,
     last_step,
     read_run_config,
@@ -194,6 +195,19 @@ class StepTable(TrainerCallback):
         }
         self.log.append(STEPS_LOG, [row])
         self.row = row
+
+
+class LatestKeepsTrainingState(TrainerCallback):
+    """After each checkpoint is written, earlier checkpoints lose their optimizer state
+    (``rundir.drop_training_state``): 100 checkpoints of the paper's run would otherwise hold
+    100 copies of it."""
+
+    def __init__(self, out: Path):
+        self.out = out
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            drop_training_state(self.out, keep=state.global_step)
 
 
 def _mean(values) -> float | None:
@@ -602,7 +616,7 @@ def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process:
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[table, *callbacks],
+        callbacks=[table, LatestKeepsTrainingState(out), *callbacks],
         config=cfg,
     )
     trainer.remove_callback(PrinterCallback)  # it prints every step's log dict; the step table has them
