@@ -61,7 +61,7 @@ def bench_trl(steps: int, out: Path, label: str, length_groups: bool = True, **o
     log, by_step = RunLog(out), {}
     trainer = RLVRTrainer(
         model=load_model("toy-base", dtype="float32"), reward_funcs=[make_reward(cfg, log, 1, by_step)],
-        args=grpo_config(cfg, 16, on_gpu=False), train_dataset=dataset, processing_class=load_tokenizer("toy-base"),
+        args=grpo_config(cfg, on_gpu=False), train_dataset=dataset, processing_class=load_tokenizer("toy-base"),
         callbacks=[StepTable(log, by_step)], config=cfg,
     )
     bucket: dict[str, float] = {}

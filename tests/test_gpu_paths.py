@@ -25,7 +25,7 @@ def test_the_cpu_path_imports_neither_vllm_nor_unsloth():
         "from rlvr.config import preset\n"
         "from rlvr.train import grpo_config\n"
         "for c in (preset('cpu'), preset('paper')):\n"
-        "    grpo_config(c, 16, on_gpu=False)\n"
+        "    grpo_config(c, on_gpu=False)\n"
         "print(sorted(m for m in ('vllm', 'unsloth', 'unsloth_zoo') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
@@ -56,10 +56,10 @@ def test_vllm_mode_is_checked():
 
 def test_server_mode_reaches_trl():
     cfg = preset("paper", backend="vllm", vllm_mode="server", vllm_server_host="10.0.0.7", vllm_server_port=8001)
-    args = grpo_config(cfg, 16, on_gpu=False)
+    args = grpo_config(cfg, on_gpu=False)
     assert args.use_vllm and args.vllm_mode == "server"
     assert (args.vllm_server_host, args.vllm_server_port) == ("10.0.0.7", 8001)
-    default = grpo_config(preset("cpu"), 16, on_gpu=False)
+    default = grpo_config(preset("cpu"), on_gpu=False)
     assert not default.use_vllm and default.vllm_mode == "colocate"
 
 
@@ -81,19 +81,19 @@ def test_unsloth_on_a_machine_without_it_fails_before_writing_anything(tmp_path)
 @pytest.mark.parametrize("processes, micro, accumulation", [(1, 16, 64), (8, 16, 8), (2, 16, 32)])
 def test_the_global_batch_is_the_papers_for_any_process_count(processes, micro, accumulation):
     cfg = preset("paper")
-    assert batch_split(cfg, 16, processes) == (micro, accumulation)
+    assert batch_split(cfg, processes) == (micro, accumulation)
     assert micro * accumulation * processes == 128 * 8
 
 
 def test_a_process_count_that_does_not_divide_the_batch_is_refused():
     with pytest.raises(ValueError, match=r"1024 completions .* over 7 training processes.*\[1, 2, 4, 8, 16\]"):
-        batch_split(preset("paper"), 16, 7)
+        batch_split(preset("paper"), 7)
 
 
 def test_micro_batches_divide_each_share_exactly():
     # 3 prompts x 8 rollouts = 24 completions: micro-batches of 12, not 16 (which would drop 8).
-    assert batch_split(preset("cpu", prompts_per_step=3), 16, 1) == (12, 2)
-    assert batch_split(preset("paper", optimizer_steps_per_rollout=8), 16, 8) == (16, 1)
+    assert batch_split(preset("cpu", prompts_per_step=3), 1) == (12, 2)
+    assert batch_split(preset("paper", optimizer_steps_per_rollout=8), 8) == (16, 1)
 
 
 def test_the_process_count_comes_from_the_launcher(monkeypatch):
@@ -175,3 +175,16 @@ def test_qwen_stop_tokens_come_from_the_models_config_not_its_folder_name(tmp_pa
     assert qwen_stop_token_ids(folder("my-qwen2-toy", model_type="qwen2", vocab_size=400)) == ()
     assert qwen_stop_token_ids(folder("qwen2-named-llama", model_type="llama", vocab_size=128256)) == ()
     assert qwen_stop_token_ids("toy-base") == ()
+
+
+def test_the_micro_batch_is_a_setting_and_the_reference_model_runs_in_bfloat16_on_a_gpu():
+    from rlvr.train import grpo_arguments
+
+    # The paper's 1024 completions on one GPU, 4 at a time (16 ran out of an H200's memory at 3072 tokens).
+    assert batch_split(preset("paper", micro_batch=4), 1) == (4, 256)
+    on_gpu = grpo_arguments(preset("paper", micro_batch=4), on_gpu=True)
+    assert on_gpu["per_device_train_batch_size"] == 4 and on_gpu["gradient_accumulation_steps"] == 256
+    assert on_gpu["model_init_kwargs"] == {"dtype": "bfloat16"} and on_gpu["bf16"]
+    assert grpo_arguments(preset("cpu"), on_gpu=False)["model_init_kwargs"] == {"dtype": "float32"}
+    with pytest.raises(ValueError, match="micro_batch"):
+        preset("paper", micro_batch=0)

@@ -76,7 +76,7 @@ def test_trl_settings_pass_through_and_are_recorded_as_departures(tmp_path):
 def test_the_tables_of_grpo_fields_name_exactly_what_the_lab_sets():
     from rlvr.train import FROM_CONFIG, MANAGED, RECIPE, grpo_arguments
 
-    arguments = grpo_arguments(preset("paper"), 16, on_gpu=False)
+    arguments = grpo_arguments(preset("paper"), on_gpu=False)
     assert set(arguments) == set(FROM_CONFIG) | set(MANAGED) | set(RECIPE)
     assert not set(FROM_CONFIG) & set(MANAGED) and not (set(FROM_CONFIG) | set(MANAGED)) & set(RECIPE)
 
@@ -110,7 +110,7 @@ def test_scoring_in_length_groups_gives_trls_log_probs_and_entropies(tmp_path):
     model, tokenizer = load_model_and_tokenizer("toy-base")
     c = cfg(tmp_path)
     trainer = RLVRTrainer(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
-                          args=grpo_config(c, 16, on_gpu=False), train_dataset=training_dataset(c),
+                          args=grpo_config(c, on_gpu=False), train_dataset=training_dataset(c),
                           processing_class=tokenizer, config=c)
     torch.manual_seed(0)
     prompt, keep = 7, 30  # left-padded prompts, right-padded completions of 1..30 tokens as TRL lays them out
@@ -143,7 +143,7 @@ def trainer_and_batch(tmp_path, **overrides):
     model, tokenizer = load_model_and_tokenizer("toy-base")
     c = cfg(tmp_path, beta=0.0, **overrides)
     trainer = RLVRTrainer(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
-                          args=grpo_config(c, 16, on_gpu=False), train_dataset=training_dataset(c),
+                          args=grpo_config(c, on_gpu=False), train_dataset=training_dataset(c),
                           processing_class=tokenizer, config=c)
     trainer.current_gradient_accumulation_steps = 1
     torch.manual_seed(0)
@@ -153,6 +153,14 @@ def trainer_and_batch(tmp_path, **overrides):
                  num_items_in_batch=torch.tensor(160.0))
     model.train()
     return trainer, model, batch
+
+
+def as_trained(trainer, batch):
+    """The batch as the loss sees it: advantages shaped as RLVRTrainer shapes them when it makes them."""
+    from rlvr.train import shaped_advantages
+
+    sign = trainer.rlvr_config.advantage_sign
+    return {**batch, "advantages": shaped_advantages(batch["advantages"], trainer.pg_loss_coef, sign)}
 
 
 def mean_entropy(trainer, model, batch) -> float:
@@ -168,7 +176,7 @@ def test_entropy_alone_moves_entropy_the_way_its_sign_says(tmp_path, coef):
     # pg_loss_coef 0 and a negative coefficient: entropy minimisation without reward (one-shot EM).
     trainer, model, batch = trainer_and_batch(tmp_path, pg_loss_coef=0.0, entropy_coef=coef)
     before = mean_entropy(trainer, model, batch)
-    loss = trainer._compute_loss(model, batch)
+    loss = trainer._compute_loss(model, as_trained(trainer, batch))
     assert loss.item() == pytest.approx(-coef * before, rel=1e-5)  # L = -coef * H, nothing else
     loss.backward()
     with torch.no_grad():
@@ -180,7 +188,7 @@ def test_entropy_alone_moves_entropy_the_way_its_sign_says(tmp_path, coef):
 
 def policy_gradient(trainer, model, batch):
     model.zero_grad()
-    trainer._compute_loss(model, batch).backward()
+    trainer._compute_loss(model, as_trained(trainer, batch)).backward()
     return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 
 
@@ -216,7 +224,7 @@ def test_beta_zero_loads_no_reference_model_and_beta_loads_one(tmp_path):
     for beta, has_ref in ((0.0, False), (0.001, True)):
         c = cfg(tmp_path, beta=beta)
         trainer = RLVRTrainer(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
-                              args=grpo_config(c, 16, on_gpu=False), train_dataset=dataset, processing_class=tokenizer,
+                              args=grpo_config(c, on_gpu=False), train_dataset=dataset, processing_class=tokenizer,
                               config=c)
         assert (trainer.ref_model is not None) == has_ref
 

@@ -295,6 +295,9 @@ class TrainConfig(Config):
     fast_generation: bool = setting(
         True, "sample rollouts with rlvr.fastgen where it covers the model (a CPU Qwen2): generate()'s sampling, "
               "less overhead; false: transformers' generate()", affects_results=False)
+    micro_batch: int = setting(
+        16, "most completions in one forward/backward pass (each process's share of the batch is cut into "
+            "micro-batches that divide it): memory, not results", affects_results=False)
     gradient_checkpointing: bool = setting(
         True, "recompute activations in the backward pass: less memory, more time (TRL's default)",
         affects_results=False)
@@ -324,7 +327,7 @@ class TrainConfig(Config):
             problems.append(f"lora_rank: LoRA is offered only on the Unsloth path (backend: unsloth), "
                             f"not with backend {self.backend!r}; leave lora_rank at 0 for full fine-tuning")
         problems += self._below(1, "prompts_per_step", "rollouts_per_prompt", "steps", "max_completion_length",
-                                "optimizer_steps_per_rollout", "save_every", "limit")
+                                "optimizer_steps_per_rollout", "save_every", "limit", "micro_batch")
         if self.rollouts_per_prompt < 2:
             problems.append("rollouts_per_prompt: GRPO needs at least 2 rollouts per prompt")
         if self.optimizer_steps_per_rollout >= 1 and self.prompts_per_step % self.optimizer_steps_per_rollout:

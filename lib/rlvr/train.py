@@ -197,6 +197,18 @@ class StepTable(TrainerCallback):
         self.row = row
 
 
+def shaped_advantages(advantages: torch.Tensor, pg_loss_coef: float, sign: str) -> torch.Tensor:
+    """The advantages the policy term trains on. The clipped policy term is linear in them, so
+    scaling by ``pg_loss_coef`` scales that term alone (0 leaves KL and entropy: Tab. 5 row 10);
+    a zero advantage gives its rollout no policy gradient, so PSR / NSR zero the other sign."""
+    advantages = advantages * pg_loss_coef
+    if sign == "positive":
+        return advantages.clamp(min=0)
+    if sign == "negative":
+        return advantages.clamp(max=0)
+    return advantages
+
+
 class LatestKeepsTrainingState(TrainerCallback):
     """After each checkpoint is written, earlier checkpoints lose their optimizer state
     (``rundir.drop_training_state``): 100 checkpoints of the paper's run would otherwise hold
@@ -293,16 +305,14 @@ class RLVRTrainer(GRPOTrainer):
         inverse = torch.argsort(order)
         return torch.cat(logps)[inverse], (torch.cat(entropies)[inverse] if entropies else None), None
 
-    def _compute_loss(self, model, inputs):
-        # The clipped policy term is linear in the advantages, so scaling them by
-        # pg_loss_coef scales that term alone; 0 leaves KL and entropy (Tab. 5 row 10).
-        # A zero advantage gives its rollout no policy gradient: PSR / NSR zero the other sign.
-        advantages = inputs["advantages"] * self.pg_loss_coef
-        if self.rlvr_config.advantage_sign == "positive":
-            advantages = advantages.clamp(min=0)
-        elif self.rlvr_config.advantage_sign == "negative":
-            advantages = advantages.clamp(max=0)
-        return super()._compute_loss(model, {**inputs, "advantages": advantages})
+    def _generate_and_score_completions(self, inputs):
+        # pg_loss_coef and advantage_sign shape the advantages as they are made, before any loss
+        # reads them: TRL's loss and the Unsloth path's own loss function (which never calls
+        # _compute_loss) then train the same thing.
+        batch = super()._generate_and_score_completions(inputs)
+        batch["advantages"] = shaped_advantages(batch["advantages"], self.pg_loss_coef,
+                                                self.rlvr_config.advantage_sign)
+        return batch
 
     def _save(self, output_dir=None, state_dict=None):
         # Checkpoints in the base model's dtype, with it and the base model's
@@ -346,7 +356,7 @@ def process_rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def batch_split(cfg: TrainConfig, micro_batch: int, processes: int) -> tuple[int, int]:
+def batch_split(cfg: TrainConfig, processes: int) -> tuple[int, int]:
     """``(per-device micro-batch, gradient-accumulation steps)`` that keep an optimizer
     step at the configured global batch (128 x 8 = 1024 completions in the paper) for any
     number of processes: each process takes an equal share, in equal micro-batches of at
@@ -361,13 +371,14 @@ def batch_split(cfg: TrainConfig, micro_batch: int, processes: int) -> tuple[int
         )
     share = per_optimizer_step // processes
     # The largest micro-batch that divides the share: a remainder would silently shrink the batch.
-    micro = max(d for d in range(1, min(micro_batch, share) + 1) if share % d == 0)
+    micro = max(d for d in range(1, min(cfg.micro_batch, share) + 1) if share % d == 0)
     return micro, share // micro
 
 
 # GRPOConfig fields the paper's recipe fixes, where TRL's default differs or is easy to
 # change under us. `trl:` may override these; the run records each as a deviation.
 RECIPE: dict[str, Any] = {
+    "optim": "adamw_torch",  # the paper's AdamW, said explicitly: Unsloth's config would default to 8-bit AdamW
     "top_k": 0,
     "lr_scheduler_type": "constant",
     "warmup_steps": 0,
@@ -401,7 +412,7 @@ FROM_CONFIG = {
     "vllm_server_host": "vllm_server_host",
     "vllm_server_port": "vllm_server_port",
     "output_dir": "output_dir",
-    "per_device_train_batch_size": "prompts_per_step",
+    "per_device_train_batch_size": "micro_batch",
     "gradient_accumulation_steps": "prompts_per_step",
     "steps_per_generation": "optimizer_steps_per_rollout",
     "num_iterations": "optimizer_steps_per_rollout",
@@ -414,6 +425,7 @@ MANAGED = {
     "use_cpu": "set from the machine (CUDA or not)",
     "bf16": "set from the machine (bfloat16 compute on GPU)",
     "disable_tqdm": "the lab's own progress bar (rlvr.progress) replaces transformers' bar and per-step table",
+    "model_init_kwargs": "the reference model's dtype: bfloat16 on a GPU",
 }
 
 
@@ -468,10 +480,10 @@ def recipe_deviations(cfg: TrainConfig) -> list[str]:
     ]
 
 
-def grpo_arguments(cfg: TrainConfig, micro_batch: int, on_gpu: bool, processes: int = 1) -> dict[str, Any]:
+def grpo_arguments(cfg: TrainConfig, on_gpu: bool, processes: int = 1) -> dict[str, Any]:
     """The keyword arguments of TRL's ``GRPOConfig`` for ``cfg``: its fields, the recipe, the
     lab's bookkeeping, then ``cfg.trl`` (which ``TrainConfig`` has checked for clashes)."""
-    micro, accumulation = batch_split(cfg, micro_batch, processes)
+    micro, accumulation = batch_split(cfg, processes)
     # Unsloth generates with its own in-process vLLM engine, which TRL's colocate mode hands over to.
     use_vllm = cfg.backend in ("vllm", "unsloth") or (
         cfg.backend == "auto" and on_gpu and (cfg.vllm_mode == "server" or _has_vllm())
@@ -508,14 +520,17 @@ def grpo_arguments(cfg: TrainConfig, micro_batch: int, on_gpu: bool, processes: 
         "use_cpu": not on_gpu,
         "bf16": on_gpu,
         "disable_tqdm": True,
+        # The reference model only ever runs forward: bfloat16 on a GPU (as verl's), half the memory
+        # of TRL's float32 default; the policy keeps float32 master weights.
+        "model_init_kwargs": {"dtype": "bfloat16" if on_gpu else "float32"},
     }
     return {**from_config, **RECIPE, **managed, **cfg.trl}
 
 
-def grpo_config(cfg: TrainConfig, micro_batch: int, on_gpu: bool) -> GRPOConfig:
+def grpo_config(cfg: TrainConfig, on_gpu: bool) -> GRPOConfig:
     """TRL's GRPOConfig for ``cfg`` on this machine."""
     processes = world_size()
-    args = GRPOConfig(**grpo_arguments(cfg, micro_batch, on_gpu, processes))
+    args = GRPOConfig(**grpo_arguments(cfg, on_gpu, processes))
     if args.world_size != processes:  # a launcher that does not set WORLD_SIZE: the batch would be off
         raise RuntimeError(
             f"WORLD_SIZE says {processes} processes, accelerate runs {args.world_size}; "
@@ -539,10 +554,16 @@ def deviations(cfg: TrainConfig) -> list[str]:
             "Unsloth path instead of full fine-tuning; base weights frozen in 16 bit; the learning rate "
             f"{cfg.learning_rate:g} was set for full fine-tuning"
         )
+    if cfg.backend == "unsloth":
+        found.append(
+            "the loss is Unsloth's own function, not TRL's: pg_loss_coef and advantage_sign act on the "
+            "advantages before it and the optimizer is set to AdamW, but whether it keeps the entropy bonus "
+            "and the k3 KL term as TRL computes them has not been checked against Unsloth's source"
+        )
     return found
 
 
-def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callbacks: Sequence = (),
+def train(cfg: TrainConfig, *, resume: bool = True, callbacks: Sequence = (),
           progress: bool | str = True) -> Path:
     """Run (or resume) one training run; returns its output folder.
 
@@ -556,7 +577,7 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
 
         prepare()
     on_gpu = torch.cuda.is_available()
-    args = grpo_config(cfg, micro_batch, on_gpu)  # TRL's own checks, before anything is written
+    args = grpo_config(cfg, on_gpu)  # TRL's own checks, before anything is written
     dataset = training_dataset(cfg)  # and the data's (a missing history file, an unknown example)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -564,12 +585,12 @@ def train(cfg: TrainConfig, *, resume: bool = True, micro_batch: int = 16, callb
     # and it holds the folder against a second run resuming into it at the same time.
     main_process = process_rank() == 0
     with exclusive(out) if main_process else contextlib.nullcontext():
-        _train(cfg, args, dataset, out, main_process, on_gpu, resume, micro_batch, callbacks, progress)
+        _train(cfg, args, dataset, out, main_process, on_gpu, resume, callbacks, progress)
     return out
 
 
 def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process: bool, on_gpu: bool,
-           resume: bool, micro_batch: int, callbacks: Sequence, progress: bool | str) -> None:
+           resume: bool, callbacks: Sequence, progress: bool | str) -> None:
     if not on_gpu:
         torch.set_num_threads(cpu_threads(cfg.threads))
     log = RunLog(out)
@@ -592,7 +613,7 @@ def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process:
                 "dataset_rows": len(dataset),
                 "examples": sorted(set(dataset["example_id"]))[:50],
                 "deviations": departures,
-                "grpo_config": grpo_arguments(cfg, micro_batch, on_gpu, world_size()),
+                "grpo_config": grpo_arguments(cfg, on_gpu, world_size()),
                 "environment": environment(),
             },
         )
