@@ -186,6 +186,19 @@ def test_checkpoint_series_resumes_where_it_stopped(tmp_path):
     )
 
 
+def test_a_series_evaluated_one_process_a_checkpoint_gives_the_same_table(tmp_path):
+    # Where vLLM evaluates, each checkpoint gets a process of its own (an engine frees the GPU
+    # only when its process ends); the tables are those of the evaluation in this process.
+    run = tmp_path / "run"
+    save_checkpoint(run, 10)
+    config = EvalConfig(benchmarks=["toy-test"], limit=3, max_new_tokens=16, dtype="float32")
+    here = evaluate_checkpoints(run, config, base_model="toy-base", out_dir=tmp_path / "here", progress=False)
+    apart = evaluate_checkpoints(run, config, base_model="toy-base", out_dir=tmp_path / "apart", progress=False,
+                                 isolate=True)
+    pd.testing.assert_frame_equal(here, apart)
+    assert not list((tmp_path / "apart").rglob("request.json"))  # the request to the child is cleared
+
+
 def test_repetition_and_self_reflection_words():
     assert ends_in_repetition("so the answer is 5. " + "I think I think " * 5)
     assert ends_in_repetition("aaaaaaaaaaaa")

@@ -9,7 +9,7 @@ import pytest
 from rlvr import ablations, paper
 from rlvr.config import EvalConfig, preset
 from rlvr.experiments import compare
-from rlvr.rundir import check_same_settings
+from rlvr.rundir import check_same_settings, is_complete
 
 PI1 = "toy-train-00004"
 
@@ -122,3 +122,20 @@ def test_conditions_trained_side_by_side_give_what_one_after_another_gives(tmp_p
     pd.testing.assert_frame_equal(results[1][0], results[2][0])
     for name in ("outcome", "format"):
         pd.testing.assert_frame_equal(results[1][1][name], results[2][1][name])
+
+
+def test_a_run_trained_in_a_process_of_its_own_refreshes_the_notebooks_watchers(tmp_path):
+    # On a GPU, train_run trains in a child process (the kernel must hold no GPU memory after it).
+    from rlvr.experiments import _launch
+
+    class Watcher:
+        refreshed = 0
+
+        def refresh(self):
+            self.refreshed += 1
+
+    watcher = Watcher()
+    cfg = preset("cpu", examples=["toy-train-00007"], steps=2, save_every=2, output_dir=str(tmp_path / "run"))
+    _launch(cfg, 1, False, [watcher])
+    assert is_complete(cfg.output_dir, 2) and watcher.refreshed >= 1
+    assert (tmp_path / "run" / "launch.yaml").is_file()  # exactly this config, for the child

@@ -209,6 +209,7 @@ def evaluate_checkpoints(
     out_dir: str | Path | None = None,
     progress: bool = True,
     only: Sequence[int] | None = None,
+    isolate: bool | None = None,
 ) -> pd.DataFrame:
     """Evaluate every ``every``-th checkpoint of a run (and the base model as step 0).
 
@@ -216,8 +217,12 @@ def evaluate_checkpoints(
     done, and a rerun skips the steps already there, so an interrupted series
     resumes where it stopped. Returns all steps' rows in one table (``step``
     column). ``only``: of those steps, these alone (to share a series out).
+    ``isolate``: each model evaluated in a process of its own (default: where vLLM
+    evaluates; an engine gives the GPU's memory back only when its process ends, so a
+    second one in the same process, or beside a training run's, would find it taken).
     """
     config = config or EvalConfig()
+    isolate = uses_vllm(config) if isolate is None else isolate
     out = Path(out_dir) if out_dir else Path(run_dir) / EVAL_DIR
     targets = {step: model for step, model in checkpoint_targets(run_dir, every, base_model).items()
                if only is None or step in only}
@@ -227,11 +232,41 @@ def evaluate_checkpoints(
         if done.is_file() and _same_config(done.parent, config):
             frames.append(pd.read_parquet(done))
             continue
-        table = evaluate(model, config, progress=progress)
-        table.insert(0, "step", step)
-        save_evaluation(table, done.parent, config, {"step": step, "model": model})  # samples.parquet written last
-        frames.append(table)
+        if isolate:
+            _evaluate_in_child(model, config, step, done.parent)
+            frames.append(pd.read_parquet(done))
+            continue
+        frames.append(_evaluate_step(model, config, step, done.parent, progress))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _evaluate_step(model: str, config: EvalConfig, step: int, step_dir: Path, progress: bool) -> pd.DataFrame:
+    table = evaluate(model, config, progress=progress)
+    table.insert(0, "step", step)
+    save_evaluation(table, step_dir, config, {"step": step, "model": model})  # samples.parquet written last
+    return table
+
+
+def uses_vllm(config: EvalConfig) -> bool:
+    from .backends import vllm_usable
+
+    return config.backend == "vllm" or (config.backend == "auto" and vllm_usable())
+
+
+def _evaluate_in_child(model: str, config: EvalConfig, step: int, step_dir: Path) -> None:
+    """``_evaluate_step`` in a fresh Python process (``python -m rlvr.evaluate``); fails with the
+    end of its output if it does."""
+    import subprocess
+    import sys
+
+    step_dir.mkdir(parents=True, exist_ok=True)
+    request = step_dir / "request.json"
+    request.write_text(json.dumps({"model": model, "step": step, "config": config.to_dict()}, default=str))
+    done = subprocess.run([sys.executable, "-m", "rlvr.evaluate", str(request)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"evaluating {model} (step {step}) in its own process failed:\n"
+                           + "\n".join((done.stdout + done.stderr).splitlines()[-20:]))
+    request.unlink(missing_ok=True)
 
 
 def checkpoint_targets(run_dir: str | Path, every: int = 1, base_model: str | None = None) -> dict[int, str]:
@@ -267,3 +302,11 @@ def select_checkpoint(table: pd.DataFrame) -> pd.DataFrame:
     picked = per_benchmark.loc[[best, last]].copy()
     picked.insert(0, "checkpoint", ["best average (paper)", "last"])
     return picked.reset_index()
+
+
+if __name__ == "__main__":  # one step of a series, in a process of its own (_evaluate_in_child)
+    import sys
+
+    request = json.loads(Path(sys.argv[1]).read_text())
+    _evaluate_step(request["model"], EvalConfig.from_dict(request["config"]), request["step"],
+                   Path(sys.argv[1]).parent, progress=False)

@@ -34,23 +34,29 @@ def train_run(cfg: TrainConfig, callbacks: Sequence = (), progress: bool | str =
     """Train ``cfg`` unless its folder already holds the finished run; resumes a killed
     one, and refuses a folder that holds a run with other settings. ``progress``: as ``train``'s.
 
-    Where the run was given several GPUs (``$RLVR_TRAIN_PROCESSES``, set by ``rlvr sweep``:
-    ``rlvr.executors``), training runs in that many processes through ``accelerate launch``
-    rather than in this one; ``callbacks`` then see nothing, the bar follows the step log."""
+    On a GPU, training runs in a process of its own (``rlvr train``), so that this one (a
+    notebook's kernel) holds none of the GPU's memory once it is done: a colocated vLLM engine
+    gives it back only when its process ends, and the evaluation after it needs it. Where the
+    run was given several GPUs (``$RLVR_TRAIN_PROCESSES``, set by ``rlvr sweep``:
+    ``rlvr.executors``), that is ``accelerate launch`` with that many processes. The bar then
+    follows the step log, and callbacks with a ``refresh()`` (``lab.LivePlot``) are refreshed
+    from it; other callbacks see nothing."""
+    import torch
+
     from .train import train, world_size
 
     check_same_settings(cfg)
     if is_complete(cfg.output_dir, cfg.optimizer_steps):
         return Path(cfg.output_dir)
     processes = training_processes()
-    if processes > 1 and world_size() == 1:
-        _launch(cfg, processes, progress)
+    if world_size() == 1 and (processes > 1 or torch.cuda.is_available()):
+        _launch(cfg, processes, progress, callbacks)
     else:
         train(cfg, callbacks=callbacks, progress=progress)
     return Path(cfg.output_dir)
 
 
-def _launch(cfg: TrainConfig, processes: int, progress: bool | str) -> None:
+def _launch(cfg: TrainConfig, processes: int, progress: bool | str, watchers: Sequence = ()) -> None:
     """``rlvr train`` of ``cfg`` in ``processes`` processes (accelerate), its output to the run's
     ``train.log``; fails with the log's last lines if it does."""
     import subprocess
@@ -72,6 +78,9 @@ def _launch(cfg: TrainConfig, processes: int, progress: bool | str) -> None:
                 time.sleep(2)
                 if bars:
                     bars.poll()
+                for watcher in watchers:
+                    if hasattr(watcher, "refresh"):
+                        watcher.refresh()
         except BaseException:
             child.terminate()  # an interrupted cell stops the training; it resumes from its last checkpoint
             raise
