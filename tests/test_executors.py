@@ -16,7 +16,7 @@ import pytest
 from rlvr.cli import main
 from rlvr.executors import device_sets, training_command
 from rlvr.sweep import load_sweep, sweep_status
-from test_sweep import write_notebook, write_sweep
+from test_sweep import notebook_file, write_notebook, write_sweep
 
 # A run that records what it was given: its GPUs, its training processes, the command train_run would
 # launch, and when it ran (to check that runs sharing a moment never share a GPU).
@@ -193,18 +193,6 @@ pd.DataFrame({"value": [a * 2], "job": [os.environ.get("SLURM_JOB_ID")]}).to_csv
 """
 
 
-def write_waiting_notebook(path):
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
-    params = nbformat.v4.new_code_cell('out_dir = "x"\na = 1\nrelease = "go"')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(WAITS)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-
-
 def wait_for(predicate, seconds=120):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -218,7 +206,7 @@ def test_a_sweep_on_slurm_completes_and_a_cancelled_run_is_reported_then_retried
                                                                                    capsys):
     monkeypatch.setenv("SLURM_CONF", str(slurm))
     monkeypatch.chdir(tmp_path)
-    write_waiting_notebook(tmp_path / "notebooks" / "tiny.ipynb")
+    notebook_file(tmp_path / "notebooks" / "tiny.ipynb", 'out_dir = "x"\na = 1\nrelease = "go"', WAITS)
     release = tmp_path / "release"
     path = write_sweep(tmp_path, grid={"a": [1, 2]}, fixed={"release": str(release)},
                        slurm={"partition": "debug", "cpus_per_task": 1, "mem": "1G", "time": 10})

@@ -7,6 +7,7 @@ import papermill
 from rlvr.config import preset
 from rlvr.experiments import _in_worker
 from rlvr.train import train
+from test_sweep import notebook_file
 
 NOISE = ("Training Loss", "{'loss'", "Loading weights", "Writing model shards", "PAD/BOS/EOS")
 
@@ -44,13 +45,7 @@ scores, _ = experiments.compare(runs, eval_cfg, parallel=parallel)
 
 
 def executed(tmp_path, parallel: int):
-    tmp_path.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
-    params = nbformat.v4.new_code_cell(f'out_dir = "{tmp_path}/runs"\nparallel = {parallel}')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(COMPARE)]
-    nbformat.write(nb, tmp_path / "compare.ipynb")
+    notebook_file(tmp_path / "compare.ipynb", f'out_dir = "{tmp_path}/runs"\nparallel = {parallel}', COMPARE)
     papermill.execute_notebook(str(tmp_path / "compare.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False)
     return nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[1].outputs
 

@@ -20,15 +20,20 @@ pd.DataFrame({"value": [a * 2 + b]}).to_csv(f"{out_dir}/summary.csv", index=Fals
 """
 
 
-def write_notebook(path, body=BODY):
+def notebook_file(path, parameters: str, body: str):
+    """A notebook at ``path``: a ``parameters`` cell (papermill's), then ``body``."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
     nb.metadata["language_info"] = {"name": "python"}
-    params = nbformat.v4.new_code_cell('out_dir = "x"\na = 1\nb = 0\nfail = False\nlabel = "none"\nrate = 0.5')
+    params = nbformat.v4.new_code_cell(parameters)
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(body)]
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
+
+
+def write_notebook(path, body=BODY):
+    notebook_file(path, 'out_dir = "x"\na = 1\nb = 0\nfail = False\nlabel = "none"\nrate = 0.5', body)
 
 
 CONFIGURED = """\
@@ -44,13 +49,7 @@ pd.DataFrame({"learning_rate": [train_cfg.learning_rate], "steps": [train_cfg.st
 
 def write_configured_notebook(path):
     """A notebook declared like the lab's: a preset, `train` and `eval` overrides, an experiment parameter."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
-    params = nbformat.v4.new_code_cell('preset = "cpu"\nrows = [1]\ntrain = {"steps": 50}\neval = {}\nout_dir = "x"')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(CONFIGURED)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
+    notebook_file(path, 'preset = "cpu"\nrows = [1]\ntrain = {"steps": 50}\neval = {}\nout_dir = "x"', CONFIGURED)
 
 
 CONFIGURED_NB = {"notebook": "notebooks/configured.ipynb"}
