@@ -92,7 +92,7 @@ def test_configs_are_checked_on_construction_so_every_replace_is_checked_too():
 
 
 def test_configs_round_trip_through_dicts():
-    cfg = preset("cpu", examples=["a", "b"], trl={"epsilon_high": 0.28})
+    cfg = preset("cpu", examples=["a", "b"], trl={"top_entropy_quantile": 0.2})
     assert TrainConfig(**cfg.to_dict()) == cfg
     demo = eval_preset("cpu", demos=[("q", "a")])
     assert EvalConfig(**yaml.safe_load(yaml.safe_dump(demo.to_dict()))) == demo  # pairs come back as pairs
@@ -127,7 +127,7 @@ PARTNERS = {
     "answer": {"problem": "What is 6 * 7?", "answer": "42"},
     "lora_rank": {"backend": "unsloth", "lora_rank": 8},
     "optimizer_steps_per_rollout": {"optimizer_steps_per_rollout": 2},
-    "trl": {"trl": {"epsilon_high": 0.28}},
+    "trl": {"trl": {"top_entropy_quantile": 0.2}},
     "demos": {"demos": [["What is 1 + 1?", "\\boxed{2}"]]},
 }
 

@@ -188,3 +188,15 @@ def test_the_micro_batch_is_a_setting_and_the_reference_model_runs_in_bfloat16_o
     assert grpo_arguments(preset("cpu"), on_gpu=False)["model_init_kwargs"] == {"dtype": "float32"}
     with pytest.raises(ValueError, match="micro_batch"):
         preset("paper", micro_batch=0)
+
+
+def test_the_clip_is_symmetric_unless_asked_and_said_so_to_trl():
+    # Unsloth sets epsilon_high = 0.28 with the dapo loss when it is left unset: the lab always sets it.
+    from rlvr.train import grpo_arguments
+
+    assert grpo_arguments(preset("paper"), on_gpu=True)["epsilon_high"] == 0.2
+    higher = preset("paper", clip_epsilon_high=0.28)
+    assert grpo_arguments(higher, on_gpu=True)["epsilon_high"] == 0.28
+    assert any("asymmetric clip" in d for d in deviations(higher))
+    with pytest.raises(ValueError, match="set clip_epsilon_high instead"):
+        preset("paper", trl={"epsilon_high": 0.28})

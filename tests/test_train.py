@@ -66,9 +66,9 @@ def test_only_the_latest_checkpoint_keeps_the_optimizer_state_and_the_run_resume
 
 
 def test_trl_settings_pass_through_and_are_recorded_as_departures(tmp_path):
-    out = train(cfg(tmp_path, steps=2, save_every=2, trl={"loss_type": "grpo", "epsilon_high": 0.28}))
+    out = train(cfg(tmp_path, steps=2, save_every=2, trl={"loss_type": "grpo", "top_entropy_quantile": 0.2}))
     run = json.loads((out / "run_config.json").read_text())
-    assert run["grpo_config"]["loss_type"] == "grpo" and run["grpo_config"]["epsilon_high"] == 0.28
+    assert run["grpo_config"]["loss_type"] == "grpo" and run["grpo_config"]["top_entropy_quantile"] == 0.2
     assert "trl.loss_type: 'grpo' instead of the recipe's 'dapo'" in run["deviations"]
     assert pd.read_parquet(out / "steps.parquet")["step"].tolist() == [1, 2]
 
@@ -88,8 +88,8 @@ def test_a_trl_setting_a_config_field_or_the_lab_owns_is_refused_naming_both():
         preset("cpu", trl={"logging_steps": 5})
     with pytest.raises(ValueError, match="trl.loss_typ: not a trl.GRPOConfig field \\(close: loss_type"):
         preset("cpu", trl={"loss_typ": "grpo"})
-    with pytest.raises(ValueError, match="trl.epsilon_high: 'wide' is not a valid float"):
-        preset("cpu", trl={"epsilon_high": "wide"})
+    with pytest.raises(ValueError, match="trl.top_entropy_quantile: 'wide' is not a valid float"):
+        preset("cpu", trl={"top_entropy_quantile": "wide"})
 
 
 def test_the_fast_sampler_draws_the_rollouts_generate_draws(tmp_path):

@@ -276,9 +276,12 @@ class TrainConfig(Config):
     advantage_sign: str = setting("all", "which rollouts the policy gradient trains on (ADVANTAGE_SIGNS: all, "
                                          "positive = PSR, negative = NSR)", choices=lambda: ADVANTAGE_SIGNS)
     clip_epsilon: float = setting(0.2, "PPO clip range of the importance ratio")
+    clip_epsilon_high: float | None = setting(
+        None, "upper clip range of the ratio; None: clip_epsilon (symmetric, the paper's); e.g. 0.28: DAPO's "
+              "clip-higher (said explicitly to TRL: Unsloth would otherwise set 0.28 with the dapo loss)")
     max_grad_norm: float = setting(1.0, "gradient-norm clip")
     trl: dict[str, Any] = setting(
-        help="further trl.GRPOConfig fields, passed through (e.g. loss_type, epsilon_high, top_entropy_quantile, "
+        help="further trl.GRPOConfig fields, passed through (e.g. loss_type, top_entropy_quantile, "
              "mask_truncated_completions); a field this config sets already is refused, naming the setting to use",
         factory=dict)
     # Run

@@ -47,13 +47,21 @@ class CellBar:
         from IPython.display import display
 
         self.total, self.n, self.initial, self.desc, self.postfix = total, initial, initial, desc, ""
-        self.t0, self.drawn = time.monotonic(), 0.0
+        self.drawn = 0.0
+        self.first: tuple[float, int] | None = None  # (time, step) of the first step seen move
+        self.moved = time.monotonic()  # when the step last moved: time spent waiting for a worker or
+        # evaluating after the last step counts in neither the elapsed time nor the rate
         self.handle = display(self, display_id=True)
 
     def __repr__(self) -> str:
         from tqdm import tqdm
 
-        return tqdm.format_meter(self.n, self.total, time.monotonic() - self.t0, prefix=self.desc, unit="step",
+        elapsed, rate = 0.0, None
+        if self.first is not None:
+            elapsed = (self.moved if self.n >= self.total else time.monotonic()) - self.first[0]
+            if self.moved > self.first[0] and self.n > self.first[1]:
+                rate = (self.n - self.first[1]) / (self.moved - self.first[0])
+        return tqdm.format_meter(self.n, self.total, elapsed, prefix=self.desc, unit="step", rate=rate,
                                  initial=self.initial, postfix=self.postfix or None, ncols=100)
 
     def _repr_html_(self) -> str:
@@ -66,7 +74,11 @@ class CellBar:
             self.handle.update(self)
 
     def update(self, k: int) -> None:
+        now = time.monotonic()
         self.n += k
+        if self.first is None:
+            self.first = (now, self.n)  # the clock starts at the first step seen
+        self.moved = now
         self.refresh(force=self.n >= self.total)
 
     def set_postfix_str(self, text: str, refresh: bool = True) -> None:

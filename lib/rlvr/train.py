@@ -279,17 +279,21 @@ class RLVRTrainer(GRPOTrainer):
         return completions, None
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args,
-                                           batch_size=None, compute_aux_loss=False, **kwargs):
+                                           **kwargs):
         # On the CPU, score text rollouts in groups of similar length, each cut at its longest
         # completion: TRL pads every row to the batch's longest, and at this size the work
         # follows the tokens (about a third fewer at the cpu preset). A causal model's outputs
         # for a row's tokens do not depend on padding after them, so the values are TRL's.
+        # Anywhere else the call goes through exactly as it came: Unsloth's trainer passes
+        # batch_size and its own flags by position.
+        batch_size = kwargs.pop("batch_size", None)
         plain_text = not args and all(v is None for v in kwargs.values() if not isinstance(v, bool))
-        if (input_ids.device.type != "cpu" or self.use_liger_kernel or compute_aux_loss or not plain_text
-                or input_ids.size(0) < 2 * LENGTH_GROUP_ROWS):
-            return super()._get_per_token_logps_and_entropies(
-                model, input_ids, attention_mask, logits_to_keep, *args, batch_size=batch_size,
-                compute_aux_loss=compute_aux_loss, **kwargs)
+        if (input_ids.device.type != "cpu" or self.use_liger_kernel or kwargs.get("compute_aux_loss")
+                or not plain_text or input_ids.size(0) < 2 * LENGTH_GROUP_ROWS):
+            if batch_size is not None:
+                kwargs["batch_size"] = batch_size
+            return super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
+                                                              *args, **kwargs)
         completion_lengths = attention_mask[:, -logits_to_keep:].sum(1)
         order = torch.argsort(completion_lengths, stable=True)
         prompt_columns = input_ids.size(1) - logits_to_keep
@@ -404,6 +408,7 @@ FROM_CONFIG = {
     "max_grad_norm": "max_grad_norm",
     "beta": "beta",
     "epsilon": "clip_epsilon",
+    "epsilon_high": "clip_epsilon_high",
     "entropy_coef": "entropy_coef",
     "save_steps": "save_every",
     "report_to": "report_to",
@@ -505,6 +510,7 @@ def grpo_arguments(cfg: TrainConfig, on_gpu: bool, processes: int = 1) -> dict[s
         "max_grad_norm": cfg.max_grad_norm,
         "beta": cfg.beta,
         "epsilon": cfg.clip_epsilon,
+        "epsilon_high": cfg.clip_epsilon if cfg.clip_epsilon_high is None else cfg.clip_epsilon_high,
         "entropy_coef": cfg.entropy_coef,
         "save_steps": cfg.save_every * cfg.optimizer_steps_per_rollout,
         "report_to": cfg.report_to or "none",
@@ -554,6 +560,9 @@ def deviations(cfg: TrainConfig) -> list[str]:
             "Unsloth path instead of full fine-tuning; base weights frozen in 16 bit; the learning rate "
             f"{cfg.learning_rate:g} was set for full fine-tuning"
         )
+    if cfg.clip_epsilon_high is not None and cfg.clip_epsilon_high != cfg.clip_epsilon:
+        found.append(f"clip_epsilon_high: {cfg.clip_epsilon_high:g}, an asymmetric clip (the paper's is "
+                     f"{cfg.clip_epsilon:g} both ways)")
     if cfg.backend == "unsloth":
         found.append(
             "the loss is Unsloth's own function, not TRL's: pg_loss_coef and advantage_sign act on the "
