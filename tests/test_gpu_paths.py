@@ -200,3 +200,18 @@ def test_the_clip_is_symmetric_unless_asked_and_said_so_to_trl():
     assert any("asymmetric clip" in d for d in deviations(higher))
     with pytest.raises(ValueError, match="set clip_epsilon_high instead"):
         preset("paper", trl={"epsilon_high": 0.28})
+
+
+def test_the_train_command_asks_for_unsloth_before_anything_binds_trl(tmp_path):
+    # Unsloth replaces TRL's trainer as it loads; a config's trl: block is checked through rlvr.train,
+    # so the command must reach Unsloth first (here it stops there: no GPU, no unsloth).
+    params = tmp_path / "unsloth.yaml"
+    params.write_text(f"preset: cpu\nbackend: unsloth\nlora_rank: 8\ntrl: {{top_entropy_quantile: 0.2}}\n"
+                      f"output_dir: {tmp_path / 'run'}\n")
+    probe = ("import sys\nfrom rlvr.cli import main\n"
+             f"rc = main(['train', r'{params}'])\nprint(rc, 'rlvr.train' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    if importlib.util.find_spec("unsloth") is None or not torch.cuda.is_available():
+        assert done.stdout.split() == ["2", "False"], done.stderr[-2000:]
+        assert "backend 'unsloth' cannot run on this machine" in done.stderr
+        assert not (tmp_path / "run").exists()

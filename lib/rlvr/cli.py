@@ -162,15 +162,17 @@ def train_command(args) -> int:
     from .config import load_params, nest
 
     try:
-        cfg = load_params(args.params, **nest(_overrides(args.set)))
-        from .data import training_dataset
-
-        training_dataset(cfg)  # its examples exist (a history file to rank by, say) before anything runs
-        if cfg.backend == "unsloth":
-            # Unsloth must be imported before transformers and TRL to patch them.
+        overrides = nest(_overrides(args.set))
+        if _asks_for_unsloth(args.params, overrides):
+            # First of all: Unsloth patches transformers and TRL as it loads, and rlvr.train must
+            # bind its trainer (a config's `trl:` block is checked through rlvr.train).
             from .unsloth_path import prepare
 
             prepare()
+        cfg = load_params(args.params, **overrides)
+        from .data import training_dataset
+
+        training_dataset(cfg)  # its examples exist (a history file to rank by, say) before anything runs
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -179,6 +181,18 @@ def train_command(args) -> int:
     out = train(cfg, resume=not args.fresh)
     print(f"run written to {out} (steps.parquet, rollouts.parquet, samples.parquet, checkpoint-*/)")
     return 0
+
+
+def _asks_for_unsloth(params: Path, overrides: dict) -> bool:
+    """Whether a params file (with its --set overrides) trains on the Unsloth path, read before the
+    config is built; a file that does not read is left to load_params to report."""
+    import yaml
+
+    try:
+        values = yaml.safe_load(Path(params).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        values = {}
+    return overrides.get("backend", values.get("backend") if isinstance(values, dict) else None) == "unsloth"
 
 
 def reproduce_command(args) -> int:
