@@ -66,3 +66,22 @@ def test_the_value_loss_takes_the_worse_of_the_clipped_and_unclipped_predictions
     assert value_loss(torch.tensor([[1.5]]), old, returns, mask).item() == pytest.approx(0.5 * 1.5**2)
     # A prediction of -1 (clipped to -0.5): the unclipped one is the worse, 0.5 * 3^2.
     assert value_loss(torch.tensor([[-1.0]]), old, returns, mask).item() == pytest.approx(0.5 * 9.0)
+
+
+def test_a_ppo_run_trains_a_critic_beside_the_policy_and_resumes_both(tmp_path):
+    import pandas as pd
+    from rlvr.config import preset
+    from rlvr.train import train
+
+    def cfg(steps):
+        return preset("cpu", algorithm="ppo", examples=["toy-train-00004"], steps=steps, save_every=2,
+                      output_dir=str(tmp_path / "run"))
+
+    out = train(cfg(4), progress=False)
+    assert (out / "checkpoint-2" / "critic" / "model.safetensors").exists()
+    assert not (out / "checkpoint-2" / "critic" / "optimizer.pt").exists()  # only the latest keeps it
+    train(cfg(6), progress=False)  # resumes from checkpoint-4: the policy's and the critic's state
+    steps = pd.read_parquet(out / "steps.parquet")
+    assert steps["step"].tolist() == list(range(1, 7)) and steps["critic_value_loss"].notna().all()
+    critic_state = torch.load(out / "checkpoint-6" / "critic" / "optimizer.pt", weights_only=True)["state"]
+    assert int(critic_state[0]["step"]) == 6  # 4 restored + 2 more: the critic's optimizer came back too

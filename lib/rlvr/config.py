@@ -75,6 +75,12 @@ ADVANTAGE_SIGNS = {
     "negative": "only rollouts with a negative advantage (NSR: negative sample reinforcement)",
 }
 
+# The registry of RL algorithms.
+ALGORITHMS = {
+    "grpo": "GRPO: group-normalised outcome advantages, no critic (the paper's main algorithm)",
+    "ppo": "PPO: a critic's token values and GAE (the paper's Tab. 4 and Tab. 17 PPO rows; rlvr.ppo)",
+}
+
 VLLM_MODES = {"colocate": "vLLM inside each training process", "server": "a separate `trl vllm-serve` process"}
 
 
@@ -259,7 +265,8 @@ class TrainConfig(Config):
     label_noise: float = setting(0.0, "share of labels made wrong (Tab. 17)")
     reward: str = setting("outcome", "the reward function (rlvr.rewards.REWARDS)", choices=_reward_names)
     reward_p: float = setting(0.5, "reward: random only: the probability of a reward of 1 per rollout")
-    # GRPO
+    # GRPO (and PPO)
+    algorithm: str = setting("grpo", "the RL algorithm (ALGORITHMS: grpo, ppo)", choices=lambda: ALGORITHMS)
     prompts_per_step: int = setting(128, "rollout batch in prompts; a 1-shot set is its example repeated this often")
     rollouts_per_prompt: int = setting(8, "rollouts per prompt: the GRPO group size")
     temperature: float = setting(0.6, "sampling temperature of the rollouts")
@@ -276,6 +283,11 @@ class TrainConfig(Config):
     advantage_sign: str = setting("all", "which rollouts the policy gradient trains on (ADVANTAGE_SIGNS: all, "
                                          "positive = PSR, negative = NSR)", choices=lambda: ADVANTAGE_SIGNS)
     clip_epsilon: float = setting(0.2, "PPO clip range of the importance ratio")
+    gamma: float = setting(1.0, "PPO only: discount of GAE (verl's default for the paper's runs)")
+    gae_lambda: float = setting(1.0, "PPO only: GAE's lambda (verl's default: advantages = return - value)")
+    critic_learning_rate: float = setting(1e-5, "PPO only: the critic's AdamW learning rate (verl's default)")
+    value_clip: float = setting(0.5, "PPO only: how far the critic's new values may move from the rollout's "
+                                     "in the value loss (verl's cliprange_value)")
     clip_epsilon_high: float | None = setting(
         None, "upper clip range of the ratio; None: clip_epsilon (symmetric, the paper's); e.g. 0.28: DAPO's "
               "clip-higher (said explicitly to TRL: Unsloth would otherwise set 0.28 with the dapo loss)")
@@ -315,6 +327,15 @@ class TrainConfig(Config):
 
     def problems(self) -> list[str]:
         problems = []
+        for name in ("gamma", "gae_lambda"):
+            if not 0 <= getattr(self, name) <= 1:
+                problems.append(f"{name}: must be between 0 and 1, got {getattr(self, name)}")
+        for name in ("critic_learning_rate", "value_clip"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name}: must be positive, got {getattr(self, name)}")
+        if self.algorithm == "ppo" and self.backend == "unsloth":
+            problems.append("algorithm: ppo trains a full critic beside the policy; the Unsloth path (LoRA) has "
+                            "none: use backend vllm, transformers or auto")
         if self.vllm_mode == "server" and self.backend not in ("auto", "vllm"):
             # A server generates with vLLM; Unsloth runs its own engine in-process.
             problems.append(f"vllm_mode: 'server' generates with a vLLM server; it needs backend vllm (or auto), "

@@ -73,3 +73,139 @@ def value_loss(predicted: torch.Tensor, old: torch.Tensor, returns: torch.Tensor
     worst = torch.maximum((predicted - returns) ** 2, (clipped - returns) ** 2)
     mask = mask.to(predicted.dtype)
     return 0.5 * (worst * mask).sum() / mask.sum().clamp(min=1)
+
+
+# ----------------------------------------------------------------------------- the trainer
+
+
+def _quiet_loading():
+    import contextlib
+
+    from transformers.utils import logging
+
+    @contextlib.contextmanager
+    def quiet():
+        level = logging.get_verbosity()
+        logging.set_verbosity_error()
+        try:
+            yield
+        finally:
+            logging.set_verbosity(level)
+
+    return quiet()
+
+
+def _trainer_base():
+    from .train import RLVRTrainer
+
+    return RLVRTrainer
+
+
+class PPOTrainer(_trainer_base()):
+    """PPO on the GRPO engine: TRL's generation, rewards, actor loss (clip, KL, entropy), logging,
+    checkpoints and vLLM paths, with the GRPO advantages replaced by GAE over a critic's token values.
+
+    The critic is a separate model, the base model with a one-output token head (transformers'
+    ``AutoModelForTokenClassification``), as verl's critic is: initialised from the policy's starting
+    weights, trained on its own AdamW (``critic_learning_rate``, gradient clip 1.0, the actor's
+    weight decay) after each actor micro-batch, stepped when the actor steps. The value of a response
+    token is the critic's output at the position before it (the state the token is chosen in).
+
+    Departures from verl's PPO: one training process only (the critic is not sharded or gathered
+    across processes); the critic trains in float32 on the same micro-batches as the actor.
+    """
+
+    CRITIC_DIR = "critic"  # inside each checkpoint: the critic's weights; its optimizer only in the latest
+
+    def __init__(self, *args, config, **kwargs):
+        super().__init__(*args, config=config, **kwargs)
+        from transformers import AutoModelForTokenClassification
+
+        from .models import resolve
+
+        if self.accelerator.num_processes > 1:
+            raise ValueError("algorithm ppo trains in one process (its critic is not sharded across processes); "
+                             "launch it without accelerate, or use algorithm grpo")
+        with _quiet_loading():  # transformers reports the value head as missing: it is new by design
+            self.critic = AutoModelForTokenClassification.from_pretrained(resolve(config.model), num_labels=1,
+                                                                          dtype=torch.float32)
+        self.critic.to(self.accelerator.device)
+        self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=config.critic_learning_rate,
+                                                  weight_decay=config.weight_decay)
+        self._scores: torch.Tensor | None = None
+        self._critic_micro_batches = 0
+
+    def critic_values(self, prompt_ids, prompt_mask, completion_ids, completion_mask) -> torch.Tensor:
+        """The critic's value of each response token's state (batch x response tokens)."""
+        ids = torch.cat([prompt_ids, completion_ids], dim=1)
+        mask = torch.cat([prompt_mask, completion_mask], dim=1)
+        outputs = self.critic(input_ids=ids, attention_mask=mask).logits.squeeze(-1)
+        start = prompt_ids.size(1) - 1
+        return outputs[:, start:start + completion_ids.size(1)]
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._scores = (rewards * self.reward_weights.to(rewards.device)).nansum(dim=1)  # the outcome score
+        return rewards
+
+    def _generate_and_score_completions(self, inputs):
+        batch = super()._generate_and_score_completions(inputs)
+        mask = batch["completion_mask"]
+        with torch.no_grad():
+            values = self.critic_values(batch["prompt_ids"], batch["prompt_mask"], batch["completion_ids"], mask)
+        scores = self._scores.to(values.device)
+        advantages, returns = gae(last_token_rewards(scores, mask), values, mask, self.rlvr_config.gamma,
+                                  self.rlvr_config.gae_lambda)
+        advantages = whiten(advantages, mask)
+        from .train import shaped_advantages
+
+        batch["advantages"] = shaped_advantages(advantages, self.pg_loss_coef, self.rlvr_config.advantage_sign)
+        batch["old_values"], batch["returns"] = values * mask, returns
+        self._metrics["train"]["critic/values_mean"].append((values * mask).sum().item() / mask.sum().item())
+        return batch
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        # The actor's loss as GRPO's; the critic learns from the same micro-batch here, on its own.
+        loss = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                    num_items_in_batch=num_items_in_batch)
+        if self.model.training:
+            self._train_critic(inputs)
+        return loss
+
+    def _train_critic(self, inputs) -> None:
+        self.critic.train()
+        mask = inputs["completion_mask"]
+        predicted = self.critic_values(inputs["prompt_ids"], inputs["prompt_mask"], inputs["completion_ids"], mask)
+        critic_loss = value_loss(predicted, inputs["old_values"], inputs["returns"], mask, self.rlvr_config.value_clip)
+        (critic_loss / self.current_gradient_accumulation_steps).backward()
+        self._metrics["train"]["critic/value_loss"].append(critic_loss.item())
+        self._critic_micro_batches += 1
+        if self._critic_micro_batches % self.current_gradient_accumulation_steps == 0:
+            torch.nn.utils.clip_grad_norm_(self.critic.parameters(), self.args.max_grad_norm)
+            self.critic_optimizer.step()
+            self.critic_optimizer.zero_grad()
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        from pathlib import Path
+
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+        folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        self.critic.save_pretrained(folder / self.CRITIC_DIR)
+        torch.save(self.critic_optimizer.state_dict(), folder / self.CRITIC_DIR / "optimizer.pt")
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is None:
+            return
+        from pathlib import Path
+
+        from transformers import AutoModelForTokenClassification
+
+        folder = Path(checkpoint) / self.CRITIC_DIR
+        self.critic = AutoModelForTokenClassification.from_pretrained(folder, dtype=torch.float32)
+        self.critic.to(self.accelerator.device)
+        self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=self.rlvr_config.critic_learning_rate,
+                                                  weight_decay=self.rlvr_config.weight_decay)
+        self.critic_optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))

@@ -189,7 +189,7 @@ def checkpoints(run: str | Path) -> dict[int, Path]:
 
 # What a checkpoint holds only to resume training from it: the optimizer's state (a file, or the
 # shards DeepSpeed and FSDP write) and the scheduler's. Only the latest checkpoint needs them.
-TRAINING_STATE = ("optimizer.pt", "scheduler.pt", "global_step*", "optimizer_*")
+TRAINING_STATE = ("optimizer.pt", "scheduler.pt", "global_step*", "optimizer_*", "critic/optimizer.pt")
 
 
 def drop_training_state(run: str | Path, keep: int) -> list[Path]:

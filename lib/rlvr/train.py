@@ -641,7 +641,10 @@ def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process:
         label = progress if isinstance(progress, str) else out.name
         bars = Bars({label: (out, cfg.optimizer_steps)})
         callbacks = [*callbacks, ShowProgress(bars, label, lambda: table.row)]
-    trainer = RLVRTrainer(
+    trainer_class = RLVRTrainer
+    if cfg.algorithm == "ppo":
+        from .ppo import PPOTrainer as trainer_class
+    trainer = trainer_class(
         model=model,
         reward_funcs=[make_reward(cfg, log, steps_per_epoch, by_step)],
         args=args,
