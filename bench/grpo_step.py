@@ -1,6 +1,6 @@
 """Seconds per GRPO step on the CPU preset: TRL's trainer, before and after the fast path, and plain torch.
 
-Every row does the same work per step on ``toy-base`` and pi-like 1-shot data
+Every GRPO row does the same work per step on ``toy-base`` and pi-like 1-shot data
 (the ``cpu`` preset: 2 prompts x 8 rollouts, up to 200 new tokens, temperature
 1.0): generate the groups, score them with the outcome reward, one
 forward/backward of the clipped policy loss with the entropy bonus, one
@@ -11,6 +11,7 @@ draws what generate() draws), so they time the same tokens.
 - TRL as the ``cpu`` preset runs it: ``rlvr.fastgen`` sampling, no checkpointing;
 - plain torch with generate(), and plain torch with ``rlvr.fastgen``: a minimal
   decode-and-update loop written out here, the floor for eager PyTorch on this machine;
+- PPO on the TRL row's settings: the same plus the critic's values and update (``rlvr.ppo``);
 - the arithmetic floor: the step's FLOPs (every row's own tokens, no padding) at the
   rate one thread reaches on the step's largest matrix product.
 
@@ -59,7 +60,10 @@ def bench_trl(steps: int, out: Path, label: str, length_groups: bool = True, **o
     cfg = preset("cpu", examples=[EXAMPLE], steps=steps, save_every=10_000, output_dir=str(out), **overrides)
     dataset = training_dataset(cfg)
     log, by_step = RunLog(out), {}
-    trainer = RLVRTrainer(
+    trainer_class = RLVRTrainer
+    if cfg.algorithm == "ppo":
+        from rlvr.ppo import PPOTrainer as trainer_class
+    trainer = trainer_class(
         model=load_model("toy-base", dtype="float32"), reward_funcs=[make_reward(cfg, log, 1, by_step)],
         args=grpo_config(cfg, on_gpu=False), train_dataset=dataset, processing_class=load_tokenizer("toy-base"),
         callbacks=[StepTable(log, by_step)], config=cfg,
@@ -206,19 +210,22 @@ def main() -> int:
             bench_trl(args.steps, Path(tmp) / "a", "TRL, generate() + checkpointing", length_groups=False,
                       fast_generation=False, gradient_checkpointing=True),
             bench_trl(args.steps, Path(tmp) / "b", "TRL, cpu preset (rlvr.fastgen)"),
+            # PPO on the same engine: a critic's forward on each rollout batch, its update beside the actor's.
+            bench_trl(args.steps, Path(tmp) / "c", "TRL, cpu preset, PPO (critic + GAE)", algorithm="ppo"),
             bench_plain(args.steps, fast=False),
             bench_plain(args.steps, fast=True),
         ]
     table = pd.DataFrame(rows)
-    before, after, floor = rows[0]["s_per_step"], rows[1]["s_per_step"], rows[3]["s_per_step"]
+    before, after, floor = rows[0]["s_per_step"], rows[1]["s_per_step"], rows[4]["s_per_step"]
     ratio = after / floor
     rate = gemm_rate()
-    arithmetic = rows[3]["gflop_per_step"] * 1e9 / rate
+    arithmetic = rows[4]["gflop_per_step"] * 1e9 / rate
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False))
     print(f"\nTRL step, cpu preset: {after:.3f} s, {before / after:.2f}x faster than generate() + checkpointing "
           f"({before:.3f} s); {ratio:.2f}x the hand-written loop ({floor:.3f} s)")
-    print(f"arithmetic floor: {rows[3]['gflop_per_step']} GFLOP a step (every row's own tokens, no padding) at "
+    print(f"PPO step, cpu preset: {rows[2]['s_per_step']:.3f} s, {rows[2]['s_per_step'] / after:.2f}x the GRPO step")
+    print(f"arithmetic floor: {rows[4]['gflop_per_step']} GFLOP a step (every row's own tokens, no padding) at "
           f"{rate / 1e9:.1f} GFLOP/s (one thread, the step's largest matrix product) = {arithmetic:.3f} s")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"rows": rows, "speedup": before / after, "over_floor": ratio,
