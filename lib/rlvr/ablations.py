@@ -24,6 +24,7 @@ GRID_FIELDS = {
     "noise": ("label_noise",),
     "tab14": ("reward", "entropy_coef"),
     "headline": ("reward", "examples"),
+    "ppo": ("algorithm", "label_noise"),
 }
 
 
@@ -170,6 +171,23 @@ def beyond(one_shot: TrainConfig, out: str | Path, names=tuple(BEYOND),
             conditions[f"{prefix}, {name}"] = replace(
                 base, **{"reward": "outcome", "pg_loss_coef": 1.0, "advantage_sign": "all", **fields},
                 output_dir=_folder(out, f"{'1shot' if prefix == '1-shot' else 'full'}-{folder}"))
+    return conditions
+
+
+def ppo_conditions(one_shot: TrainConfig, full_set: TrainConfig, out: str | Path,
+                   noise_levels=(0.6, 0.9)) -> dict[str, TrainConfig]:
+    """Tab. 4 and Tab. 17's PPO rows: GRPO and PPO on the 1-shot example and on the full set, then
+    PPO on the full set with shares of its labels made wrong."""
+    conditions = {}
+    for prefix, base in (("1-shot", one_shot), ("full set", full_set)):
+        for algorithm in ("grpo", "ppo"):
+            folder = f"{'1shot' if prefix == '1-shot' else 'full'}-{algorithm}"
+            conditions[f"{prefix}, {algorithm.upper()}"] = replace(base, algorithm=algorithm, label_noise=0.0,
+                                                                   output_dir=_folder(out, folder))
+    for level in noise_levels:
+        percent = int(level * 100)
+        conditions[f"full set, PPO, {percent}% wrong labels"] = replace(
+            full_set, algorithm="ppo", label_noise=level, output_dir=_folder(out, f"full-ppo-noise-{percent}"))
     return conditions
 
 

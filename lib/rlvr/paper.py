@@ -73,12 +73,21 @@ _TAB16 = [
     ("Qwen2.5-Math-7B", "Qwen official ex. 1", "in-context", 54.0, 4.2, 23.4, 18.4, 21.2, 2.1, 20.6),
 ]
 
-# Tab. 17: random wrong labels in DSR-sub (GRPO rows; PPO is not in this project).
+# Tab. 17: random wrong labels in DSR-sub (GRPO rows; the PPO rows are _PPO's).
 _TAB17 = [
     ("DSR-sub", 0.0, 73.6, 17.1, 50.6, 32.4, 33.6, 8.3, 35.9),
     ("DSR-sub", 0.6, 71.8, 17.1, 47.8, 29.4, 34.4, 7.1, 34.6),
     ("DSR-sub", 0.9, 67.8, 14.6, 46.2, 21.0, 32.3, 5.4, 31.2),
     ("{pi_1}", 0.0, 72.8, 15.4, 51.6, 29.8, 33.5, 7.1, 35.0),
+]
+
+# PPO, Qwen2.5-Math-1.5B: Tab. 4 (the base, DSR-sub and pi_1) and Tab. 17's PPO rows (wrong labels).
+_PPO = [
+    ("base", 0.0, 36.0, 6.7, 28.1, 8.1, 22.2, 4.6, 17.6),
+    ("DSR-sub", 0.0, 72.8, 19.2, 48.1, 27.9, 35.0, 9.6, 35.4),
+    ("DSR-sub", 0.6, 71.6, 13.3, 49.1, 27.2, 34.4, 12.1, 34.6),
+    ("DSR-sub", 0.9, 68.2, 15.8, 50.9, 26.1, 31.9, 4.6, 32.9),
+    ("{pi_1}", 0.0, 72.4, 11.7, 51.6, 26.8, 33.3, 7.1, 33.8),
 ]
 
 # Post-saturation (section 3 and Tab. 15): pi_1's MATH500 accuracy and boxed share by step.
@@ -116,7 +125,8 @@ _SPURIOUS = [
 
 def table(name: str) -> pd.DataFrame:
     """One of the paper's tables as a DataFrame: ``"tab5"``, ``"tab8"``, ``"tab14"``,
-    ``"tab15"``, ``"tab16"``, ``"tab17"``, or ``"pi"`` (the top of the paper's ranking); and
+    ``"tab15"``, ``"tab16"``, ``"tab17"``, ``"ppo"`` (Tab. 4 and Tab. 17's PPO rows), or ``"pi"``
+    (the top of the paper's ranking); and
     ``"spurious"``, another paper's (Shao et al. 2025): MATH-500 gains by training signal.
 
     >>> table("tab8").set_index("dataset").loc["{pi_1}", "MATH500"]
@@ -162,10 +172,12 @@ def table(name: str) -> pd.DataFrame:
         return _wide(_TAB16, ["model", "data", "method"])
     if name == "tab17":
         return _wide(_TAB17, ["dataset", "label_noise"])
+    if name == "ppo":
+        return _wide(_PPO, ["dataset", "label_noise"])
     if name == "spurious":
         return pd.DataFrame(_SPURIOUS, columns=["signal", "MATH500 gain (v1)", "MATH500 gain (later)"]).assign(
             source="Shao et al. 2025, arXiv 2506.10947 (Qwen2.5-Math-7B)")
-    raise ValueError(f"unknown table {name!r}; choose tab5, tab8, tab14, tab15, tab16, tab17 or spurious")
+    raise ValueError(f"unknown table {name!r}; choose tab5, tab8, tab14, tab15, tab16, tab17, ppo or spurious")
 
 
 def side_by_side(

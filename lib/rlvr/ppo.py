@@ -111,8 +111,11 @@ class PPOTrainer(_trainer_base()):
     weight decay) after each actor micro-batch, stepped when the actor steps. The value of a response
     token is the critic's output at the position before it (the state the token is chosen in).
 
-    Departures from verl's PPO: one training process only (the critic is not sharded or gathered
-    across processes); the critic trains in float32 on the same micro-batches as the actor.
+    Departures from verl's PPO (also in the run's recorded deviations): one training process only
+    (the critic is not sharded or gathered across processes); the critic trains in float32 on the
+    same micro-batches as the actor; the KL term is the actor's k3 loss (``beta``), as in the GRPO
+    runs, where verl's PPO default is a KL penalty in the token rewards; each prompt gets
+    ``rollouts_per_prompt`` responses (TRL's engine needs two or more; verl's PPO samples one).
     """
 
     CRITIC_DIR = "critic"  # inside each checkpoint: the critic's weights; its optimizer only in the latest

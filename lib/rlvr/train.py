@@ -560,6 +560,12 @@ def deviations(cfg: TrainConfig) -> list[str]:
             "Unsloth path instead of full fine-tuning; base weights frozen in 16 bit; the learning rate "
             f"{cfg.learning_rate:g} was set for full fine-tuning"
         )
+    if cfg.algorithm == "ppo":
+        found.append(
+            "PPO: the KL term is the actor's k3 loss (beta), as in the GRPO runs, where verl's PPO default puts a "
+            "KL penalty in the reward; each prompt gets rollouts_per_prompt responses (TRL needs at least 2; "
+            "verl's PPO default samples 1); one training process"
+        )
     if cfg.clip_epsilon_high is not None and cfg.clip_epsilon_high != cfg.clip_epsilon:
         found.append(f"clip_epsilon_high: {cfg.clip_epsilon_high:g}, an asymmetric clip (the paper's is "
                      f"{cfg.clip_epsilon:g} both ways)")
