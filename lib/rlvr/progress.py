@@ -99,7 +99,9 @@ class Bars:
         self.bars: dict = {}
         self.state: dict[str, tuple[int, float | None, str]] = {}  # label: (step, accuracy, note)
         self.said: dict[str, tuple] = {}  # what the terminal was last told per run: a line only when it moved
-        self.started: dict[str, tuple[float, int]] = {}  # label: (time, step) when its bar started
+        # label: (time, step) of the first step seen move; the ETA's rate counts from there, so a
+        # run's start-up (loading, the first rollouts' warm-up) does not skew it
+        self.started: dict[str, tuple[float, int]] = {}
 
     def start(self, label: str, step: int = 0) -> None:
         """Show the run's bar at ``step``, where it starts (a resumed run: its last checkpoint)."""
@@ -109,7 +111,6 @@ class Bars:
             total = self.runs[label][1]
             self.bars[label] = (CellBar(total, step, label) if kernel_terminal() is not None else
                                 tqdm(total=total, initial=step, desc=label, unit="step", dynamic_ncols=True))
-            self.started[label] = (time.monotonic(), step)
             self.state[label] = (step, None, "")
 
     def start_all(self) -> None:
@@ -120,6 +121,8 @@ class Bars:
 
     def update(self, label: str, step: int, accuracy: float | None = None, note: str = "") -> None:
         self.start(label, step)
+        if label not in self.started and step > self.state[label][0]:
+            self.started[label] = (time.monotonic(), step)
         bar = self.bars[label]
         shown = note or (f"training accuracy {accuracy:.2f}" if accuracy is not None else "")
         bar.set_postfix_str(shown, refresh=False)
@@ -150,7 +153,7 @@ class Bars:
         if accuracy is None and not note or self.said.get(label) == (step, note):  # not started, or not moved
             return None
         self.said[label] = (step, note)
-        first_time, first_step = self.started[label]
+        first_time, first_step = self.started.get(label, (None, step))
         rate = (time.monotonic() - first_time) / (step - first_step) if step > first_step else None
         eta = ", done" if step >= total else f", {rate * (total - step):.0f} s left" if rate else ""
         shown = f", training accuracy {accuracy:.2f}" if accuracy is not None else ""
