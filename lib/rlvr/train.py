@@ -241,6 +241,7 @@ class RLVRTrainer(GRPOTrainer):
 
     def __init__(self, *args, config: TrainConfig, **kwargs):
         super().__init__(*args, **kwargs)
+        self.remove_callback(PrinterCallback)  # it prints every step's log dict; the step table has them
         self.rlvr_config = config
         self.pg_loss_coef = config.pg_loss_coef
         self.base_dtype = eval_dtype_for(config.model)
@@ -659,7 +660,6 @@ def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process:
         callbacks=[table, LatestKeepsTrainingState(out), *callbacks],
         config=cfg,
     )
-    trainer.remove_callback(PrinterCallback)  # it prints every step's log dict; the step table has them
     with no_transformers_bars():
         trainer.train(resume_from_checkpoint=str(checkpoint_dir(out, previous)) if previous else None)
     if main_process:
