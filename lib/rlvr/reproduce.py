@@ -161,6 +161,14 @@ def _wide(best: pd.DataFrame, column: str = "strict", by: str = "condition") -> 
     return best.pivot_table(index="seed", columns=by, values=column, aggfunc="first")
 
 
+def _by_condition(runs: list[Run]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A notebook's score tables stacked over seeds, each (seed, condition)'s best checkpoint beside
+    the base, and their strict accuracy one row per seed, one column per condition."""
+    scores = _stack(runs, "scores")
+    best = _with_base(scores, ["seed", "condition"])
+    return scores, best, _wide(best)
+
+
 def check_tab8(runs: list[Run], root: Path) -> Result:
     scores = _stack(runs, "summary") if runs else None
     pattern = Pattern("base < format-only < 1-shot outcome <= full set; the outcome reward removes running on, "
@@ -267,9 +275,7 @@ def check_labels(runs: list[Run], root: Path) -> Result:
                     "base (Tab. 17)")
     if not runs:
         return Result(pd.DataFrame(), [labels, noise])
-    scores = _stack(runs, "scores")
-    best = _with_base(scores, ["seed", "condition"])
-    strict = _wide(best)
+    scores, best, strict = _by_condition(runs)
 
     def named(start: str) -> str | None:
         return next((c for c in strict.columns if c.startswith(start)), None)
@@ -324,9 +330,7 @@ def check_tab14(runs: list[Run], root: Path) -> Result:
                       "both above the base (Tab. 14)")
     if not runs:
         return Result(pd.DataFrame(), [pattern])
-    scores = _stack(runs, "scores")
-    best = _with_base(scores, ["seed", "condition"])
-    strict = _wide(best)
+    scores, best, strict = _by_condition(runs)
     claims = []
     for ent in ("with", "no"):
         out, fmt = f"1-shot, outcome, {ent} entropy", f"1-shot, format, {ent} entropy"
@@ -535,9 +539,7 @@ def check_beyond(runs: list[Run], root: Path) -> Result:
     patterns = [spurious, ttrl, em, nsr, yue]
     if not runs:
         return Result(pd.DataFrame(), patterns)
-    scores = _stack(runs, "scores")
-    best = _with_base(scores, ["seed", "condition"])
-    strict = _wide(best)
+    scores, best, strict = _by_condition(runs)
     gain = strict.sub(strict["base"], axis=0)
     # (pattern, signal): the signal above the base, and at least half of the outcome reward's gain.
     above_base = ((spurious, "random"), (em, "entropy minimisation"))
@@ -584,9 +586,7 @@ def check_ppo(runs: list[Run], root: Path) -> Result:
                     "rows: 72.8, 71.6, 68.2)")
     if not runs:
         return Result(pd.DataFrame(), [lift, noise])
-    scores = _stack(runs, "scores")
-    best = _with_base(scores, ["seed", "condition"])
-    strict = _wide(best)
+    scores, best, strict = _by_condition(runs)
     grpo, ppo = "1-shot, GRPO", "1-shot, PPO"
     n0, n60, n90 = "full set, PPO", "full set, PPO, 60% wrong labels", "full set, PPO, 90% wrong labels"
     if {grpo, ppo} <= set(strict.columns):
