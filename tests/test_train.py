@@ -229,11 +229,13 @@ def test_beta_zero_loads_no_reference_model_and_beta_loads_one(tmp_path):
         assert (trainer.ref_model is not None) == has_ref
 
 
-def test_a_killed_run_resumes_without_lost_or_duplicated_rows(tmp_path):
+@pytest.mark.parametrize("algorithm", ["grpo", "ppo"])
+def test_a_killed_run_resumes_without_lost_or_duplicated_rows(tmp_path, algorithm):
     out = tmp_path / "run"
     script = (
         "import torch; from rlvr.config import preset; from rlvr.train import train; "
-        f"train(preset('cpu', examples=['{HANDSHAKES}'], steps=8, save_every=2, output_dir=r'{out}'))"
+        f"train(preset('cpu', examples=['{HANDSHAKES}'], steps=8, save_every=2, output_dir=r'{out}', "
+        f"algorithm='{algorithm}'))"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
@@ -248,17 +250,19 @@ def test_a_killed_run_resumes_without_lost_or_duplicated_rows(tmp_path):
     # A second run into the same folder meanwhile is refused before it touches the logs.
     before = logged_steps()
     with pytest.raises(RunBusy, match="being written by pid"):
-        train(preset("cpu", examples=[HANDSHAKES], steps=8, save_every=2, output_dir=str(out)))
+        train(preset("cpu", examples=[HANDSHAKES], steps=8, save_every=2, output_dir=str(out), algorithm=algorithm))
     assert logged_steps()[: len(before)] == before
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert 5 <= max(logged_steps()) < 8  # it really was cut short, after the checkpoint
 
-    train(preset("cpu", examples=[HANDSHAKES], steps=8, save_every=2, output_dir=str(out)))
+    train(preset("cpu", examples=[HANDSHAKES], steps=8, save_every=2, output_dir=str(out), algorithm=algorithm))
     steps = pd.read_parquet(out / "steps.parquet")
     rollouts = pd.read_parquet(out / "rollouts.parquet")
     assert steps["step"].tolist() == list(range(1, 9))
     assert rollouts.groupby("step").size().to_dict() == {s: 16 for s in range(1, 9)}
+    if algorithm == "ppo":  # the critic came back from checkpoint-4 and went on
+        assert steps["critic_value_loss"].notna().all() and (out / "checkpoint-8" / "critic").is_dir()
 
 
 def test_one_shot_training_raises_training_accuracy(tmp_path):

@@ -189,7 +189,8 @@ class PPOTrainer(_trainer_base()):
             self.critic_optimizer.zero_grad()
 
     def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
+        # The critic first: a checkpoint whose policy is written (what makes it count for a resume)
+        # then always has its critic, even if the run is killed while saving.
         from pathlib import Path
 
         from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
@@ -197,6 +198,7 @@ class PPOTrainer(_trainer_base()):
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         self.critic.save_pretrained(folder / self.CRITIC_DIR)
         torch.save(self.critic_optimizer.state_dict(), folder / self.CRITIC_DIR / "optimizer.pt")
+        super()._save_checkpoint(model, trial)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
