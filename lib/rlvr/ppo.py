@@ -122,21 +122,24 @@ class PPOTrainer(_trainer_base()):
 
     def __init__(self, *args, config, **kwargs):
         super().__init__(*args, config=config, **kwargs)
-        from transformers import AutoModelForTokenClassification
-
         from .models import resolve
 
         if self.accelerator.num_processes > 1:
             raise ValueError("algorithm ppo trains in one process (its critic is not sharded across processes); "
                              "launch it without accelerate, or use algorithm grpo")
         with _quiet_loading():  # transformers reports the value head as missing: it is new by design
-            self.critic = AutoModelForTokenClassification.from_pretrained(resolve(config.model), num_labels=1,
-                                                                          dtype=torch.float32)
-        self.critic.to(self.accelerator.device)
-        self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=config.critic_learning_rate,
-                                                  weight_decay=config.weight_decay)
+            self._load_critic(resolve(config.model), num_labels=1)
         self._scores: torch.Tensor | None = None
         self._critic_micro_batches = 0
+
+    def _load_critic(self, path, **kwargs) -> None:
+        """The critic from ``path`` (float32, on this process's device) and a fresh AdamW for it."""
+        from transformers import AutoModelForTokenClassification
+
+        self.critic = AutoModelForTokenClassification.from_pretrained(path, dtype=torch.float32, **kwargs)
+        self.critic.to(self.accelerator.device)
+        self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=self.rlvr_config.critic_learning_rate,
+                                                  weight_decay=self.rlvr_config.weight_decay)
 
     def critic_values(self, prompt_ids, prompt_mask, completion_ids, completion_mask) -> torch.Tensor:
         """The critic's value of each response token's state (batch x response tokens)."""
@@ -206,11 +209,6 @@ class PPOTrainer(_trainer_base()):
             return
         from pathlib import Path
 
-        from transformers import AutoModelForTokenClassification
-
         folder = Path(checkpoint) / self.CRITIC_DIR
-        self.critic = AutoModelForTokenClassification.from_pretrained(folder, dtype=torch.float32)
-        self.critic.to(self.accelerator.device)
-        self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=self.rlvr_config.critic_learning_rate,
-                                                  weight_decay=self.rlvr_config.weight_decay)
+        self._load_critic(folder)
         self.critic_optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
