@@ -63,6 +63,16 @@ def test_a_folder_holding_other_settings_is_refused_but_how_it_ran_may_differ(tm
         rundir.check_same_settings(replace(cfg, seed=1))
 
 
+def test_a_setting_another_algorithm_reads_does_not_hold_a_run_back(tmp_path):
+    grpo = preset("cpu", output_dir=str(tmp_path / "grpo"))
+    rundir.write_run_config(grpo.output_dir, {"config": replace(grpo, critic_learning_rate=1e-5).to_dict()})
+    rundir.check_same_settings(grpo)  # GRPO has no critic: its learning rate changes nothing
+    ppo = replace(grpo, algorithm="ppo", output_dir=str(tmp_path / "ppo"))
+    rundir.write_run_config(ppo.output_dir, {"config": replace(ppo, critic_learning_rate=1e-5).to_dict()})
+    with pytest.raises(ValueError, match="critic_learning_rate: 1e-05 there, 0.0001 now"):
+        rundir.check_same_settings(ppo)
+
+
 def test_folder_names_are_made_safe_one_way():
     assert rundir.slug("rows=[4],train.learning_rate=1e-05") == "rows=_4_,train.learning_rate=1e-05"
     assert rundir.slug("x/y z") == "x_y_z" and rundir.is_safe_name("a=1,b") and not rundir.is_safe_name("..")
