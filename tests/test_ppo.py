@@ -1,8 +1,21 @@
-"""PPO's pieces on small tensors: GAE against a hand computation, whitening, the value loss."""
+"""PPO's pieces on small tensors: GAE against a hand computation, whitening, the value loss; a PPO run
+in one process and in two."""
+
+import subprocess
+import sys
 
 import pytest
 import torch
-from rlvr.ppo import gae, last_token_rewards, value_loss, whiten
+from rlvr.ppo import (
+    average_gradients,
+    broadcast_parameters,
+    gae,
+    last_token_rewards,
+    process_sum,
+    replicas_differ,
+    value_loss,
+    whiten,
+)
 
 
 def test_the_outcome_reward_sits_on_each_responses_last_token():
@@ -85,3 +98,66 @@ def test_a_ppo_run_trains_a_critic_beside_the_policy_and_resumes_both(tmp_path):
     assert steps["step"].tolist() == list(range(1, 7)) and steps["critic_value_loss"].notna().all()
     critic_state = torch.load(out / "checkpoint-6" / "critic" / "optimizer.pt", weights_only=True)["state"]
     assert int(critic_state[0]["step"]) == 6  # 4 restored + 2 more: the critic's optimizer came back too
+
+
+def _two_processes(rank, folder):
+    # One of two gloo processes, each holding half of a batch and its own copy of a critic.
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank, world_size=2)
+    values, mask = _batch()
+    rows = slice(2 * rank, 2 * rank + 2)
+    white = whiten(values[rows], mask[rows], total=process_sum)
+    torch.manual_seed(rank)  # the copies start different, as two fresh value heads would
+    critic = torch.nn.Linear(3, 1)
+    broadcast_parameters(critic)
+    equal_after_broadcast = not replicas_differ(critic)
+    critic(values[rows, :3]).sum().backward()
+    average_gradients(critic)
+    with torch.no_grad():
+        critic.bias += rank  # now they differ
+    torch.save({"white": white, "grad": critic.weight.grad, "weight": critic.weight.detach(),
+                "equal_after_broadcast": equal_after_broadcast, "differ_seen": replicas_differ(critic)},
+               f"{folder}/{rank}.pt")
+    dist.destroy_process_group()
+
+
+def _batch():
+    torch.manual_seed(0)
+    return torch.randn(4, 5), torch.tensor([[1] * 5, [1] * 3 + [0] * 2, [1] * 4 + [0], [1] * 2 + [0] * 3])
+
+
+def test_two_processes_whiten_over_the_whole_batch_and_keep_their_critics_equal(tmp_path):
+    torch.multiprocessing.spawn(_two_processes, args=(str(tmp_path),), nprocs=2)
+    first, second = (torch.load(tmp_path / f"{rank}.pt", weights_only=True) for rank in (0, 1))
+    values, mask = _batch()
+    # Each process's half, whitened with the whole batch's mean and variance.
+    torch.testing.assert_close(torch.cat([first["white"], second["white"]]), whiten(values, mask))
+    # The first process's critic, everywhere; the gradient, the mean of the two halves' (as DDP's).
+    assert first["equal_after_broadcast"] and second["equal_after_broadcast"]
+    torch.testing.assert_close(first["weight"], second["weight"])
+    torch.manual_seed(0)
+    critic = torch.nn.Linear(3, 1)
+    torch.testing.assert_close(first["weight"], critic.weight.detach())
+    critic(values[:, :3]).sum().backward()
+    torch.testing.assert_close(first["grad"], critic.weight.grad / 2)
+    torch.testing.assert_close(second["grad"], critic.weight.grad / 2)
+    assert first["differ_seen"] and second["differ_seen"]
+
+
+def test_a_ppo_run_trains_in_two_processes(tmp_path):
+    # torchrun on the CPU (gloo), as accelerate launch on GPUs: each process scores and values its share
+    # of the rollouts; the critics' gradients are averaged, and each checkpoint checks the copies are equal.
+    import pandas as pd
+
+    out, params = tmp_path / "run", tmp_path / "ppo.yaml"
+    params.write_text(f"preset: cpu\nalgorithm: ppo\nexamples: [toy-train-00004]\nsteps: 4\nsave_every: 2\n"
+                      f"output_dir: {out}\n")
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    done = subprocess.run([*launch, "-m", "rlvr.cli", "train", str(params)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps, rollouts = pd.read_parquet(out / "steps.parquet"), pd.read_parquet(out / "rollouts.parquet")
+    assert steps["step"].tolist() == [1, 2, 3, 4] and steps["critic_value_loss"].notna().all()
+    assert rollouts.groupby("step").size().tolist() == [16] * 4  # both processes' 8
+    assert (out / "checkpoint-4" / "critic" / "model.safetensors").exists()

@@ -55,13 +55,16 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
     return advantages, (advantages + values) * mask
 
 
-def whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+def whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8, total=None) -> torch.Tensor:
     """``values`` shifted and scaled to mean 0 and variance 1 over the masked tokens (verl's
-    ``masked_whiten``, unbiased variance); padding stays 0."""
+    ``masked_whiten``, unbiased variance); padding stays 0. ``total`` sums a tensor over the
+    training processes (``process_sum``) so that the statistics are the whole batch's, each
+    process holding its share; None: this process holds the whole batch."""
+    total = total or (lambda tensor: tensor)
     mask = mask.to(values.dtype)
-    count = mask.sum()
-    mean = (values * mask).sum() / count
-    variance = (((values - mean) * mask) ** 2).sum() / (count - 1).clamp(min=1)
+    count = total(mask.sum())
+    mean = total((values * mask).sum()) / count
+    variance = total((((values - mean) * mask) ** 2).sum()) / (count - 1).clamp(min=1)
     return (values - mean) * torch.rsqrt(variance + eps) * mask
 
 
@@ -73,6 +76,58 @@ def value_loss(predicted: torch.Tensor, old: torch.Tensor, returns: torch.Tensor
     worst = torch.maximum((predicted - returns) ** 2, (clipped - returns) ** 2)
     mask = mask.to(predicted.dtype)
     return 0.5 * (worst * mask).sum() / mask.sum().clamp(min=1)
+
+
+# ----------------------------------------------------------------------------- several processes
+
+
+def _world() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def process_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` summed over the training processes (itself in one process)."""
+    if _world() > 1:
+        import torch.distributed as dist
+
+        tensor = tensor.clone()
+        dist.all_reduce(tensor)
+    return tensor
+
+
+def average_gradients(module: torch.nn.Module) -> None:
+    """Each gradient of ``module`` replaced by its mean over the processes, as DDP would: the replicas
+    then take the same optimizer step and stay equal."""
+    if (world := _world()) > 1:
+        import torch.distributed as dist
+
+        for parameter in module.parameters():
+            if parameter.grad is not None:
+                dist.all_reduce(parameter.grad)
+                parameter.grad /= world
+
+
+def broadcast_parameters(module: torch.nn.Module) -> None:
+    """Every process's copy of ``module`` made the first process's (a new value head is random)."""
+    if _world() > 1:
+        import torch.distributed as dist
+
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor.data, src=0)
+
+
+def replicas_differ(module: torch.nn.Module) -> bool:
+    """Whether the processes' copies of ``module`` differ (compared by a float64 checksum)."""
+    if _world() == 1:
+        return False
+    import torch.distributed as dist
+
+    checksum = torch.stack([p.detach().double().sum() for p in module.parameters()]).sum().reshape(1)
+    gathered = [torch.empty_like(checksum) for _ in range(_world())]
+    dist.all_gather(gathered, checksum)
+    return any(not torch.equal(other, checksum) for other in gathered)
 
 
 # ----------------------------------------------------------------------------- the trainer
@@ -111,8 +166,12 @@ class PPOTrainer(_trainer_base()):
     weight decay) after each actor micro-batch, stepped when the actor steps. The value of a response
     token is the critic's output at the position before it (the state the token is chosen in).
 
-    Departures from verl's PPO (also in the run's recorded deviations): one training process only
-    (the critic is not sharded or gathered across processes); the critic trains in float32 on the
+    Under several processes (``accelerate launch``: the paper preset's 8 GPUs) each holds a whole
+    critic: its gradients are averaged over the processes, as DDP does, so the copies take the same
+    steps (checked at each checkpoint), and the advantages are whitened over the whole batch.
+
+    Departures from verl's PPO (also in the run's recorded deviations): the critic is replicated on
+    each process, not sharded (FSDP) as verl's; the critic trains in float32 on the
     same micro-batches as the actor; the KL term is the actor's k3 loss (``beta``), as in the GRPO
     runs, where verl's PPO default is a KL penalty in the token rewards; each prompt gets
     ``rollouts_per_prompt`` responses (TRL's engine needs two or more; verl's PPO samples one).
@@ -124,9 +183,6 @@ class PPOTrainer(_trainer_base()):
         super().__init__(*args, config=config, **kwargs)
         from .models import resolve
 
-        if self.accelerator.num_processes > 1:
-            raise ValueError("algorithm ppo trains in one process (its critic is not sharded across processes); "
-                             "launch it without accelerate, or use algorithm grpo")
         with _quiet_loading():  # transformers reports the value head as missing: it is new by design
             self._load_critic(resolve(config.model), num_labels=1)
         self._scores: torch.Tensor | None = None
@@ -138,6 +194,7 @@ class PPOTrainer(_trainer_base()):
 
         self.critic = AutoModelForTokenClassification.from_pretrained(path, dtype=torch.float32, **kwargs)
         self.critic.to(self.accelerator.device)
+        broadcast_parameters(self.critic)
         self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=self.rlvr_config.critic_learning_rate,
                                                   weight_decay=self.rlvr_config.weight_decay)
 
@@ -159,15 +216,18 @@ class PPOTrainer(_trainer_base()):
         mask = batch["completion_mask"]
         with torch.no_grad():
             values = self.critic_values(batch["prompt_ids"], batch["prompt_mask"], batch["completion_ids"], mask)
-        scores = self._scores.to(values.device)
+        # TRL gathers every process's scores; this process's responses are its slice of them.
+        first = self.accelerator.process_index * mask.size(0)
+        scores = self._scores[first:first + mask.size(0)].to(values.device)
         advantages, returns = gae(last_token_rewards(scores, mask), values, mask, self.rlvr_config.gamma,
                                   self.rlvr_config.gae_lambda)
-        advantages = whiten(advantages, mask)
+        advantages = whiten(advantages, mask, total=process_sum)
         from .train import shaped_advantages
 
         batch["advantages"] = shaped_advantages(advantages, self.pg_loss_coef, self.rlvr_config.advantage_sign)
         batch["old_values"], batch["returns"] = values * mask, returns
-        self._metrics["train"]["critic/values_mean"].append((values * mask).sum().item() / mask.sum().item())
+        self._metrics["train"]["critic/values_mean"].append(
+            (process_sum((values * mask).sum()) / process_sum(mask.sum().to(values.dtype))).item())
         return batch
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -184,9 +244,10 @@ class PPOTrainer(_trainer_base()):
         predicted = self.critic_values(inputs["prompt_ids"], inputs["prompt_mask"], inputs["completion_ids"], mask)
         critic_loss = value_loss(predicted, inputs["old_values"], inputs["returns"], mask, self.rlvr_config.value_clip)
         (critic_loss / self.current_gradient_accumulation_steps).backward()
-        self._metrics["train"]["critic/value_loss"].append(critic_loss.item())
+        self._metrics["train"]["critic/value_loss"].append(process_sum(critic_loss.detach()).item() / _world())
         self._critic_micro_batches += 1
         if self._critic_micro_batches % self.current_gradient_accumulation_steps == 0:
+            average_gradients(self.critic)
             torch.nn.utils.clip_grad_norm_(self.critic.parameters(), self.args.max_grad_norm)
             self.critic_optimizer.step()
             self.critic_optimizer.zero_grad()
@@ -198,9 +259,13 @@ class PPOTrainer(_trainer_base()):
 
         from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+        if replicas_differ(self.critic):
+            raise RuntimeError("the training processes' critics differ: their gradients were not averaged alike; "
+                               "this checkpoint is not saved")
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-        self.critic.save_pretrained(folder / self.CRITIC_DIR)
-        torch.save(self.critic_optimizer.state_dict(), folder / self.CRITIC_DIR / "optimizer.pt")
+        if self.accelerator.is_main_process:  # the copies are equal: one writes
+            self.critic.save_pretrained(folder / self.CRITIC_DIR)
+            torch.save(self.critic_optimizer.state_dict(), folder / self.CRITIC_DIR / "optimizer.pt")
         super()._save_checkpoint(model, trial)
 
     def _load_optimizer_and_scheduler(self, checkpoint):

@@ -565,7 +565,7 @@ def deviations(cfg: TrainConfig) -> list[str]:
         found.append(
             "PPO: the KL term is the actor's k3 loss (beta), as in the GRPO runs, where verl's PPO default puts a "
             "KL penalty in the reward; each prompt gets rollouts_per_prompt responses (TRL needs at least 2; "
-            "verl's PPO default samples 1); one training process"
+            "verl's PPO default samples 1); the critic is replicated on each training process, not sharded"
         )
     if cfg.clip_epsilon_high is not None and cfg.clip_epsilon_high != cfg.clip_epsilon:
         found.append(f"clip_epsilon_high: {cfg.clip_epsilon_high:g}, an asymmetric clip (the paper's is "
