@@ -54,8 +54,13 @@ def test_label_and_noise_grids(tmp_path):
     assert [cfg.label for cfg in labels.values()] == ["15", "16", "90", "929725"]
     with pytest.raises(ValueError, match="must differ"):
         ablations.label_rows(base, tmp_path, correct="15", close="16", reachable="16")
-    noise = ablations.label_noise(preset("cpu"), tmp_path, levels=(0.0, 0.6))
-    assert [cfg.label_noise for cfg in noise.values()] == [0.0, 0.6]
+    noise = ablations.label_noise(preset("cpu"), tmp_path, levels=(0.0, 0.6), algorithms=("grpo", "ppo"))
+    assert list(noise) == ["0% wrong labels", "60% wrong labels", "PPO, 0% wrong labels", "PPO, 60% wrong labels"]
+    assert [(cfg.algorithm, cfg.label_noise) for cfg in noise.values()] == [
+        ("grpo", 0.0), ("grpo", 0.6), ("ppo", 0.0), ("ppo", 0.6)]
+    assert [ablations.noise_level(name) for name in noise] == [("grpo", 0), ("grpo", 60), ("ppo", 0), ("ppo", 60)]
+    assert ablations.noise_level("right label (15)") is None
+    assert noise["PPO, 60% wrong labels"].output_dir.endswith("noise-60-ppo")
     assert all(c.examples is None for c in noise.values())
     grid = ablations.tab14(base, tmp_path, full_set=preset("cpu"))
     assert sorted((c.reward, c.entropy_coef > 0) for c in grid.values())[:4] == [

@@ -136,18 +136,24 @@ def test_the_command_lists_the_runs_to_do_and_refuses_an_unknown_experiment(tmp_
     assert "unknown experiment(s) tab99" in capsys.readouterr().err
 
 
-def fake_beyond(root: Path, seed: int, strict: dict, passk: dict) -> None:
-    """A made-up 08_beyond_the_paper run: best strict accuracy per condition, pass@k curves per model."""
-    run = root / "outputs" / "reproduce" / "beyond" / f"train.seed={seed}"
+def fake_scores(root: Path, experiment: str, seed: int, strict: dict) -> Path:
+    """A made-up notebook run of ``experiment``: the base at 14% and each condition's best strict accuracy."""
+    run = root / "outputs" / "reproduce" / experiment / f"train.seed={seed}"
     run.mkdir(parents=True)
     rows = [{"condition": c, "step": s, "strict": v if s else 0.14, "eval": 0.2, "boxed": 0.5, "run_on": 0.3}
             for c, v in strict.items() for s in (0, 50)]
     pd.DataFrame(rows).to_parquet(run / "scores.parquet")
+    pd.DataFrame(strict.items(), columns=["condition", "strict"]).to_csv(run / "summary.csv", index=False)
+    (run / "run.json").write_text(json.dumps({"status": "ok"}))
+    return run
+
+
+def fake_beyond(root: Path, seed: int, strict: dict, passk: dict) -> None:
+    """A made-up 08_beyond_the_paper run: best strict accuracy per condition, pass@k curves per model."""
+    run = fake_scores(root, "beyond", seed, strict)
     curves = [{"model": m, "k": k, "pass_at_k": v, "benchmark": "toy-test"}
               for m, values in passk.items() for k, v in zip((1, 4, 16), values)]
     pd.DataFrame(curves).to_parquet(run / "pass_at.parquet")
-    pd.DataFrame(strict.items(), columns=["condition", "strict"]).to_csv(run / "summary.csv", index=False)
-    (run / "run.json").write_text(json.dumps({"status": "ok"}))
 
 
 def test_the_follow_up_papers_findings_are_checked_on_beyond_runs(tmp_path):
@@ -171,3 +177,30 @@ def test_the_follow_up_papers_findings_are_checked_on_beyond_runs(tmp_path):
     assert table.loc["1-shot, random", "theirs: MATH-500 gain, Qwen2.5-Math-7B"] == "21.4"
     assert table.loc["1-shot, majority", "gain over the base (points)"] == "16.0"
     assert len(verdicts) == 5
+
+
+def test_wrong_labels_are_checked_for_grpo_and_ppo_alike(tmp_path):
+    root = fake_project(tmp_path)
+    labels = {"right label (15)": 0.36, "close wrong label (16)": 0.35, "reachable wrong label (90)": 0.20,
+              "unguessable label (929725)": 0.30}
+    grpo = {"0% wrong labels": 0.45, "60% wrong labels": 0.40, "90% wrong labels": 0.20}
+    for seed, ppo_60 in ((0, 0.38), (1, 0.44)):  # seed 1: PPO's 60% above its 0%
+        ppo = {"PPO, 0% wrong labels": 0.42, "PPO, 60% wrong labels": ppo_60, "PPO, 90% wrong labels": 0.18}
+        fake_scores(root, "labels", seed, {**labels, **grpo, **ppo})
+    result = reproduce.check_labels(reproduce._complete("labels.yaml", [0, 1], root), root)
+    label_rows, noise, ppo_noise = result.patterns
+    assert label_rows.verdict == HOLDS_ALL and noise.verdict == HOLDS_ALL
+    assert ppo_noise.claims[0].per_seed == {0: True, 1: False} and ppo_noise.verdict == HOLDS_MEAN
+    published = result.table.set_index("condition")["paper MATH500"]
+    assert published["60% wrong labels"] == 71.8 and published["PPO, 60% wrong labels"] == 71.6
+
+
+def test_ppo_beside_grpo_is_checked_on_the_one_shot_example(tmp_path):
+    root = fake_project(tmp_path)
+    for seed, ppo in ((0, 0.34), (1, 0.20)):  # seed 1: 16 points under GRPO, beyond the seeds' spread
+        fake_scores(root, "ppo", seed, {"1-shot, GRPO": 0.36, "1-shot, PPO": ppo, "full set, GRPO": 0.45,
+                                        "full set, PPO": 0.40})
+    (lift,) = reproduce.check_ppo(reproduce._complete("ppo.yaml", [0, 1], root), root).patterns
+    assert lift.claims[0].per_seed == {0: True, 1: True}  # above the base (14%)
+    assert lift.claims[1].per_seed == {0: True, 1: False}
+    assert lift.note == "PPO minus GRPO, 1-shot, per seed (points): -2.0, -16.0; full set: -5.0, -5.0"

@@ -20,8 +20,7 @@ from .rundir import slug
 GRID_FIELDS = {
     "beyond": ("reward", "pg_loss_coef", "entropy_coef", "advantage_sign"),
     "tab5": ("pg_loss_coef", "weight_decay", "beta", "entropy_coef"),
-    "labels": ("label",),
-    "noise": ("label_noise",),
+    "labels": ("label", "label_noise", "algorithm"),
     "tab14": ("reward", "entropy_coef"),
     "headline": ("reward", "examples"),
     "ppo": ("algorithm", "label_noise"),
@@ -111,14 +110,27 @@ def reachable_wrong_label(cfg: TrainConfig, exclude: tuple[str, ...] = (), tries
     return answers.most_common(1)[0][0]
 
 
-def label_noise(base: TrainConfig, out: str | Path, levels=(0.0, 0.6, 0.9)) -> dict[str, TrainConfig]:
-    """Tab. 17: full-set training with a share of labels made wrong."""
-    return {
-        f"{int(level * 100)}% wrong labels": replace(
-            base, label_noise=level, output_dir=_folder(out, f"noise-{int(level * 100)}")
-        )
-        for level in levels
-    }
+def label_noise(base: TrainConfig, out: str | Path, levels=(0.0, 0.6, 0.9),
+                algorithms=("grpo",)) -> dict[str, TrainConfig]:
+    """Tab. 17: full-set training with a share of labels made wrong, by each of ``algorithms``
+    (the paper has GRPO and PPO rows). GRPO's conditions are ``"60% wrong labels"``, another
+    algorithm's ``"PPO, 60% wrong labels"``."""
+    conditions = {}
+    for algorithm in algorithms:
+        prefix, suffix = ("", "") if algorithm == "grpo" else (f"{algorithm.upper()}, ", f"-{algorithm}")
+        for level in levels:
+            percent = int(level * 100)
+            conditions[f"{prefix}{percent}% wrong labels"] = replace(
+                base, algorithm=algorithm, label_noise=level, output_dir=_folder(out, f"noise-{percent}{suffix}"))
+    return conditions
+
+
+def noise_level(condition: str) -> tuple[str, int] | None:
+    """``(algorithm, percent)`` of a ``label_noise`` condition's name (None for another name)."""
+    algorithm, _, rest = condition.rpartition(", ")
+    if not rest.endswith("% wrong labels"):
+        return None
+    return (algorithm.lower() or "grpo"), int(rest.split("%")[0])
 
 
 def tab14(
@@ -174,20 +186,15 @@ def beyond(one_shot: TrainConfig, out: str | Path, names=tuple(BEYOND),
     return conditions
 
 
-def ppo_conditions(one_shot: TrainConfig, full_set: TrainConfig, out: str | Path,
-                   noise_levels=(0.6, 0.9)) -> dict[str, TrainConfig]:
-    """Tab. 4 and Tab. 17's PPO rows: GRPO and PPO on the 1-shot example and on the full set, then
-    PPO on the full set with shares of its labels made wrong."""
+def ppo_conditions(one_shot: TrainConfig, full_set: TrainConfig, out: str | Path) -> dict[str, TrainConfig]:
+    """Tab. 4's PPO rows: GRPO and PPO on the 1-shot example and on the full set (Tab. 17's PPO rows,
+    wrong labels, are ``label_noise``'s with ``algorithms=("grpo", "ppo")``)."""
     conditions = {}
     for prefix, base in (("1-shot", one_shot), ("full set", full_set)):
         for algorithm in ("grpo", "ppo"):
             folder = f"{'1shot' if prefix == '1-shot' else 'full'}-{algorithm}"
             conditions[f"{prefix}, {algorithm.upper()}"] = replace(base, algorithm=algorithm, label_noise=0.0,
                                                                    output_dir=_folder(out, folder))
-    for level in noise_levels:
-        percent = int(level * 100)
-        conditions[f"full set, PPO, {percent}% wrong labels"] = replace(
-            full_set, algorithm="ppo", label_noise=level, output_dir=_folder(out, f"full-ppo-noise-{percent}"))
     return conditions
 
 
