@@ -12,6 +12,7 @@ results. Run this after editing a notebook's checked cells.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +26,8 @@ MARK = "# NBVAL_CHECK_OUTPUT"
 
 def refresh(path: Path) -> None:
     os.environ["RLVR_SMOKE"] = "1"
+    # Smoke runs afresh, as under nbval: a run left by older code or settings is not reused (or refused).
+    shutil.rmtree(ROOT / "outputs" / "smoke", ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:
         executed = Path(tmp) / path.name
         papermill.execute_notebook(str(path), str(executed), cwd=str(ROOT), progress_bar=False)
