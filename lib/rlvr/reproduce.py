@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -768,7 +769,7 @@ def figure(result: Result, title: str, path: Path) -> Path:
         sns.stripplot(points, y="condition", x="strict", order=order, hue="seed", palette="dark", size=4, ax=ax)
         ax.set_xlabel(result.measure)
         ax.set_ylabel("")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(textwrap.fill(title, 80), fontsize=10)  # a long title wraps rather than runs off the figure
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
