@@ -126,6 +126,7 @@ PARTNERS = {
     "problem": {"problem": "What is 6 * 7?", "answer": "42"},
     "answer": {"problem": "What is 6 * 7?", "answer": "42"},
     "lora_rank": {"backend": "unsloth", "lora_rank": 8},
+    "kl_penalty": {"algorithm": "ppo", "kl_penalty": "reward"},  # the KL in the rewards: PPO only
     "optimizer_steps_per_rollout": {"optimizer_steps_per_rollout": 2},
     "trl": {"trl": {"top_entropy_quantile": 0.2}},
     "demos": {"demos": [["What is 1 + 1?", "\\boxed{2}"]]},

@@ -10,6 +10,7 @@ from rlvr.ppo import (
     average_gradients,
     broadcast_parameters,
     gae,
+    kl_penalised,
     last_token_rewards,
     process_sum,
     replicas_differ,
@@ -44,6 +45,26 @@ def test_with_lambda_one_the_advantages_are_the_returns_minus_the_values():
     advantages, returns = gae(last_token_rewards(scores, mask), values, mask)
     torch.testing.assert_close(advantages, (returns - values) * mask)
     torch.testing.assert_close(returns, scores[:, None] * mask.float())
+
+
+def test_a_kl_penalty_in_the_rewards_reaches_every_earlier_token_through_gae():
+    # verl's PPO default: r_t = outcome on the last token - beta * (log pi_old - log pi_ref) on every token.
+    # With gamma = lambda = 1 and values 0, A_t = outcome - beta * (the KL of tokens t..T).
+    mask = torch.tensor([[1, 1, 1, 0]])
+    old, ref = torch.tensor([[-1.0, -2.0, -0.5, -9.0]]), torch.tensor([[-1.5, -1.0, -0.5, -1.0]])
+    rewards = kl_penalised(last_token_rewards(torch.tensor([1.0]), mask), old, ref, mask, beta=0.1)
+    torch.testing.assert_close(rewards, torch.tensor([[-0.05, 0.1, 1.0, 0.0]]))  # padding: no penalty
+    advantages, _ = gae(rewards, torch.zeros(1, 4), mask)
+    torch.testing.assert_close(advantages, torch.tensor([[1.05, 1.1, 1.0, 0.0]]))
+
+
+def test_the_kl_goes_in_the_rewards_only_under_ppo():
+    from rlvr.config import preset
+
+    with pytest.raises(ValueError, match="kl_penalty: 'reward'.*use algorithm ppo"):
+        preset("cpu", kl_penalty="reward")
+    with pytest.raises(ValueError, match="kl_penalty"):
+        preset("cpu", algorithm="ppo", kl_penalty="rewards")
 
 
 def test_whitening_gives_mean_zero_and_unit_variance_over_the_response_tokens():
@@ -98,6 +119,24 @@ def test_a_ppo_run_trains_a_critic_beside_the_policy_and_resumes_both(tmp_path):
     assert steps["step"].tolist() == list(range(1, 7)) and steps["critic_value_loss"].notna().all()
     critic_state = torch.load(out / "checkpoint-6" / "critic" / "optimizer.pt", weights_only=True)["state"]
     assert int(critic_state[0]["step"]) == 6  # 4 restored + 2 more: the critic's optimizer came back too
+
+
+def test_a_ppo_run_with_the_kl_in_its_rewards_leaves_it_out_of_the_actors_loss(tmp_path):
+    import pandas as pd
+    from rlvr.config import preset
+    from rlvr.train import train
+
+    def run(kl_penalty):
+        cfg = preset("cpu", algorithm="ppo", examples=["toy-train-00004"], steps=2, save_every=2, beta=0.05,
+                     kl_penalty=kl_penalty, output_dir=str(tmp_path / kl_penalty))
+        return pd.read_parquet(train(cfg, progress=False) / "steps.parquet")
+
+    in_reward, in_loss = run("reward"), run("loss")
+    assert in_reward["kl_in_reward"].notna().all() and "kl" not in in_reward  # TRL's KL loss term: off
+    assert in_loss["kl"].notna().all() and "kl_in_reward" not in in_loss
+    # Step 1 samples from the same starting policy: its KL to the reference (the same model) is 0 either way.
+    assert in_reward["kl_in_reward"].iloc[0] == pytest.approx(0.0, abs=1e-6) == in_loss["kl"].iloc[0]
+    assert in_reward["kl_in_reward"].iloc[1] != 0.0  # after one step the policy has moved
 
 
 def _two_processes(rank, folder):

@@ -81,6 +81,13 @@ ALGORITHMS = {
     "ppo": "PPO: a critic's token values and GAE (the paper's Tab. 4 and Tab. 17 PPO rows; rlvr.ppo)",
 }
 
+# Where the KL to the reference model (coefficient beta) enters.
+KL_PENALTIES = {
+    "loss": "the actor's low-variance (k3) KL loss (the paper's GRPO runs: verl's use_kl_loss)",
+    "reward": "PPO only: beta x (log pi_old - log pi_ref) taken from each response token's reward before GAE "
+              "(verl's PPO default: use_kl_loss off, kl_penalty kl, a fixed kl_coef)",
+}
+
 VLLM_MODES = {"colocate": "vLLM inside each training process", "server": "a separate `trl vllm-serve` process"}
 
 
@@ -293,6 +300,9 @@ class TrainConfig(Config):
                                           only_for="ppo")
     value_clip: float = setting(0.5, "PPO only: how far the critic's new values may move from the rollout's "
                                      "in the value loss (verl's cliprange_value)", only_for="ppo")
+    kl_penalty: str = setting("loss", "where the KL term (beta) goes (KL_PENALTIES: loss, the actor's k3 loss; "
+                                      "reward, PPO only: in the token rewards, verl's PPO default)",
+                              choices=lambda: KL_PENALTIES, only_for="ppo")
     clip_epsilon_high: float | None = setting(
         None, "upper clip range of the ratio; None: clip_epsilon (symmetric, the paper's); e.g. 0.28: DAPO's "
               "clip-higher (said explicitly to TRL: Unsloth would otherwise set 0.28 with the dapo loss)")
@@ -338,6 +348,9 @@ class TrainConfig(Config):
         for name in ("critic_learning_rate", "value_clip"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name}: must be positive, got {getattr(self, name)}")
+        if self.kl_penalty == "reward" and self.algorithm != "ppo":
+            problems.append("kl_penalty: 'reward' puts the KL in token rewards, which only PPO's GAE reads; "
+                            "use algorithm ppo, or kl_penalty loss")
         if self.algorithm == "ppo" and self.backend == "unsloth":
             problems.append("algorithm: ppo trains a full critic beside the policy; the Unsloth path (LoRA) has "
                             "none: use backend vllm, transformers or auto")

@@ -4,7 +4,9 @@ The reference code runs PPO through verl's ``main_ppo`` (the paper's Tab. 4 and 
 its defaults for this recipe (``verl/trainer/config/ppo_trainer.yaml`` of the paper's repository):
 ``gamma = 1.0``, ``lam = 1.0`` (GAE), critic learning rate ``1e-5``, value clip ``0.5``, critic
 gradient clip ``1.0``, no critic warm-up, and the advantages whitened over the batch's response
-tokens. The outcome reward is given on a response's last token and is 0 elsewhere.
+tokens. The outcome reward is given on a response's last token and is 0 elsewhere; with
+``kl_penalty: reward`` (verl's PPO default) every token's reward also loses
+``beta * (log pi_old - log pi_ref)``, and the actor's loss has no KL term.
 
 For one response of T tokens with rewards r_t (r_T the outcome, the rest 0) and values V_t::
 
@@ -36,6 +38,13 @@ def last_token_rewards(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
     keep = last >= 0  # an empty response has no token to carry its reward
     rewards[rows[keep], last[keep]] = scores[keep]
     return rewards
+
+
+def kl_penalised(rewards: torch.Tensor, old_logps: torch.Tensor, ref_logps: torch.Tensor, mask: torch.Tensor,
+                 beta: float) -> torch.Tensor:
+    """Token rewards less ``beta`` times the sampled tokens' KL estimate to the reference model,
+    ``log pi_old - log pi_ref`` (verl's ``kl_penalty: kl``), on response tokens only."""
+    return rewards - beta * (old_logps - ref_logps) * mask.to(rewards.dtype)
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = GAMMA,
@@ -172,8 +181,9 @@ class PPOTrainer(_trainer_base()):
 
     Departures from verl's PPO (also in the run's recorded deviations): the critic is replicated on
     each process, not sharded (FSDP) as verl's; the critic trains in float32 on the
-    same micro-batches as the actor; the KL term is the actor's k3 loss (``beta``), as in the GRPO
-    runs, where verl's PPO default is a KL penalty in the token rewards; each prompt gets
+    same micro-batches as the actor; the KL term is by default the actor's k3 loss (``beta``), as in
+    the GRPO runs, where verl's PPO default is a penalty in the token rewards (``kl_penalty: reward``
+    here; the policy's rollout-time log-probabilities then cost one more forward pass); each prompt gets
     ``rollouts_per_prompt`` responses (TRL's engine needs two or more; verl's PPO samples one).
     """
 
@@ -187,6 +197,8 @@ class PPOTrainer(_trainer_base()):
             self._load_critic(resolve(config.model), num_labels=1)
         self._scores: torch.Tensor | None = None
         self._critic_micro_batches = 0
+        # TRL computes the reference log-probabilities while beta != 0; the loss then leaves the KL out.
+        self._kl_in_reward = config.kl_penalty == "reward" and self.beta != 0
 
     def _load_critic(self, path, **kwargs) -> None:
         """The critic from ``path`` (float32, on this process's device) and a fresh AdamW for it."""
@@ -219,8 +231,15 @@ class PPOTrainer(_trainer_base()):
         # TRL gathers every process's scores; this process's responses are its slice of them.
         first = self.accelerator.process_index * mask.size(0)
         scores = self._scores[first:first + mask.size(0)].to(values.device)
-        advantages, returns = gae(last_token_rewards(scores, mask), values, mask, self.rlvr_config.gamma,
-                                  self.rlvr_config.gae_lambda)
+        rewards = last_token_rewards(scores, mask)
+        if self._kl_in_reward:
+            old = batch.get("old_per_token_logps")
+            old = self._policy_logps(batch) if old is None else old
+            rewards = kl_penalised(rewards, old, batch["ref_per_token_logps"], mask, self.beta)
+            kl = ((old - batch["ref_per_token_logps"]) * mask).sum()
+            self._metrics["train"]["kl_in_reward"].append(
+                (process_sum(kl) / process_sum(mask.sum().to(kl.dtype))).item())
+        advantages, returns = gae(rewards, values, mask, self.rlvr_config.gamma, self.rlvr_config.gae_lambda)
         advantages = whiten(advantages, mask, total=process_sum)
         from .train import shaped_advantages
 
@@ -230,10 +249,28 @@ class PPOTrainer(_trainer_base()):
             (process_sum((values * mask).sum()) / process_sum(mask.sum().to(values.dtype))).item())
         return batch
 
+    def _policy_logps(self, batch) -> torch.Tensor:
+        """The policy's log-probabilities of the sampled tokens as it was at rollout time (what TRL
+        only computes when it needs them for importance sampling)."""
+        ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+        mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+        with torch.no_grad():
+            logps, _, _ = self._get_per_token_logps_and_entropies(
+                self.model, ids, mask, batch["completion_ids"].size(1),
+                batch_size=self.args.per_device_train_batch_size)
+        return logps
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        # The actor's loss as GRPO's; the critic learns from the same micro-batch here, on its own.
-        loss = super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                    num_items_in_batch=num_items_in_batch)
+        # The actor's loss as GRPO's (without its KL term when the KL is in the rewards); the critic
+        # learns from the same micro-batch here, on its own.
+        beta = self.beta
+        if self._kl_in_reward:
+            self.beta = 0.0
+        try:
+            loss = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+        finally:
+            self.beta = beta
         if self.model.training:
             self._train_critic(inputs)
         return loss

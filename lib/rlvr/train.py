@@ -562,11 +562,10 @@ def deviations(cfg: TrainConfig) -> list[str]:
             f"{cfg.learning_rate:g} was set for full fine-tuning"
         )
     if cfg.algorithm == "ppo":
-        found.append(
-            "PPO: the KL term is the actor's k3 loss (beta), as in the GRPO runs, where verl's PPO default puts a "
-            "KL penalty in the reward; each prompt gets rollouts_per_prompt responses (TRL needs at least 2; "
-            "verl's PPO default samples 1); the critic is replicated on each training process, not sharded"
-        )
+        kl = ("the KL term is the actor's k3 loss (beta), as in the GRPO runs, where verl's PPO default puts a KL "
+              "penalty in the reward (kl_penalty: reward); ") if cfg.beta > 0 and cfg.kl_penalty == "loss" else ""
+        found.append(f"PPO: {kl}each prompt gets rollouts_per_prompt responses (TRL needs at least 2; verl's PPO "
+                     "default samples 1); the critic is replicated on each training process, not sharded")
     if cfg.clip_epsilon_high is not None and cfg.clip_epsilon_high != cfg.clip_epsilon:
         found.append(f"clip_epsilon_high: {cfg.clip_epsilon_high:g}, an asymmetric clip (the paper's is "
                      f"{cfg.clip_epsilon:g} both ways)")
