@@ -316,3 +316,11 @@ def test_several_optimizer_steps_per_rollout_batch_each_report_the_batch_they_tr
     assert steps.loc[0, "train_accuracy"] == steps.loc[1, "train_accuracy"]
     # Checkpoints count optimizer steps; the finished run is recognised as such.
     assert (out / "checkpoint-4").is_dir() and is_complete(out, 4) and not is_complete(out, 2 * 4)
+
+
+def test_loading_the_reference_model_and_a_critic_prints_no_bar_and_no_misleading_warning(tmp_path, capfd, caplog):
+    # beta > 0 loads a reference model inside TRL's trainer, PPO a critic: neither shows transformers'
+    # "Loading weights" bar, and TRL's "model_init_kwargs will be ignored" (they build the reference) is dropped.
+    train(cfg(tmp_path, algorithm="ppo", beta=0.01, steps=1, save_every=1), progress=False)
+    assert "Loading weights" not in capfd.readouterr().err
+    assert "model_init_kwargs" not in caplog.text

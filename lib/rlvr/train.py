@@ -605,6 +605,27 @@ def train(cfg: TrainConfig, *, resume: bool = True, callbacks: Sequence = (),
     return out
 
 
+# TRL says model_init_kwargs are ignored when it is given a loaded policy, but it builds the reference
+# model with them (which is why they are set: its dtype): the warning would mislead.
+_IGNORED_INIT_KWARGS = "`model_init_kwargs` will be ignored"
+
+
+@contextlib.contextmanager
+def _without_trl_warning(text: str):
+    """TRL's GRPO trainer's log records containing ``text`` dropped inside."""
+    import logging
+
+    def keep(record: logging.LogRecord) -> bool:
+        return text not in record.getMessage()
+
+    logger = logging.getLogger("trl.trainer.grpo_trainer")
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+
+
 def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process: bool, on_gpu: bool,
            resume: bool, callbacks: Sequence, progress: bool | str) -> None:
     if not on_gpu:
@@ -650,15 +671,16 @@ def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process:
     trainer_class = RLVRTrainer
     if cfg.algorithm == "ppo":
         from .ppo import PPOTrainer as trainer_class
-    trainer = trainer_class(
-        model=model,
-        reward_funcs=[make_reward(cfg, log, steps_per_epoch, by_step)],
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        callbacks=[table, LatestKeepsTrainingState(out), *callbacks],
-        config=cfg,
-    )
+    with no_transformers_bars(), _without_trl_warning(_IGNORED_INIT_KWARGS):  # loads the reference model, a critic
+        trainer = trainer_class(
+            model=model,
+            reward_funcs=[make_reward(cfg, log, steps_per_epoch, by_step)],
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            callbacks=[table, LatestKeepsTrainingState(out), *callbacks],
+            config=cfg,
+        )
     with no_transformers_bars():
         trainer.train(resume_from_checkpoint=str(checkpoint_dir(out, previous)) if previous else None)
     if main_process:
