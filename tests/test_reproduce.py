@@ -120,6 +120,8 @@ def test_the_report_states_each_verdict_and_keeps_the_hand_written_part(tmp_path
     assert again.count(reproduce.BEGIN) == 1 and "Notes written by hand." in again
     assert "### The loss terms (Tab. 5 rows 1-10)" in again
     assert "The last `rlvr reproduce` (tab8) took 3 minutes" in again
+    reproduce.report(["tab8"], seeds=[0, 1], root=root, doc=doc)  # --report-only: no time of its own
+    assert "The last `rlvr reproduce` (tab8) took 3 minutes" in doc.read_text()
     assert "Beyond the paper" not in again
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 import textwrap
 import threading
 import time
@@ -752,6 +753,7 @@ def figure(result: Result, title: str, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
     import seaborn as sns
 
     points = result.points.assign(strict=result.points["strict"] * 100)
@@ -766,6 +768,7 @@ def figure(result: Result, title: str, path: Path) -> Path:
         order = [c for c in result.table.iloc[:, 0] if c in named] if not result.table.empty else []
         order = order if len(order) == len(named) else None
         sns.barplot(points, y="condition", x="strict", order=order, errorbar="sd", color="#9ecae1", ax=ax)
+        np.random.seed(0)  # seaborn jitters the points with numpy's global generator: the same figure each time
         sns.stripplot(points, y="condition", x="strict", order=order, hue="seed", palette="dark", size=4, ax=ax)
         ax.set_xlabel(result.measure)
         ax.set_ylabel("")
@@ -789,12 +792,16 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     ran = chosen(names) if names else list(ORDER)
     names = list(ORDER) + [e for e in EXTRAS if e in ran or any(
         _complete(f, seeds, root) for f in EXPERIMENTS[e].sweeps)]
+    text = doc.read_text() if doc.is_file() else "# The paper's effect on the embedded default\n"
+    if minutes:
+        took = f" The last `rlvr reproduce` ({', '.join(ran)}) took {minutes:.0f} minutes."
+    else:  # a report without runs (--report-only) keeps what the last reproduce took
+        took = next(iter(re.findall(r" The last `rlvr reproduce` \([^)]*\) took \d+ minutes\.", text)), "")
     parts = [BEGIN, "", "## Reproduced in the embedded world (`rlvr reproduce`)", ""]
     parts.append(f"Seeds {', '.join(map(str, seeds))}; strict accuracy on all 500 problems of `toy-test` (the "
                  "training reward's rule), best checkpoint per run, mean ± sample std over seeds, next to the "
                  "paper's MATH500 (Qwen2.5-Math-1.5B). Verdicts: *holds on all seeds*, *holds on the mean*, "
-                 "*fails* (rules in `rlvr/reproduce.py`)." + (
-                     f" The last `rlvr reproduce` ({', '.join(ran)}) took {minutes:.0f} minutes." if minutes else ""))
+                 "*fails* (rules in `rlvr/reproduce.py`)." + took)
     verdicts = []
     for name in names:
         experiment = EXPERIMENTS[name]
@@ -825,7 +832,6 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     parts += [f"| {n} | {p.finding} | {p.verdict} |" for n, p in verdicts]
     parts += ["", END]
     generated = "\n".join(parts) + "\n"
-    text = doc.read_text() if doc.is_file() else "# The paper's effect on the embedded default\n"
     if BEGIN in text and END in text:
         before, rest = text.split(BEGIN, 1)
         after = rest.split(END, 1)[1]
