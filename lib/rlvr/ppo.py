@@ -106,6 +106,12 @@ def process_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def process_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
+    """The mean of ``values`` over every process's masked tokens."""
+    mask = mask.to(values.dtype)
+    return (process_sum((values * mask).sum()) / process_sum(mask.sum())).item()
+
+
 def average_gradients(module: torch.nn.Module) -> None:
     """Each gradient of ``module`` replaced by its mean over the processes, as DDP would: the replicas
     then take the same optimizer step and stay equal."""
@@ -236,17 +242,14 @@ class PPOTrainer(_trainer_base()):
             old = batch.get("old_per_token_logps")
             old = self._policy_logps(batch) if old is None else old
             rewards = kl_penalised(rewards, old, batch["ref_per_token_logps"], mask, self.beta)
-            kl = ((old - batch["ref_per_token_logps"]) * mask).sum()
-            self._metrics["train"]["kl_in_reward"].append(
-                (process_sum(kl) / process_sum(mask.sum().to(kl.dtype))).item())
+            self._metrics["train"]["kl_in_reward"].append(process_mean(old - batch["ref_per_token_logps"], mask))
         advantages, returns = gae(rewards, values, mask, self.rlvr_config.gamma, self.rlvr_config.gae_lambda)
         advantages = whiten(advantages, mask, total=process_sum)
         from .train import shaped_advantages
 
         batch["advantages"] = shaped_advantages(advantages, self.pg_loss_coef, self.rlvr_config.advantage_sign)
         batch["old_values"], batch["returns"] = values * mask, returns
-        self._metrics["train"]["critic/values_mean"].append(
-            (process_sum((values * mask).sum()) / process_sum(mask.sum().to(values.dtype))).item())
+        self._metrics["train"]["critic/values_mean"].append(process_mean(values, mask))
         return batch
 
     def _policy_logps(self, batch) -> torch.Tensor:
