@@ -8,7 +8,7 @@ import yaml
 from rlvr import lab
 from rlvr.backends import BACKENDS, TRAINING_BACKENDS
 from rlvr.cli import _overrides
-from rlvr.config import PRESETS, EvalConfig, TrainConfig, configs, eval_preset, load_params, nest, preset
+from rlvr.config import PRESETS, EvalConfig, TrainConfig, eval_preset, load_params, nest, preset, preset_configs
 from rlvr.data import DATASETS
 from rlvr.prompts import TEMPLATES
 from rlvr.rewards import REWARDS
@@ -161,11 +161,11 @@ def sample_values(cls, base):
 
 @pytest.mark.parametrize("cls, key", [(TrainConfig, "train"), (EvalConfig, "eval")])
 def test_every_field_is_reachable_from_a_notebook_a_params_file_a_sweep_and_set(tmp_path, cls, key):
-    base = configs("cpu")[0 if cls is TrainConfig else 1]
+    base = preset_configs("cpu")[0 if cls is TrainConfig else 1]
     for name, values in sample_values(cls, base):
         want = cls(**{**dataclasses.asdict(base), **values})
         # A notebook's `train` / `eval` parameter.
-        got = configs("cpu", **{key: values})[0 if cls is TrainConfig else 1]
+        got = preset_configs("cpu", **{key: values})[0 if cls is TrainConfig else 1]
         assert getattr(got, name) == getattr(want, name), name
         # A sweep's dotted keys and `--set`, merged into the notebook's default dict, then checked.
         dotted = {f"{key}.{k}": v for k, v in values.items()}
@@ -174,7 +174,7 @@ def test_every_field_is_reachable_from_a_notebook_a_params_file_a_sweep_and_set(
             declared = {"preset": {"default": '"cpu"'}, key: {"default": "{}"}, "out_dir": {"default": '"x"'}}
             parameters = layered(declared, [layer])
             check_configs(declared, parameters, "sweep")
-            got = configs("cpu", **{key: parameters[key]})[0 if cls is TrainConfig else 1]
+            got = preset_configs("cpu", **{key: parameters[key]})[0 if cls is TrainConfig else 1]
             assert getattr(got, name) == getattr(want, name), name
         # A training params file.
         if cls is TrainConfig:

@@ -23,7 +23,8 @@ from test_sweep import notebook_file, write_notebook, write_sweep
 RECORDS = """\
 import os, time
 import pandas as pd
-from rlvr.executors import training_command, training_processes
+from rlvr.env import training_processes
+from rlvr.executors import training_command
 start = time.time()
 time.sleep(1.5)
 os.makedirs(out_dir, exist_ok=True)
@@ -70,7 +71,7 @@ def test_each_run_gets_its_own_gpus_and_a_multi_gpu_run_launches_through_acceler
     assert command[1:3] == ["-m", "accelerate.commands.launch"]
     assert command[3:7] == ["--config_file", "configs/accelerate/fsdp.yaml", "--num_processes", "2"]
     assert command[-4:] == ["-m", "rlvr.cli", "train", "run.yaml"]
-    record = json.loads((project / "outputs" / "demo" / "a=1" / "run.json").read_text())
+    record = json.loads((project / "outputs" / "demo" / "a=1" / "job.json").read_text())
     assert record["environment"]["CUDA_VISIBLE_DEVICES"] in ("0,1", "2,3")
 
 

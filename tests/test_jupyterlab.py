@@ -27,7 +27,7 @@ from rlvr.config import preset
 cfg = preset("cpu", examples=["toy-train-00007"], steps=6, save_every=100, output_dir="run")
 panel = lab.settings_panel(cfg)""",
     """\
-from rlvr.experiments import train_run
+from rlvr.runs import train_run
 run_dir = train_run(panel.config(), callbacks=[lab.LivePlot(cfg.output_dir, every=1)])""",
     """\
 import pandas as pd

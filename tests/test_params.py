@@ -31,7 +31,7 @@ def test_each_notebook_params_file_sets_only_its_notebooks_parameters(path):
 
 @pytest.mark.parametrize("path", SWEEPS, ids=lambda p: str(p.relative_to(ROOT / "params" / "sweeps")))
 def test_each_sweep_file_loads_with_every_run_checked(path):
-    assert load_sweep(path, root=ROOT).runs()
+    assert load_sweep(path, root=ROOT).jobs()
 
 
 def test_there_are_params_files_of_each_kind():

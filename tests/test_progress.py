@@ -5,7 +5,7 @@ import os
 import nbformat
 import papermill
 from rlvr.config import preset
-from rlvr.experiments import _in_worker
+from rlvr.runs import _in_worker
 from rlvr.train import train
 from test_sweep import notebook_file
 
@@ -34,13 +34,13 @@ def test_a_worker_sends_even_native_output_to_the_runs_log(tmp_path):
 
 
 COMPARE = """\
-from rlvr import experiments
-from rlvr.config import configs, preset
-eval_cfg = configs("cpu", eval={"limit": 4})[1]
-runs = {name: preset("cpu", examples=["toy-train-00007"], reward=reward, steps=2, save_every=2,
-                     output_dir=f"{out_dir}/{name}")
-        for name, reward in [("outcome", "outcome"), ("format", "format")]}
-scores, _ = experiments.compare(runs, eval_cfg, parallel=parallel)
+from rlvr import runs
+from rlvr.config import preset, preset_configs
+eval_cfg = preset_configs("cpu", eval={"limit": 4})[1]
+conditions = {name: preset("cpu", examples=["toy-train-00007"], reward=reward, steps=2, save_every=2,
+                           output_dir=f"{out_dir}/{name}")
+              for name, reward in [("outcome", "outcome"), ("format", "format")]}
+scores, _ = runs.compare(conditions, eval_cfg, parallel=parallel)
 """
 
 

@@ -39,8 +39,8 @@ def write_notebook(path, body=BODY):
 CONFIGURED = """\
 import os
 import pandas as pd
-from rlvr.config import configs
-train_cfg, eval_cfg = configs(preset, train, eval)
+from rlvr.config import preset_configs
+train_cfg, eval_cfg = preset_configs(preset, train, eval)
 os.makedirs(out_dir, exist_ok=True)
 pd.DataFrame({"learning_rate": [train_cfg.learning_rate], "steps": [train_cfg.steps], "limit": [eval_cfg.limit],
               "rows": [str(rows)]}).to_csv(f"{out_dir}/summary.csv", index=False)
@@ -79,7 +79,7 @@ ROWS = [["a=1,b=0", 1, 0, 2], ["a=1,b=10", 1, 10, 12], ["a=2,b=0", 2, 0, 4], ["a
 def test_a_grid_runs_once_per_combination_then_resumes(project):
     path = write_sweep(project, grid={"a": [1, 2], "b": [0, 10]})
     sweep = load_sweep(path)
-    assert [run.name for run in sweep.runs()] == RUNS
+    assert [run.name for run in sweep.jobs()] == RUNS
 
     result = run_sweep(sweep)
     assert result.done == RUNS and not result.failed
@@ -87,7 +87,7 @@ def test_a_grid_runs_once_per_combination_then_resumes(project):
     assert list(result.summary.columns) == ["run", "a", "b", "value"]
     run_dir = project / "outputs" / "demo" / "a=2,b=10"
     assert (run_dir / "notebook.ipynb").is_file()
-    record = json.loads((run_dir / "run.json").read_text())
+    record = json.loads((run_dir / "job.json").read_text())
     assert record["status"] == "ok" and record["parameters"]["out_dir"] == "outputs/demo/a=2,b=10"
     assert (project / "outputs" / "demo" / "summary.csv").is_file()
 
@@ -105,7 +105,7 @@ def test_parallel_runs_complete_the_same(project, capsys):
     assert "4 ran, 0 skipped (complete), 0 failed" in capsys.readouterr().out
     assert run_sweep(path).summary.values.tolist() == ROWS
     # Two at a time: some run started before another had finished.
-    records = [json.loads(f.read_text()) for f in (project / "outputs" / "demo").glob("*/run.json")]
+    records = [json.loads(f.read_text()) for f in (project / "outputs" / "demo").glob("*/job.json")]
     spans = sorted((r["started"], r["finished"]) for r in records)
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
 
@@ -115,10 +115,10 @@ def test_a_failed_run_is_reported_kept_and_retried(project, capsys):
     assert main(["sweep", str(path)]) == 1  # the failure shows in the exit status...
     assert "FAILED fail=True: ValueError: asked to fail" in capsys.readouterr().err
     out = project / "outputs" / "flaky"
-    failed = json.loads((out / "fail=True" / "run.json").read_text())
+    failed = json.loads((out / "fail=True" / "job.json").read_text())
     assert failed["status"] == "failed" and failed["error"] == "ValueError: asked to fail"
     assert (out / "fail=True" / "notebook.ipynb").is_file()  # ...and the partial notebook is kept
-    assert json.loads((out / "fail=False" / "run.json").read_text())["status"] == "ok"
+    assert json.loads((out / "fail=False" / "job.json").read_text())["status"] == "ok"
 
     # Fix the notebook; the next invocation re-executes only the failed run.
     write_notebook(project / "notebooks" / "tiny.ipynb", BODY.replace("if fail:", "if False:"))
@@ -137,7 +137,7 @@ def test_a_run_another_sweep_is_executing_is_left_alone(project, capsys, held_by
     assert result.done == ["a=2"] and list(result.failed) == ["a=1"]
     assert result.failed["a=1"].startswith("busy:") and "BUSY" in capsys.readouterr().out
     assert (busy / "notebook.ipynb").read_text() == "the other sweep's notebook, half written"
-    assert not (busy / "run.json").exists()
+    assert not (busy / "job.json").exists()
     # Once the other sweep is gone, the next invocation runs it.
     assert run_sweep(path).done == ["a=1"]
 
@@ -151,7 +151,7 @@ def test_dry_run_lists_runs_and_writes_nothing(project, capsys):
 
 def test_run_names_are_folder_safe(project):
     path = write_sweep(project, grid={"label": ["x/y z"], "rate": [1e-4, 1]})
-    assert [run.name for run in load_sweep(path).runs()] == ["label=x_y_z,rate=0.0001", "label=x_y_z,rate=1"]
+    assert [run.name for run in load_sweep(path).jobs()] == ["label=x_y_z,rate=0.0001", "label=x_y_z,rate=1"]
 
 
 @pytest.mark.parametrize("spec, error, words", [
@@ -195,7 +195,7 @@ def test_a_params_file_applies_to_every_run(project):
     (project / "params").mkdir()
     (project / "params" / "tiny.yaml").write_text("a: 7\nout_dir: ignored\n")
     path = write_sweep(project, params="params/tiny.yaml", grid={"fail": [False]})
-    (run,) = load_sweep(path).runs()
+    (run,) = load_sweep(path).jobs()
     assert run.parameters == {"a": 7, "fail": False, "out_dir": "outputs/demo/fail=False"}
 
 

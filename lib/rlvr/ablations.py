@@ -3,7 +3,7 @@ the label-noise levels of Tab. 17, the format-reward grid of Tab. 14 and the
 headline conditions (Tab. 8) the quickstart runs.
 
 Each function returns ``{condition name: TrainConfig}`` ready for
-``rlvr.experiments.compare``; every run gets its own folder under ``out``. The
+``rlvr.runs.compare``; every run gets its own folder under ``out``. The
 settings a grid sets (``GRID_FIELDS``) replace the base config's values.
 """
 

@@ -541,7 +541,7 @@ def nest(dotted: Mapping[str, Any]) -> dict:
     return nested
 
 
-def configs(preset_name: str, train: Mapping | None = None, eval: Mapping | None = None,
+def preset_configs(preset_name: str, train: Mapping | None = None, eval: Mapping | None = None,
             where: str = "") -> tuple[TrainConfig, EvalConfig]:
     """The ``(TrainConfig, EvalConfig)`` of a preset with a notebook's ``train`` and ``eval`` overrides."""
     prefix = f"{where}: " if where else ""

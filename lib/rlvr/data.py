@@ -28,10 +28,11 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from . import env
 from .grading import extract_boxed, gold_answer
 from .prompts import TRAIN_SUFFIX
 
-DATA_DIR_ENV = "RLVR_DATA_DIR"
+DATA_DIR_ENV = env.DATA_DIR
 
 
 def _first(row: dict, *keys: str):

@@ -8,7 +8,7 @@ file's ``slurm:`` section (partition, CPUs, memory, time limit, extra sbatch opt
 lines) and ``gpus_per_run`` GPUs; the job executes the same notebook into the same run folder,
 so resuming a sweep and its ``summary.csv`` do not depend on the executor.
 
-A run with several GPUs trains with one process per GPU: ``train_run`` (``rlvr.experiments``)
+A run with several GPUs trains with one process per GPU: ``train_run`` (``rlvr.runs``)
 sees ``RLVR_TRAIN_PROCESSES`` in its environment and starts ``rlvr train`` through
 ``accelerate launch`` with that many processes and the sweep's accelerate config
 (``configs/accelerate/``); everything else in the notebook (evaluation, tables) runs in the
@@ -24,16 +24,15 @@ import os
 import sys
 from pathlib import Path
 
+from . import env as env_names
+
 EXECUTORS = ("local", "slurm")
-GPUS_SETTING = "RLVR_GPUS"
-PROCESSES_SETTING = "RLVR_TRAIN_PROCESSES"  # >1: train_run launches training through accelerate
-ACCELERATE_SETTING = "RLVR_ACCELERATE_CONFIG"
 DEFAULT_ACCELERATE_CONFIG = "configs/accelerate/deepspeed_zero3.yaml"  # docs/gpu.md: the 8-GPU recipe
 
 
 def visible_gpus() -> list[str]:
     """The GPUs runs here may use: ``$RLVR_GPUS``, else ``$CUDA_VISIBLE_DEVICES``, else every CUDA device."""
-    given = os.environ.get(GPUS_SETTING)
+    given = os.environ.get(env_names.GPUS)
     if given is not None:
         given = given.strip()
         if given.isdigit():
@@ -72,17 +71,9 @@ def run_environment(devices: str | None, per_run: int, accelerate_config: str | 
     if devices is not None:
         env["CUDA_VISIBLE_DEVICES"] = devices
     if per_run > 1:
-        env[PROCESSES_SETTING] = str(per_run)
-        env[ACCELERATE_SETTING] = accelerate_config or DEFAULT_ACCELERATE_CONFIG
+        env[env_names.TRAIN_PROCESSES] = str(per_run)
+        env[env_names.ACCELERATE_CONFIG] = accelerate_config or DEFAULT_ACCELERATE_CONFIG
     return env
-
-
-def training_processes() -> int:
-    """How many processes this run trains with (``$RLVR_TRAIN_PROCESSES``; 1 when unset)."""
-    value = os.environ.get(PROCESSES_SETTING, "1")
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"${PROCESSES_SETTING} must be a whole number >= 1, got {value!r}")
-    return int(value)
 
 
 def training_command(params_file: str | Path, processes: int, accelerate_config: str | None = None) -> list[str]:
@@ -90,7 +81,7 @@ def training_command(params_file: str | Path, processes: int, accelerate_config:
     train = ["-m", "rlvr.cli", "train", str(params_file)]
     if processes <= 1:
         return [sys.executable, *train]
-    config = accelerate_config or os.environ.get(ACCELERATE_SETTING) or DEFAULT_ACCELERATE_CONFIG
+    config = accelerate_config or os.environ.get(env_names.ACCELERATE_CONFIG) or DEFAULT_ACCELERATE_CONFIG
     if not Path(config).is_file():
         raise FileNotFoundError(f"accelerate config {config} not found (set accelerate_config in the sweep file, "
                                 "one of configs/accelerate/)")

@@ -24,11 +24,12 @@ from pathlib import Path
 import pandas as pd
 from transformers import TrainerCallback
 
-from .config import EvalConfig, TrainConfig
-from .config import configs as preset_configs
+from .config import EvalConfig, TrainConfig, preset_configs
+from .env import smoke
 from .provenance import environment
+from .rundir import META, SUMMARY
 
-SMOKE = os.environ.get("RLVR_SMOKE") == "1"
+SMOKE = smoke()
 # What smoke mode cuts: a few steps, a few problems.
 SMOKE_TRAIN = {"steps": 4, "save_every": 2}
 SMOKE_EVAL = {"limit": 40}
@@ -97,9 +98,9 @@ def save(out_dir: str | Path, summary: pd.DataFrame, *, tables: dict[str, pd.Dat
     for name, fig in (figures or {}).items():
         fig.savefig(out / f"{name}.png", dpi=120, bbox_inches="tight")
     meta = {"settings": settings or {}, "smoke": SMOKE, "environment": environment()}
-    (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+    (out / META).write_text(json.dumps(meta, indent=2, default=str))
     # Last: a sweep treats summary.csv as the sign that the notebook finished.
-    summary.to_csv(out / "summary.csv", index=False)
+    summary.to_csv(out / SUMMARY, index=False)
     print(f"saved in {out}/: summary.csv, {len(tables or {})} tables, {len(figures or {})} figures, meta.json")
 
 

@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import ablations, analysis, paper
 from .rundir import RUN_CONFIG, STEPS_LOG, load_run, read_log
-from .sweep import Run, Sweep, _execute, kernels_share_cores, load_sweep
+from .sweep import Job, Sweep, _execute, kernels_share_cores, load_sweep
 
 HOLDS_ALL, HOLDS_MEAN, FAILS, NOT_RUN = "holds on all seeds", "holds on the mean", "fails", "not run"
 SWEEPS = Path("params/sweeps/reproduce")
@@ -119,32 +119,32 @@ class Experiment:
     name: str
     title: str
     sweeps: tuple[str, ...]  # files under params/sweeps/reproduce/
-    check: Callable[[list[Run], Path], Result] | None  # its sweeps' complete runs, the project root
+    check: Callable[[list[Job], Path], Result] | None  # its sweeps' complete runs, the project root
     after: tuple[str, ...] = ()  # experiments whose runs this one reads
     seeded: bool = True
 
 
-def _runs(sweep_file: str, seeds: Sequence[int], root: Path) -> list[tuple[Sweep, Run]]:
+def _runs(sweep_file: str, seeds: Sequence[int], root: Path) -> list[tuple[Sweep, Job]]:
     sweep = load_sweep(root / SWEEPS / sweep_file, root=root)
     if "train.seed" in sweep.grid and seeds is not None:
         sweep = dataclasses.replace(sweep, grid={**sweep.grid, "train.seed": list(seeds)})
-    return [(sweep, run) for run in sweep.runs()]
+    return [(sweep, run) for run in sweep.jobs()]
 
 
-def _seed(run: Run) -> int:
+def _seed(run: Job) -> int:
     return int(run.values.get("train.seed", 0))
 
 
-def _complete(sweep_file: str, seeds, root: Path) -> list[Run]:
+def _complete(sweep_file: str, seeds, root: Path) -> list[Job]:
     return [run for _, run in _runs(sweep_file, seeds, root) if run.complete]
 
 
-def _read(run: Run, table: str) -> pd.DataFrame:
+def _read(run: Job, table: str) -> pd.DataFrame:
     path = run.out_dir / f"{table}.parquet"
     return pd.read_parquet(path) if path.is_file() else pd.read_csv(run.out_dir / f"{table}.csv")
 
 
-def _stack(runs: list[Run], table: str) -> pd.DataFrame:
+def _stack(runs: list[Job], table: str) -> pd.DataFrame:
     """One of the runs' saved tables, stacked, with each run's seed."""
     return pd.concat([_read(r, table).assign(seed=_seed(r)) for r in runs], ignore_index=True)
 
@@ -163,7 +163,7 @@ def _wide(best: pd.DataFrame, column: str = "strict", by: str = "condition") -> 
     return best.pivot_table(index="seed", columns=by, values=column, aggfunc="first")
 
 
-def _by_condition(runs: list[Run]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _by_condition(runs: list[Job]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """A notebook's score tables stacked over seeds, each (seed, condition)'s best checkpoint beside
     the base, and their strict accuracy one row per seed, one column per condition."""
     scores = _stack(runs, "scores")
@@ -171,7 +171,7 @@ def _by_condition(runs: list[Run]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataF
     return scores, best, _wide(best)
 
 
-def check_tab8(runs: list[Run], root: Path) -> Result:
+def check_tab8(runs: list[Job], root: Path) -> Result:
     scores = _stack(runs, "summary") if runs else None
     pattern = Pattern("base < format-only < 1-shot outcome <= full set; the outcome reward removes running on, "
                       "format-only does not (Tab. 8, Tab. 14)")
@@ -202,7 +202,7 @@ def check_tab8(runs: list[Run], root: Path) -> Result:
     return Result(table, [pattern], best[["seed", "condition", "strict"]])
 
 
-def per_domain(runs: list[Run], best: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+def per_domain(runs: list[Job], best: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """Strict accuracy per toy-test domain at each run's best checkpoint (mean over seeds, %),
     one column per domain, one row per condition in ``order`` ("base": step 0)."""
     frames = []
@@ -245,7 +245,7 @@ def _summary(best: pd.DataFrame, by: str, columns: list[str], order: list[str] |
     return pd.DataFrame(rows)
 
 
-def check_tab5(runs: list[Run], root: Path) -> Result:
+def check_tab5(runs: list[Job], root: Path) -> Result:
     pattern = Pattern("without the policy-gradient loss (rows 1, 8) little gain; rows with it (2-7) gain most; "
                       "the entropy bonus helps (row 5 >= row 4); entropy alone (row 10) still improves on the base "
                       "(Tab. 5 rows 1-10)")
@@ -270,7 +270,7 @@ def check_tab5(runs: list[Run], root: Path) -> Result:
     return Result(table, [pattern], best[["seed", "condition", "strict"]])
 
 
-def check_labels(runs: list[Run], root: Path) -> Result:
+def check_labels(runs: list[Job], root: Path) -> Result:
     labels = Pattern("a close wrong label costs little; a wrong label the model can reach hurts most; an "
                      "unreachable one hurts less than a reachable one (Tab. 5 rows 11-13)")
     noise = Pattern("the full set with 60% wrong labels keeps most of the gain, 90% keeps less, both above the "
@@ -327,7 +327,7 @@ def check_labels(runs: list[Run], root: Path) -> Result:
     return Result(table, [labels, noise, ppo_noise], best[["seed", "condition", "strict"]])
 
 
-def check_tab16(runs: list[Run], root: Path) -> Result:
+def check_tab16(runs: list[Job], root: Path) -> Result:
     pattern = Pattern("1-shot RLVR above the example given in-context (with the model's own solution), which is "
                       "above the base (Tab. 16)")
     if not runs:
@@ -343,7 +343,7 @@ def check_tab16(runs: list[Run], root: Path) -> Result:
     return Result(table, [pattern], scores.rename(columns={"setting": "condition"})[["seed", "condition", "strict"]])
 
 
-def check_tab14(runs: list[Run], root: Path) -> Result:
+def check_tab14(runs: list[Job], root: Path) -> Result:
     pattern = Pattern("the format-only reward below the outcome reward, with and without the entropy bonus; "
                       "both above the base (Tab. 14)")
     if not runs:
@@ -390,7 +390,7 @@ def never_solved(root: Path) -> set[str]:
     return {example for example, accuracy in load_history(histories[0]).items() if max(accuracy) == 0}
 
 
-def check_tab3(runs: list[Run], root: Path) -> Result:
+def check_tab3(runs: list[Job], root: Path) -> Result:
     differ = Pattern("gains differ by example (Tab. 3)")
     least = Pattern("the never-solved and the wrong-label examples gain least (Tab. 3: pi_1208, pi_1207)")
     transfer = Pattern("1-shot on one domain lifts the other domains (cross-domain transfer, Tab. 3)")
@@ -463,7 +463,7 @@ def late_rollouts(steps: pd.DataFrame, last: int = 50) -> dict:
             "late_tokens": float(tail["completions_mean_length"].mean())}
 
 
-def check_postsat(runs: list[Run], root: Path) -> Result:
+def check_postsat(runs: list[Job], root: Path) -> Result:
     rise = Pattern("after training accuracy saturates, test accuracy keeps rising (section 4, Fig. 2-3): the "
                    "best test accuracy at or after twice the saturation step at least 3 points above the test "
                    "accuracy at twice the saturation step, in at least 2 of 3 seeds of 500+ steps")
@@ -543,7 +543,7 @@ _THEIRS = {"full set, outcome": "ground truth", "1-shot, outcome": "one-shot RL"
            "1-shot, format": "format", "full set, format": "format"}
 
 
-def check_beyond(runs: list[Run], root: Path) -> Result:
+def check_beyond(runs: list[Job], root: Path) -> Result:
     """The follow-up literature's findings (08_beyond_the_paper), checked in this world."""
     spurious = Pattern("a random reward, independent of the answer, lifts the base (Shao et al. 2025: +21.4 points "
                        "on MATH-500 for Qwen2.5-Math-7B, little or nothing for Llama and OLMo)")
@@ -596,7 +596,7 @@ def check_beyond(runs: list[Run], root: Path) -> Result:
     return Result(table, patterns, best[["seed", "condition", "strict"]])
 
 
-def check_ppo(runs: list[Run], root: Path) -> Result:
+def check_ppo(runs: list[Job], root: Path) -> Result:
     """PPO beside GRPO (09_ppo): Tab. 4's comparison (its wrong-label rows are check_labels')."""
     lift = Pattern("PPO on the 1-shot example lifts the base as GRPO does, within the seeds' spread (Tab. 4: "
                    "72.4 against GRPO's 72.8 on MATH500)")

@@ -9,9 +9,21 @@ A training run's folder holds::
     samples.jsonl / ...      a few completions per step, to read
     history_accuracy.json    per-example accuracy per epoch (input of `rlvr select`)
     train.log                TRL's own output, where the run trained in a worker process
+    launch.yaml              the exact config, where training ran in processes of its own (rlvr.runs)
     checkpoint-<step>/       model weights in the base model's dtype (+ adapter/ on the LoRA path)
     eval/step-<step>/        evaluation of that checkpoint (rlvr.evaluate)
+    pass-at/step-<step>/     many samples of one checkpoint, for pass@k (rlvr.runs)
     .lock                    held by the one process writing the folder (``exclusive``)
+
+A notebook job's folder (``rlvr notebook``, one job of a sweep or of ``rlvr reproduce``) holds::
+
+    notebook.ipynb           the executed notebook
+    summary.csv              its summary table (what a sweep stacks)
+    meta.json                its settings and library versions (rlvr.lab.save)
+    job.json                 the job's record: parameters, environment, status, times (rlvr.runner)
+    slurm.json               a job submitted to SLURM: its job id and log files
+    base-eval/step-0/        the base model's evaluation, shared by the runs it compares
+    <run>/                   its training runs, each a run folder as above
 
 Everything that reads or writes these names goes through this module, which
 needs neither torch nor the trainer.
@@ -41,6 +53,17 @@ LOCK = ".lock"
 CHECKPOINT_PREFIX = "checkpoint-"
 ADAPTER_DIR = "adapter"  # LoRA runs: a checkpoint's adapters, beside the merged model
 EVAL_DIR = "eval"
+EVAL_STEP_PREFIX = "step-"
+PASS_AT_DIR = "pass-at"
+LAUNCH_PARAMS = "launch.yaml"
+# A notebook job's folder.
+NOTEBOOK = "notebook.ipynb"
+SUMMARY = "summary.csv"
+META = "meta.json"
+JOB_RECORD = "job.json"
+LEGACY_JOB_RECORD = "run.json"  # what a job's record was called before: still read, so no finished job reruns
+SLURM_RECORD = "slurm.json"
+BASE_EVAL_DIR = "base-eval"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+-]+")
 
@@ -222,7 +245,41 @@ def is_complete(run: str | Path, final_step: int) -> bool:
 
 def eval_step_dir(out: str | Path, step: int) -> Path:
     """Where the evaluation of ``step`` is kept (``out`` is the run's ``eval/`` or a folder of its own)."""
-    return Path(out) / f"step-{step}"
+    return Path(out) / f"{EVAL_STEP_PREFIX}{step}"
+
+
+# ----------------------------------------------------------------------------- a notebook job's folder
+
+
+def read_job_record(folder: str | Path) -> dict | None:
+    """A job's record (``job.json``, or its earlier name), or None where there is none or it is cut."""
+    for name in (JOB_RECORD, LEGACY_JOB_RECORD):
+        try:
+            return json.loads((Path(folder) / name).read_text())
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def write_job_record(folder: str | Path, record: dict) -> Path:
+    path = Path(folder) / JOB_RECORD
+    path.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    (Path(folder) / LEGACY_JOB_RECORD).unlink(missing_ok=True)
+    return path
+
+
+def clear_job_record(folder: str | Path) -> None:
+    """Remove what vouches for a finished job (its record and summary), before it runs again."""
+    for name in (JOB_RECORD, LEGACY_JOB_RECORD, SUMMARY):
+        (Path(folder) / name).unlink(missing_ok=True)
+
+
+def is_job_complete(folder: str | Path) -> bool:
+    """Whether a notebook job finished: its ``summary.csv`` is there and its record says ``ok``."""
+    record = read_job_record(folder)
+    return (Path(folder) / SUMMARY).is_file() and bool(record) and record.get("status") == "ok"
 
 
 # ----------------------------------------------------------------------------- config

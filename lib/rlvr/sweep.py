@@ -34,8 +34,18 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .config import configs, merge, nest
-from .rundir import RunBusy, exclusive, is_safe_name, slug
+from . import env
+from .config import merge, nest, preset_configs
+from .rundir import (
+    RunBusy,
+    clear_job_record,
+    exclusive,
+    is_job_complete,
+    is_safe_name,
+    read_job_record,
+    slug,
+    write_job_record,
+)
 
 KEYS = ("notebook", "name", "out", "params", "fixed", "grid", "parallel", "kernel", "gpus_per_run",
         "accelerate_config", "slurm")
@@ -53,7 +63,7 @@ CONFIG_PARAMETERS = ("train", "eval")
 
 
 @dataclass
-class Run:
+class Job:
     name: str
     values: dict  # the swept values only: they label the run in the summary
     parameters: dict  # everything papermill injects, out_dir included
@@ -61,10 +71,7 @@ class Run:
 
     @property
     def complete(self) -> bool:
-        record = self.out_dir / "run.json"
-        if not (self.out_dir / "summary.csv").is_file() or not record.is_file():
-            return False
-        return json.loads(record.read_text()).get("status") == "ok"
+        return is_job_complete(self.out_dir)
 
 
 @dataclass
@@ -87,7 +94,7 @@ class Sweep:
     def out_dir(self) -> Path:
         return self.root / self.out / self.name
 
-    def runs(self) -> list[Run]:
+    def jobs(self) -> list[Job]:
         declared = _papermill().inspect_notebook(str(self.notebook))
         runs = []
         for combo in itertools.product(*self.grid.values()):
@@ -97,7 +104,7 @@ class Sweep:
             rel = self.out / self.name / name
             parameters = layered(declared, [self.params, self.fixed, values])
             parameters["out_dir"] = str(rel)
-            runs.append(Run(name, values, parameters, self.root / rel))
+            runs.append(Job(name, values, parameters, self.root / rel))
         return runs
 
 
@@ -225,7 +232,7 @@ def load_sweep(path: str | Path, root: str | Path | None = None) -> Sweep:
         path, notebook, name, grid, fixed, params, Path(spec.get("out", "outputs")), parallel, spec.get("kernel"),
         root, gpus_per_run=gpus_per_run, accelerate_config=spec.get("accelerate_config"), slurm=slurm,
     )
-    runs = sweep.runs()
+    runs = sweep.jobs()
     names = [run.name for run in runs]
     if len(set(names)) < len(names):
         raise ValueError(f"{path}: grid values collide once made folder-safe: {names}")
@@ -261,7 +268,7 @@ def check_configs(declared: dict, parameters: dict, where: str) -> None:
         return
     effective = {name: _default(declared[name]) for name in ("preset", *CONFIG_PARAMETERS) if name in declared}
     effective.update({k: v for k, v in parameters.items() if k in effective})
-    configs(effective.get("preset") or "cpu", effective.get("train") or {}, effective.get("eval") or {}, where)
+    preset_configs(effective.get("preset") or "cpu", effective.get("train") or {}, effective.get("eval") or {}, where)
 
 
 def check_parameters(declared: dict, values: dict, where: str, notebook) -> None:
@@ -323,7 +330,7 @@ def run_notebook(
     return root / out
 
 
-def _execute(sweep: Sweep, run: Run, label: str, env: dict | None = None) -> str | None:
+def _execute(sweep: Sweep, run: Job, label: str, env: dict | None = None) -> str | None:
     """Execute one run (``env``: added to its kernel's environment); returns the error, or None
     when it succeeded."""
     try:
@@ -334,10 +341,9 @@ def _execute(sweep: Sweep, run: Run, label: str, env: dict | None = None) -> str
         return f"busy: {exc}"
 
 
-def _execute_held(sweep: Sweep, run: Run, label: str, env: dict) -> str | None:
+def _execute_held(sweep: Sweep, run: Job, label: str, env: dict) -> str | None:
     # A stale marker or table from an earlier attempt must not vouch for this one.
-    for stale in ("run.json", "summary.csv"):
-        (run.out_dir / stale).unlink(missing_ok=True)
+    clear_job_record(run.out_dir)
     on = f" on GPU {env['CUDA_VISIBLE_DEVICES']}" if "CUDA_VISIBLE_DEVICES" in env else ""
     print(f"{label} start   {run.name}{on}", flush=True)
     started, t0, error = datetime.now(timezone.utc), time.perf_counter(), None
@@ -368,7 +374,7 @@ def _execute_held(sweep: Sweep, run: Run, label: str, env: dict) -> str | None:
         "finished": datetime.now(timezone.utc).isoformat(),
         "seconds": seconds,
     }
-    (run.out_dir / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    write_job_record(run.out_dir, record)
     print(
         f"{label} {'FAILED' if error else 'ok    '}  {run.name} ({seconds:.1f} s){': ' + error if error else ''}",
         flush=True,
@@ -400,13 +406,13 @@ def sweep_status(sweep: Sweep) -> dict[str, RunState]:
     from .executors import slurm_queue
 
     records = {run.name: json.loads((run.out_dir / SLURM_RECORD).read_text())
-               for run in sweep.runs() if (run.out_dir / SLURM_RECORD).is_file()}
+               for run in sweep.jobs() if (run.out_dir / SLURM_RECORD).is_file()}
     queued = slurm_queue() if records else {}
     states = {}
-    for run in sweep.runs():
+    for run in sweep.jobs():
         record = records.get(run.name, {})
         job = record.get("job")
-        outcome = json.loads((run.out_dir / "run.json").read_text()) if (run.out_dir / "run.json").is_file() else {}
+        outcome = read_job_record(run.out_dir) or {}
         if run.complete:
             states[run.name] = RunState("done", job)
         elif job in queued:
@@ -438,7 +444,7 @@ def _held(folder: Path) -> bool:
 def collect_summaries(sweep: Sweep) -> pd.DataFrame:
     """Every complete run's summary.csv, led by its run name and swept values."""
     tables = []
-    for run in sweep.runs():
+    for run in sweep.jobs():
         if not run.complete:
             continue
         table = pd.read_csv(run.out_dir / "summary.csv")
@@ -454,14 +460,14 @@ def collect_summaries(sweep: Sweep) -> pd.DataFrame:
 def kernels_share_cores(workers: int):
     """With several notebooks at once, their kernels (which inherit this environment) share
     the cores: each trains its own conditions one at a time (``$RLVR_PARALLEL=1``)."""
-    before = os.environ.get("RLVR_PARALLEL")
+    before = os.environ.get(env.PARALLEL)
     if workers > 1 and before is None:
-        os.environ["RLVR_PARALLEL"] = "1"
+        os.environ[env.PARALLEL] = "1"
     try:
         yield
     finally:
         if workers > 1 and before is None:
-            os.environ.pop("RLVR_PARALLEL", None)
+            os.environ.pop(env.PARALLEL, None)
 
 
 def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: bool = False,
@@ -483,7 +489,7 @@ def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: b
         raise ValueError(f"parallel must be >= 1, got {parallel}")
     per_run = gpus_per_run if gpus_per_run is not None else sweep.gpus_per_run
     per_run = default_gpus_per_run() if per_run is None else per_run
-    runs = sweep.runs()
+    runs = sweep.jobs()
     states = sweep_status(sweep) if executor == "slurm" else {}
     live = {name for name, state in states.items() if state.state in ("pending", "running")}
     todo = [run for run in runs if not run.complete and run.name not in live]

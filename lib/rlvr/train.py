@@ -65,6 +65,7 @@ from trl.trainer.utils import pad
 from . import fastgen
 from .config import TrainConfig, coerce
 from .data import training_dataset
+from .env import process_rank, world_size
 from .generation import cpu_threads
 from .grading import extract_answer, grade_many
 from .models import (
@@ -348,17 +349,6 @@ class RLVRTrainer(GRPOTrainer):
             return
         super()._load_from_checkpoint(resume_from_checkpoint, model)
 
-
-def world_size() -> int:
-    """Training processes: ``accelerate launch`` (torchrun) sets WORLD_SIZE in each. Read from
-    the environment so that nothing initialises torch.distributed before TRL does."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def process_rank() -> int:
-    """This process's index among them (0 in a single process), read from the environment
-    like ``world_size`` (which grpo_config checks against accelerate's process count)."""
-    return int(os.environ.get("RANK", "0"))
 
 
 def batch_split(cfg: TrainConfig, processes: int) -> tuple[int, int]:

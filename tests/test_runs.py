@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from rlvr import ablations, paper
 from rlvr.config import EvalConfig, preset
-from rlvr.experiments import compare
 from rlvr.rundir import check_same_settings, is_complete
+from rlvr.runs import compare
 
 PI1 = "toy-train-00004"
 
@@ -131,7 +131,7 @@ def test_conditions_trained_side_by_side_give_what_one_after_another_gives(tmp_p
 
 def test_a_run_trained_in_a_process_of_its_own_refreshes_the_notebooks_watchers(tmp_path):
     # On a GPU, train_run trains in a child process (the kernel must hold no GPU memory after it).
-    from rlvr.experiments import _launch
+    from rlvr.runs import _launch
 
     class Watcher:
         refreshed = 0

@@ -1,6 +1,7 @@
-"""Training runs, evaluated: the unit every notebook and sweep is made of.
+"""Training runs, evaluated: what every notebook is made of.
 
-``run`` trains one config (or reuses a finished run in its output folder),
+A *run* is one ``TrainConfig`` trained into its folder (``rlvr.rundir``).
+``train_and_evaluate`` trains one (or reuses the finished run in its folder),
 evaluates its checkpoints and returns the evaluation table; ``compare`` does
 that for several named conditions and returns one row per (condition, step).
 Both pick up where an interrupted call stopped: training resumes from its last
@@ -22,12 +23,11 @@ import pandas as pd
 
 from .analysis import score
 from .config import EvalConfig, TrainConfig
+from .env import parallel_runs, training_processes, world_size
 from .evaluate import checkpoint_targets, evaluate_checkpoints, pass_at
-from .executors import training_command, training_processes
+from .executors import training_command
 from .progress import Bars
-from .rundir import TRAIN_LOG, check_same_settings, is_complete, load_run
-
-BASE_EVAL = "base-eval"  # beside a comparison's runs: the base model's evaluation, shared by all
+from .rundir import BASE_EVAL_DIR, LAUNCH_PARAMS, PASS_AT_DIR, TRAIN_LOG, check_same_settings, is_complete, load_run
 
 
 def train_run(cfg: TrainConfig, callbacks: Sequence = (), progress: bool | str = True) -> Path:
@@ -43,7 +43,7 @@ def train_run(cfg: TrainConfig, callbacks: Sequence = (), progress: bool | str =
     from it; other callbacks see nothing."""
     import torch
 
-    from .train import train, world_size
+    from .train import train
 
     check_same_settings(cfg)
     if is_complete(cfg.output_dir, cfg.optimizer_steps):
@@ -65,7 +65,7 @@ def _launch(cfg: TrainConfig, processes: int, progress: bool | str, watchers: Se
 
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    params = out / "launch.yaml"  # every field, on the paper preset: exactly cfg
+    params = out / LAUNCH_PARAMS  # every field, on the paper preset: exactly cfg
     params.write_text(yaml.safe_dump({"preset": "paper", **cfg.to_dict()}, sort_keys=False))
     label = progress if isinstance(progress, str) else out.name
     bars = Bars({label: (out, cfg.optimizer_steps)}) if progress else None
@@ -93,8 +93,8 @@ def _launch(cfg: TrainConfig, processes: int, progress: bool | str, watchers: Se
                            f"the end of {out / TRAIN_LOG}:\n{tail}")
 
 
-def run(cfg: TrainConfig, eval_config: EvalConfig, *, base_model: str | None = None, callbacks: Sequence = (),
-        every: int = 1, progress: bool | str = True) -> pd.DataFrame:
+def train_and_evaluate(cfg: TrainConfig, eval_config: EvalConfig, *, base_model: str | None = None,
+                       callbacks: Sequence = (), every: int = 1, progress: bool | str = True) -> pd.DataFrame:
     """Train ``cfg`` (unless already finished) and evaluate its checkpoints.
 
     ``base_model`` is evaluated too, as step 0. Returns the evaluation table.
@@ -108,16 +108,6 @@ def step_tables(conditions: dict[str, TrainConfig]) -> pd.DataFrame:
     """The runs' per-step training tables, one row per (condition, step)."""
     frames = [load_run(cfg.output_dir)["steps"].assign(condition=name) for name, cfg in conditions.items()]
     return pd.concat(frames, ignore_index=True)
-
-
-def side_by_side() -> int:
-    """How many runs to train at once here: one a core on a CPU (each takes one torch thread),
-    one on a GPU machine; ``$RLVR_PARALLEL`` overrides (``rlvr sweep`` sets it for its notebooks)."""
-    import torch
-
-    if "RLVR_PARALLEL" in os.environ:
-        return max(1, int(os.environ["RLVR_PARALLEL"]))
-    return 1 if torch.cuda.is_available() else max(1, os.cpu_count() or 1)
 
 
 def _in_worker(cfg: TrainConfig, task: Callable, *args):
@@ -153,7 +143,7 @@ def _evaluate_step(cfg: TrainConfig, eval_config: EvalConfig, every: int, step: 
 
 def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfig, every: int, parallel: int,
                       watchers: dict[str, Sequence]) -> dict[str, pd.DataFrame]:
-    """``run`` for each condition in worker processes, ``parallel`` at once: the runs train
+    """``train_and_evaluate`` for each condition in worker processes, ``parallel`` at once: the runs train
     first, in the order given (put the longest first), and each finished run's checkpoints
     are evaluated one a task, so the last evaluations are shared out rather than left to one
     core. A worker cannot call back into this process, so each watcher with a ``refresh()``
@@ -208,20 +198,24 @@ def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base
     ``callbacks_for(cfg)`` gives each run its own callbacks (a live plot, say).
     ``base_model`` is evaluated once, in ``base_eval`` (default: ``base-eval`` beside
     the runs), and is every condition's step 0. ``parallel`` conditions train side by
-    side in worker processes (None: ``side_by_side()``); a run's results do not
+    side in worker processes (None: ``env.parallel_runs``); a run's results do not
     depend on where it runs.
     """
     scores, tables = [], []
     base_table = None
     if base_model and conditions:
-        shared = base_eval or Path(next(iter(conditions.values())).output_dir).parent / BASE_EVAL
+        shared = base_eval or Path(next(iter(conditions.values())).output_dir).parent / BASE_EVAL_DIR
         base_table = evaluate_checkpoints(shared, eval_config, base_model=base_model, progress=False)
     callbacks = {name: callbacks_for(cfg) if callbacks_for else () for name, cfg in conditions.items()}
-    parallel = min(side_by_side() if parallel is None else parallel, len(conditions))
+    if parallel is None:
+        import torch
+
+        parallel = parallel_runs(torch.cuda.is_available())
+    parallel = min(parallel, len(conditions))
     if parallel > 1:
         results = _run_side_by_side(conditions, eval_config, every, parallel, callbacks)
     else:
-        results = {name: run(cfg, eval_config, callbacks=callbacks[name], every=every, progress=name)
+        results = {name: train_and_evaluate(cfg, eval_config, callbacks=callbacks[name], every=every, progress=name)
                    for name, cfg in conditions.items()}
     for name in conditions:
         table = results[name]
@@ -233,7 +227,7 @@ def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base
     return pd.concat(scores, ignore_index=True), pd.concat(tables, ignore_index=True)
 
 
-def pass_at_curves(conditions: dict[str, TrainConfig], best: pd.DataFrame, eval_config: EvalConfig, *,
+def best_pass_at(conditions: dict[str, TrainConfig], best: pd.DataFrame, eval_config: EvalConfig, *,
                    samples: int, temperature: float, limit: int | None, base_model: str,
                    base_dir: str | Path, only: Sequence[str] | None = None) -> pd.DataFrame:
     """pass@k for k = 1, 2, 4, ... ``samples`` of the base model and of each condition's best
@@ -248,6 +242,7 @@ def pass_at_curves(conditions: dict[str, TrainConfig], best: pd.DataFrame, eval_
         if only is not None and name not in only:
             continue
         run_dir = Path(conditions[name].output_dir)
-        table = evaluate_checkpoints(run_dir, sampled, only=[int(step)], out_dir=run_dir / "pass-at", progress=False)
+        table = evaluate_checkpoints(run_dir, sampled, only=[int(step)], out_dir=run_dir / PASS_AT_DIR,
+                                     progress=False)
         tables.append(pass_at(table).assign(model=name))
     return pd.concat(tables, ignore_index=True)
