@@ -49,24 +49,23 @@ def timed(obj, name: str, bucket: dict):
 
 
 def bench_trl(steps: int, out: Path, label: str, length_groups: bool = True, **overrides) -> dict:
-    from rlvr import train as engine
+    from rlvr import trainer as engine
     from rlvr.config import preset
     from rlvr.data import training_dataset
     from rlvr.models import load_model, load_tokenizer
     from rlvr.rundir import ROLLOUTS_LOG, RunLog
-    from rlvr.train import RLVRTrainer, StepTable, grpo_config, make_reward
+    from rlvr.train import TRAINERS, run_rewards
+    from rlvr.trainer import StepTable
+    from rlvr.trl_args import grpo_config
 
     torch.manual_seed(0)
     cfg = preset("cpu", examples=[EXAMPLE], steps=steps, save_every=10_000, output_dir=str(out), **overrides)
     dataset = training_dataset(cfg)
     log, by_step = RunLog(out), {}
-    trainer_class = RLVRTrainer
-    if cfg.algorithm == "ppo":
-        from rlvr.ppo import PPOTrainer as trainer_class
-    trainer = trainer_class(
-        model=load_model("toy-base", dtype="float32"), reward_funcs=[make_reward(cfg, log, 1, by_step)],
+    trainer = TRAINERS[cfg.algorithm](
+        model=load_model("toy-base", dtype="float32"), reward_funcs=run_rewards(cfg),
         args=grpo_config(cfg, on_gpu=False), train_dataset=dataset, processing_class=load_tokenizer("toy-base"),
-        callbacks=[StepTable(log, by_step)], config=cfg,
+        callbacks=[StepTable(log, by_step)], config=cfg, run_log=log, by_step=by_step,
     )
     bucket: dict[str, float] = {}
     timed(trainer, "_generate", bucket)

@@ -1,16 +1,18 @@
 """One configuration language: presets, params files, notebook and sweep overrides, clear errors."""
 
 import dataclasses
+import subprocess
+import sys
 import typing
 
 import pytest
 import yaml
 from rlvr import lab
-from rlvr.backends import BACKENDS, TRAINING_BACKENDS
 from rlvr.cli import _overrides
 from rlvr.config import PRESETS, EvalConfig, TrainConfig, eval_preset, load_params, nest, preset, preset_configs
 from rlvr.data import DATASETS
 from rlvr.prompts import TEMPLATES
+from rlvr.registry import BACKENDS, TRAINING_BACKENDS, implementations
 from rlvr.rewards import REWARDS
 from rlvr.sweep import check_configs, layered
 
@@ -107,6 +109,22 @@ def test_allowed_values_come_from_the_registries():
     assert all(TrainConfig.help()[name] for name in TrainConfig.field_names())  # every field documented
     assert all(EvalConfig.help()[name] for name in EvalConfig.field_names())
 
+
+
+def test_an_implementation_table_must_name_exactly_its_registrys_values():
+    registry = {"a": "the first", "b": "the second"}
+    assert list(implementations(registry, {"b": 2, "a": 1}, "tests")) == ["a", "b"]  # the registry's order
+    with pytest.raises(ValueError, match="the tests disagree with their registry: no implementation of b; c not in"):
+        implementations(registry, {"a": 1, "c": 3}, "tests")
+
+
+def test_importing_the_configs_stays_light():
+    # A fresh interpreter: the configs load none of the heavy libraries (nor the trainer) until a run needs them.
+    probe = ("import sys, rlvr.config\n"
+             "print(sorted(m for m in ('torch', 'transformers', 'trl', 'datasets', 'rlvr.train', 'rlvr.trainer') "
+             "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["[]"], done.stderr[-2000:]
 
 def test_the_widgets_offer_the_registrys_values():
     panel = lab.settings_panel(preset("cpu"), names=("reward", "backend", "learning_rate", "fast_generation"))

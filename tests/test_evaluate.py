@@ -5,18 +5,11 @@ import json
 import pandas as pd
 import pytest
 import torch
+from rlvr.analysis import pass_at, pass_at_k, select_checkpoint, summarize
 from rlvr.config import EvalConfig
-from rlvr.evaluate import (
-    ends_in_repetition,
-    evaluate,
-    evaluate_checkpoints,
-    pass_at,
-    pass_at_k,
-    reflection_counts,
-    select_checkpoint,
-    summarize,
-)
+from rlvr.evaluate import evaluate, evaluate_checkpoints
 from rlvr.models import BASE_DTYPE_KEY, eval_dtype_for, load_model_and_tokenizer
+from rlvr.textfeatures import ends_in_repetition, reflection_counts
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Where a sweep's runs execute: GPUs shared out on one machine, and a real one-node SLURM cluster."""
+"""Where a sweep's jobs execute: GPUs shared out on one machine, and a real one-node SLURM cluster."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from rlvr.executors import device_sets, training_command
 from rlvr.sweep import load_sweep, sweep_status
 from test_sweep import notebook_file, write_notebook, write_sweep
 
-# A run that records what it was given: its GPUs, its training processes, the command train_run would
-# launch, and when it ran (to check that runs sharing a moment never share a GPU).
+# A job that records what it was given: its GPUs, its training processes, the command train_run would
+# launch, and when it ran (to check that jobs sharing a moment never share a GPU).
 RECORDS = """\
 import os, time
 import pandas as pd
@@ -49,25 +49,25 @@ def test_the_visible_gpus_are_cut_into_disjoint_sets_one_a_run():
     assert device_sets(gpus, 1) == list("01234567")
     assert device_sets(gpus, 2) == ["0,1", "2,3", "4,5", "6,7"]
     assert device_sets(gpus, 3) == ["0,1,2", "3,4,5"]  # two GPUs stay idle
-    assert device_sets(gpus, 0) == []  # CPU runs
+    assert device_sets(gpus, 0) == []  # CPU jobs
     with pytest.raises(ValueError, match="gpus_per_run is 9 but this machine has 8"):
         device_sets(gpus, 9)
 
 
-def test_each_run_gets_its_own_gpus_and_a_multi_gpu_run_launches_through_accelerate(project, monkeypatch):
+def test_each_job_gets_its_own_gpus_and_a_multi_gpu_job_launches_through_accelerate(project, monkeypatch):
     monkeypatch.setenv("RLVR_GPUS", "4")  # four GPUs, as far as the runner knows
     path = write_sweep(project, grid={"a": [1, 2, 3]}, gpus_per_run=2,
                        accelerate_config="configs/accelerate/fsdp.yaml")
     assert main(["sweep", str(path), "--parallel", "3"]) == 0
-    runs = pd.read_csv(project / "outputs" / "demo" / "summary.csv", dtype={"gpus": str})
-    assert set(runs["gpus"]) == {"0,1", "2,3"} and runs["processes"].eq(2).all()
-    for a, b in [(a, b) for a in runs.itertuples() for b in runs.itertuples() if a.run < b.run]:
+    jobs = pd.read_csv(project / "outputs" / "demo" / "summary.csv", dtype={"gpus": str})
+    assert set(jobs["gpus"]) == {"0,1", "2,3"} and jobs["processes"].eq(2).all()
+    for a, b in [(a, b) for a in jobs.itertuples() for b in jobs.itertuples() if a.run < b.run]:
         if a.start < b.end and b.start < a.end:  # ran at the same time: on different GPUs
             assert a.gpus != b.gpus
-    overlapping = sum(a.start < b.end and b.start < a.end for a in runs.itertuples() for b in runs.itertuples()
+    overlapping = sum(a.start < b.end and b.start < a.end for a in jobs.itertuples() for b in jobs.itertuples()
                       if a.run < b.run)
-    assert overlapping <= 1  # three runs, two sets of GPUs: never three at once
-    command = runs["command"][0].split()
+    assert overlapping <= 1  # three jobs, two sets of GPUs: never three at once
+    command = jobs["command"][0].split()
     assert command[1:3] == ["-m", "accelerate.commands.launch"]
     assert command[3:7] == ["--config_file", "configs/accelerate/fsdp.yaml", "--num_processes", "2"]
     assert command[-4:] == ["-m", "rlvr.cli", "train", "run.yaml"]
@@ -75,13 +75,13 @@ def test_each_run_gets_its_own_gpus_and_a_multi_gpu_run_launches_through_acceler
     assert record["environment"]["CUDA_VISIBLE_DEVICES"] in ("0,1", "2,3")
 
 
-def test_one_gpu_runs_train_in_the_kernel_and_a_cpu_sweep_hands_out_no_gpus(project, monkeypatch):
+def test_one_gpu_jobs_train_in_the_kernel_and_a_cpu_sweep_hands_out_no_gpus(project, monkeypatch):
     monkeypatch.setenv("RLVR_GPUS", "2")
     path = write_sweep(project, grid={"a": [1, 2]})  # gpus_per_run defaults to 1 where there are GPUs
     assert main(["sweep", str(path)]) == 0
-    runs = pd.read_csv(project / "outputs" / "demo" / "summary.csv", dtype={"gpus": str})
-    assert sorted(runs["gpus"]) == ["0", "1"] and runs["processes"].eq(1).all()
-    assert runs["command"][0].split()[1:] == ["-m", "rlvr.cli", "train", "run.yaml"]
+    jobs = pd.read_csv(project / "outputs" / "demo" / "summary.csv", dtype={"gpus": str})
+    assert sorted(jobs["gpus"]) == ["0", "1"] and jobs["processes"].eq(1).all()
+    assert jobs["command"][0].split()[1:] == ["-m", "rlvr.cli", "train", "run.yaml"]
     monkeypatch.setenv("RLVR_GPUS", "0")
     path = write_sweep(project, name="cpu", grid={"a": [1]})
     assert main(["sweep", str(path)]) == 0
@@ -183,7 +183,7 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
                     pass
 
 
-# The first attempt of a run waits until the test lets it go (or is cancelled); a retry goes straight through.
+# The first attempt of a job waits until the test lets it go (or is cancelled); a retry goes straight through.
 WAITS = """\
 import os, time
 import pandas as pd
@@ -203,7 +203,7 @@ def wait_for(predicate, seconds=120):
     raise AssertionError("timed out")
 
 
-def test_a_sweep_on_slurm_completes_and_a_cancelled_run_is_reported_then_retried(slurm, tmp_path, monkeypatch,
+def test_a_sweep_on_slurm_completes_and_a_cancelled_job_is_reported_then_retried(slurm, tmp_path, monkeypatch,
                                                                                    capsys):
     monkeypatch.setenv("SLURM_CONF", str(slurm))
     monkeypatch.chdir(tmp_path)
@@ -220,7 +220,7 @@ def test_a_sweep_on_slurm_completes_and_a_cancelled_run_is_reported_then_retried
         return states if all(s.state == "running" for s in states.values()) else None
 
     states = wait_for(both_running)
-    cancelled = states["a=2"].job
+    cancelled = states["a=2"].slurm_job
     subprocess.run(["scancel", cancelled], check=True)
     wait_for(lambda: sweep_status(sweep)["a=2"].state == "failed")
     release.touch()  # a=1 finishes; a=2 was killed on its way
@@ -230,7 +230,7 @@ def test_a_sweep_on_slurm_completes_and_a_cancelled_run_is_reported_then_retried
     shown = capsys.readouterr().out
     assert "1 done, 1 failed" in shown and f"SLURM job {cancelled} ended without finishing" in shown
 
-    assert main(["sweep", str(path), "--executor", "slurm", "--wait"]) == 0  # retries the failed run only
+    assert main(["sweep", str(path), "--executor", "slurm", "--wait"]) == 0  # retries the failed job only
     out = capsys.readouterr().out
     assert "1 complete" in out and "submitted a=2" in out
     summary = pd.read_csv(tmp_path / "outputs" / "demo" / "summary.csv")

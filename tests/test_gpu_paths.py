@@ -11,8 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from accelerate.commands.config.config_args import ClusterConfig
+from rlvr.backends import qwen_stop_token_ids, request_sampling
 from rlvr.config import preset
-from rlvr.train import batch_split, deviations, grpo_config, train, world_size
+from rlvr.env import world_size
+from rlvr.prompts import QWEN_STOP_TOKEN_IDS
+from rlvr.train import train
+from rlvr.trl_args import batch_split, deviations, grpo_arguments, grpo_config
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCELERATE = ROOT / "configs" / "accelerate"
@@ -23,7 +28,7 @@ def test_the_cpu_path_imports_neither_vllm_nor_unsloth():
     script = (
         "import sys\n"
         "from rlvr.config import preset\n"
-        "from rlvr.train import grpo_config\n"
+        "from rlvr.trl_args import grpo_config\n"
         "for c in (preset('cpu'), preset('paper')):\n"
         "    grpo_config(c, on_gpu=False)\n"
         "print(sorted(m for m in ('vllm', 'unsloth', 'unsloth_zoo') if m in sys.modules))\n"
@@ -106,8 +111,6 @@ def test_the_process_count_comes_from_the_launcher(monkeypatch):
 @pytest.mark.parametrize("name, kind", [("deepspeed_zero2", "DEEPSPEED"), ("deepspeed_zero3", "DEEPSPEED"),
                                         ("fsdp", "FSDP")])
 def test_accelerate_configs_are_valid_and_as_documented(name, kind):
-    from accelerate.commands.config.config_args import ClusterConfig
-
     path = ACCELERATE / f"{name}.yaml"
     raw = yaml.safe_load(path.read_text())
     assert raw["num_processes"] == 8 and raw["num_machines"] == 1 and raw["mixed_precision"] == "bf16"
@@ -155,17 +158,12 @@ def test_the_gpu_check_fails_loudly_when_a_path_fails(tmp_path):
 
 
 def test_each_copy_of_a_prompt_gets_its_own_vllm_seed():
-    from rlvr.backends import request_sampling
-
     requests = request_sampling(8, temperature=0.6, top_p=1.0, max_new_tokens=3072, seed=3)
     assert [r["seed"] for r in requests] == list(range(3, 11))  # avg@8: eight draws, not one drawn eight times
     assert {r["max_tokens"] for r in requests} == {3072}
 
 
 def test_qwen_stop_tokens_come_from_the_models_config_not_its_folder_name(tmp_path):
-    from rlvr.backends import qwen_stop_token_ids
-    from rlvr.prompts import QWEN_STOP_TOKEN_IDS
-
     def folder(name, **config):
         (tmp_path / name).mkdir(parents=True)
         (tmp_path / name / "config.json").write_text(json.dumps(config))
@@ -179,8 +177,6 @@ def test_qwen_stop_tokens_come_from_the_models_config_not_its_folder_name(tmp_pa
 
 
 def test_the_micro_batch_is_a_setting_and_the_reference_model_runs_in_bfloat16_on_a_gpu():
-    from rlvr.train import grpo_arguments
-
     # The paper's 1024 completions on one GPU, 4 at a time (16 ran out of an H200's memory at 3072 tokens).
     assert batch_split(preset("paper", micro_batch=4), 1) == (4, 256)
     on_gpu = grpo_arguments(preset("paper", micro_batch=4), on_gpu=True)
@@ -193,8 +189,6 @@ def test_the_micro_batch_is_a_setting_and_the_reference_model_runs_in_bfloat16_o
 
 def test_the_clip_is_symmetric_unless_asked_and_said_so_to_trl():
     # Unsloth sets epsilon_high = 0.28 with the dapo loss when it is left unset: the lab always sets it.
-    from rlvr.train import grpo_arguments
-
     assert grpo_arguments(preset("paper"), on_gpu=True)["epsilon_high"] == 0.2
     higher = preset("paper", clip_epsilon_high=0.28)
     assert grpo_arguments(higher, on_gpu=True)["epsilon_high"] == 0.28
@@ -204,7 +198,7 @@ def test_the_clip_is_symmetric_unless_asked_and_said_so_to_trl():
 
 
 def test_the_train_command_asks_for_unsloth_before_anything_binds_trl(tmp_path):
-    # Unsloth replaces TRL's trainer as it loads; a config's trl: block is checked through rlvr.train,
+    # Unsloth replaces TRL's trainer as it loads; a config's trl: block is checked against TRL's GRPOConfig,
     # so the command must reach Unsloth first (here it stops there: no GPU, no unsloth).
     params = tmp_path / "unsloth.yaml"
     params.write_text(f"preset: cpu\nbackend: unsloth\nlora_rank: 8\ntrl: {{top_entropy_quantile: 0.2}}\n"

@@ -1,8 +1,11 @@
-"""`rlvr notebook`: one notebook through papermill, its parameters checked first."""
+"""`rlvr notebook`: one notebook through papermill, its parameters checked first; like a sweep's job, it
+leaves a job.json saying how it went."""
+
+import json
 
 import pandas as pd
 from rlvr.cli import main
-from test_sweep import write_notebook
+from test_sweep import write_configured_notebook, write_notebook
 
 
 def test_a_notebook_runs_with_parameters_into_its_output_folder(tmp_path, monkeypatch, capsys):
@@ -13,6 +16,8 @@ def test_a_notebook_runs_with_parameters_into_its_output_folder(tmp_path, monkey
     assert (out / "notebook.ipynb").is_file()
     assert pd.read_csv(out / "summary.csv")["value"].tolist() == [6]
     assert "outputs/09_tiny/notebook.ipynb" in capsys.readouterr().out
+    record = json.loads((out / "job.json").read_text())
+    assert record["status"] == "ok" and record["parameters"] == {"a": 3, "out_dir": "outputs/09_tiny"}
 
 
 def test_bad_parameters_fail_before_anything_runs(tmp_path, monkeypatch, capsys):
@@ -35,11 +40,11 @@ def test_a_failing_notebook_reports_the_error_and_keeps_the_partial_notebook(tmp
     assert main(["notebook", "09_tiny", "--set", "fail=true"]) == 1
     assert "asked to fail" in capsys.readouterr().err
     assert (tmp_path / "outputs" / "09_tiny" / "notebook.ipynb").is_file()
+    record = json.loads((tmp_path / "outputs" / "09_tiny" / "job.json").read_text())
+    assert record["status"] == "failed" and record["error"] == "ValueError: asked to fail"
 
 
 def test_set_reaches_one_config_field_and_keeps_the_notebooks_other_defaults(tmp_path, monkeypatch):
-    from test_sweep import write_configured_notebook
-
     write_configured_notebook(tmp_path / "notebooks" / "09_configured.ipynb")
     monkeypatch.chdir(tmp_path)
     assert main(["notebook", "09", "--set", "train.learning_rate=1e-4", "--set", "eval.limit=3"]) == 0
@@ -48,8 +53,6 @@ def test_set_reaches_one_config_field_and_keeps_the_notebooks_other_defaults(tmp
 
 
 def test_a_bad_config_field_is_refused_naming_it(tmp_path, monkeypatch, capsys):
-    from test_sweep import write_configured_notebook
-
     write_configured_notebook(tmp_path / "notebooks" / "09_configured.ipynb")
     monkeypatch.chdir(tmp_path)
     assert main(["notebook", "09", "--set", "train.learnig_rate=1e-4"]) == 2

@@ -4,8 +4,11 @@ in one process and in two."""
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import torch
+import torch.distributed as dist
+from rlvr.config import preset
 from rlvr.ppo import (
     average_gradients,
     broadcast_parameters,
@@ -17,6 +20,7 @@ from rlvr.ppo import (
     value_loss,
     whiten,
 )
+from rlvr.train import train
 
 
 def test_the_outcome_reward_sits_on_each_responses_last_token():
@@ -59,8 +63,6 @@ def test_a_kl_penalty_in_the_rewards_reaches_every_earlier_token_through_gae():
 
 
 def test_the_kl_goes_in_the_rewards_only_under_ppo():
-    from rlvr.config import preset
-
     with pytest.raises(ValueError, match="kl_penalty: 'reward'.*use algorithm ppo"):
         preset("cpu", kl_penalty="reward")
     with pytest.raises(ValueError, match="kl_penalty"):
@@ -103,10 +105,6 @@ def test_the_value_loss_takes_the_worse_of_the_clipped_and_unclipped_predictions
 
 
 def test_a_ppo_run_trains_a_critic_beside_the_policy_and_resumes_both(tmp_path):
-    import pandas as pd
-    from rlvr.config import preset
-    from rlvr.train import train
-
     def cfg(steps):
         return preset("cpu", algorithm="ppo", examples=["toy-train-00004"], steps=steps, save_every=2,
                       output_dir=str(tmp_path / "run"))
@@ -122,10 +120,6 @@ def test_a_ppo_run_trains_a_critic_beside_the_policy_and_resumes_both(tmp_path):
 
 
 def test_a_ppo_run_with_the_kl_in_its_rewards_leaves_it_out_of_the_actors_loss(tmp_path):
-    import pandas as pd
-    from rlvr.config import preset
-    from rlvr.train import train
-
     def run(kl_penalty):
         cfg = preset("cpu", algorithm="ppo", examples=["toy-train-00004"], steps=2, save_every=2, beta=0.05,
                      kl_penalty=kl_penalty, output_dir=str(tmp_path / kl_penalty))
@@ -141,8 +135,6 @@ def test_a_ppo_run_with_the_kl_in_its_rewards_leaves_it_out_of_the_actors_loss(t
 
 def _two_processes(rank, folder):
     # One of two gloo processes, each holding half of a batch and its own copy of a critic.
-    import torch.distributed as dist
-
     dist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank, world_size=2)
     values, mask = _batch()
     rows = slice(2 * rank, 2 * rank + 2)
@@ -187,8 +179,6 @@ def test_two_processes_whiten_over_the_whole_batch_and_keep_their_critics_equal(
 def test_a_ppo_run_trains_in_two_processes(tmp_path):
     # torchrun on the CPU (gloo), as accelerate launch on GPUs: each process scores and values its share
     # of the rollouts; the critics' gradients are averaged, and each checkpoint checks the copies are equal.
-    import pandas as pd
-
     out, params = tmp_path / "run", tmp_path / "ppo.yaml"
     params.write_text(f"preset: cpu\nalgorithm: ppo\nexamples: [toy-train-00004]\nsteps: 4\nsave_every: 2\n"
                       f"output_dir: {out}\n")

@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 from rlvr import reproduce
 from rlvr.reproduce import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Pattern, claim
+from rlvr.rundir import HISTORY, JOB_RECORD, RUN_CONFIG, SUMMARY
+from rlvr.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,6 +75,14 @@ def test_only_names_known_experiments_in_their_order():
     assert reproduce.chosen("beyond,tab8") == ["tab8", "beyond"]  # an extra runs only when named
     with pytest.raises(ValueError, match="unknown experiment\\(s\\) tab99; choose from selection, postsat"):
         reproduce.chosen("tab5,tab99")
+
+
+def test_each_experiment_names_the_notebook_its_sweep_files_execute():
+    for experiment in reproduce.EXPERIMENTS.values():
+        for sweep_file in experiment.sweeps:
+            sweep = load_sweep(ROOT / reproduce.SWEEPS / sweep_file, root=ROOT)
+            assert sweep.notebook == ROOT / experiment.notebook, (experiment.name, sweep_file)
+    assert set(reproduce.ORDER + reproduce.EXTRAS) == set(reproduce.EXPERIMENTS)
 
 
 def fake_project(tmp_path) -> Path:
@@ -166,7 +176,7 @@ def test_the_follow_up_papers_findings_are_checked_on_beyond_runs(tmp_path):
     fake_beyond(root, 0, strict, {"base": (0.1, 0.4, 0.9), "1-shot, outcome": (0.3, 0.6, 0.8)})
     fake_beyond(root, 1, {**strict, "1-shot, random": 0.12},
                 {"base": (0.1, 0.4, 0.6), "1-shot, outcome": (0.3, 0.7, 0.9)})
-    result = reproduce.check_beyond(reproduce._complete("beyond.yaml", [0, 1], root), root)
+    result = reproduce.check_beyond(reproduce.complete_jobs("beyond.yaml", [0, 1], root), root)
     verdicts = {p.finding.split(" (")[0]: p for p in result.patterns}
     random, majority, em, nsr, yue = result.patterns
     assert random.claims[0].per_seed == {0: True, 1: False} and random.verdict == HOLDS_MEAN  # 20 > 14; 12 < 14
@@ -189,7 +199,7 @@ def test_wrong_labels_are_checked_for_grpo_and_ppo_alike(tmp_path):
     for seed, ppo_60 in ((0, 0.38), (1, 0.44)):  # seed 1: PPO's 60% above its 0%
         ppo = {"PPO, 0% wrong labels": 0.42, "PPO, 60% wrong labels": ppo_60, "PPO, 90% wrong labels": 0.18}
         fake_scores(root, "labels", seed, {**labels, **grpo, **ppo})
-    result = reproduce.check_labels(reproduce._complete("labels.yaml", [0, 1], root), root)
+    result = reproduce.check_labels(reproduce.complete_jobs("labels.yaml", [0, 1], root), root)
     label_rows, noise, ppo_noise = result.patterns
     assert label_rows.verdict == HOLDS_ALL and noise.verdict == HOLDS_ALL
     assert ppo_noise.claims[0].per_seed == {0: True, 1: False} and ppo_noise.verdict == HOLDS_MEAN
@@ -202,7 +212,75 @@ def test_ppo_beside_grpo_is_checked_on_the_one_shot_example(tmp_path):
     for seed, ppo in ((0, 0.34), (1, 0.20)):  # seed 1: 16 points under GRPO, beyond the seeds' spread
         fake_scores(root, "ppo", seed, {"1-shot, GRPO": 0.36, "1-shot, PPO": ppo, "full set, GRPO": 0.45,
                                         "full set, PPO": 0.40})
-    (lift,) = reproduce.check_ppo(reproduce._complete("ppo.yaml", [0, 1], root), root).patterns
+    (lift,) = reproduce.check_ppo(reproduce.complete_jobs("ppo.yaml", [0, 1], root), root).patterns
     assert lift.claims[0].per_seed == {0: True, 1: True}  # above the base (14%)
     assert lift.claims[1].per_seed == {0: True, 1: False}
     assert lift.note == "PPO minus GRPO, 1-shot, per seed (points): -2.0, -16.0; full set: -5.0, -5.0"
+
+
+def fake_eval(strict_by_step: dict, n: int = 50) -> pd.DataFrame:
+    """An evaluation table: n problems over the five toy domains, a share ``strict`` of them right per step."""
+    domains = ["arithmetic", "counting", "geometry", "linear", "remainder"]
+    return pd.concat([pd.DataFrame({"step": step, "subject": [domains[i % 5] for i in range(n)],
+                                    "strict": [i < round(strict * n) for i in range(n)], "n_tokens": 30})
+                      for step, strict in strict_by_step.items()], ignore_index=True)
+
+
+def test_every_check_reads_its_experiments_jobs_and_gives_a_table_and_verdicts(tmp_path):
+    root = fake_project(tmp_path)  # tab8: seeds 0 and 1
+    seeds = [0, 1]
+    for seed in seeds:
+        fake_scores(root, "tab5", seed, {f"row {i}: terms": 0.34 if 2 <= i <= 7 else 0.14 for i in range(1, 11)})
+        fake_scores(root, "labels", seed, {"right label": 0.36, "close wrong label (16)": 0.35,
+                                           "reachable wrong label (18)": 0.20, "unguessable label (929725)": 0.30,
+                                           "0% wrong labels": 0.45, "60% wrong labels": 0.40, "90% wrong labels": 0.20,
+                                           "PPO, 0% wrong labels": 0.42, "PPO, 60% wrong labels": 0.38,
+                                           "PPO, 90% wrong labels": 0.18})
+        fake_scores(root, "tab14", seed, {f"1-shot, {reward}, {entropy} entropy": value for entropy in ("with", "no")
+                                          for reward, value in (("outcome", 0.36), ("format", 0.25))})
+        fake_beyond(root, seed, {"1-shot, outcome": 0.34, "1-shot, random": 0.20, "1-shot, majority": 0.30,
+                                 "1-shot, entropy minimisation": 0.10, "1-shot, NSR": 0.20},
+                    {"base": (0.1, 0.4, 0.9), "1-shot, outcome": (0.3, 0.6, 0.8)})
+        fake_scores(root, "ppo", seed, {"1-shot, GRPO": 0.36, "1-shot, PPO": 0.34})
+    # Every other job where its sweep puts it (tab3's folders are named after their example lists).
+    jobs = {f: [job for _, job in reproduce.sweep_jobs(f, None if f == "selection.yaml" else seeds, root)]
+            for f in ("tab16.yaml", "tab3.yaml", "tab3-wrong-label.yaml", "postsat.yaml", "selection.yaml")}
+    for job in jobs["tab16.yaml"]:
+        job.out_dir.mkdir(parents=True)
+        pd.DataFrame({"setting": ["base (no demos)", "example in-context (own solution)",
+                                  "1-shot RLVR (best checkpoint)"], "step": [None, None, 50],
+                      "strict": [0.14, 0.16, 0.34]}).to_csv(job.out_dir / SUMMARY, index=False)
+    for i, job in enumerate(jobs["tab3.yaml"] + jobs["tab3-wrong-label.yaml"]):
+        job.out_dir.mkdir(parents=True)
+        fake_eval({0: 0.14, 50: 0.20 + 0.01 * i}).to_parquet(job.out_dir / "eval.parquet")
+        job.out_dir.joinpath(SUMMARY).write_text("step,strict\n")
+    for job in jobs["postsat.yaml"]:
+        run = job.out_dir / "run"  # the notebook's training run; its pass@k samples in pass-at/
+        (job.out_dir / "pass-at").mkdir(parents=True)
+        run.mkdir()
+        (run / RUN_CONFIG).write_text("{}")
+        pd.DataFrame({"step": range(1, 201), "train_accuracy": [0.5] * 20 + [1.0] * 180, "boxed_rate": 1.0,
+                      "completions_mean_length": 30.0}).to_parquet(run / "steps.parquet")
+        pd.DataFrame({"step": range(0, 201, 20), "strict": [0.1, 0.2, 0.3, 0.3, 0.3, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4],
+                      "length": 30.0}).to_csv(job.out_dir / SUMMARY, index=False)
+        pd.DataFrame({"step": range(0, 201, 20), "rethink": 0.0}).to_parquet(job.out_dir / "reflection.parquet")
+        pd.DataFrame({"model": ["base", "best checkpoint"], "k": 8, "pass_at_k": [0.4, 0.5]}).to_parquet(
+            job.out_dir / "pass_at.parquet")
+    for job in jobs["tab16.yaml"] + jobs["tab3.yaml"] + jobs["tab3-wrong-label.yaml"] + jobs["postsat.yaml"]:
+        (job.out_dir / JOB_RECORD).write_text(json.dumps({"status": "ok"}))
+    (selection,) = jobs["selection.yaml"]  # not complete: its history is enough
+    (selection.out_dir / "selection-run").mkdir(parents=True)
+    (selection.out_dir / "selection-run" / HISTORY).write_text(json.dumps({"toy-train-00050": [0, 0],
+                                                                           "toy-train-00004": [0, 1]}))
+    for name, experiment in reproduce.EXPERIMENTS.items():
+        if experiment.check is None:
+            continue
+        complete = [job for f in experiment.sweeps for job in reproduce.complete_jobs(f, seeds, root)]
+        result = experiment.check(complete, root)
+        assert not result.table.empty and not result.points.empty, name
+        assert all(p.verdict != NOT_RUN for p in result.patterns), name
+        if name == "tab3":  # the selection's history, found through its registry row, names the never-solved one
+            examples = set(result.table["example"])
+            assert {"toy-train-00050 (never solved)", "toy-train-00037 (wrong label 84)"} <= examples
+        if name == "postsat":  # read from its training run: the 5-step mean reaches 0.9 at step 24
+            assert result.table["saturation step"].tolist() == [24, 24]

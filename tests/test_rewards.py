@@ -3,7 +3,16 @@
 from types import SimpleNamespace
 
 import pytest
-from rlvr.rewards import REWARDS, format_reward, get_reward, majority_reward, outcome_reward, random_reward
+from rlvr import registry
+from rlvr.rewards import (
+    REWARDS,
+    format_reward,
+    get_reward,
+    get_reward_funcs,
+    majority_reward,
+    outcome_reward,
+    random_reward,
+)
 
 PROMPT = "Compute $\\sqrt[3]{2048}$. Let's think step by step and output the final answer within \\boxed{}."
 COMPLETIONS = [
@@ -99,3 +108,16 @@ def test_majority_reward_pays_the_groups_most_common_answer_and_never_reads_the_
                            group_size=4) == [1.0, 1.0, 1.0, 0.0]
     # A group where nobody boxes an answer earns nothing.
     assert majority_reward(completions=["no", "box"], group_size=2) == [0.0, 0.0]
+
+
+def test_a_runs_reward_functions_have_its_parameters_bound_and_keep_their_names():
+    assert list(REWARDS) == list(registry.REWARDS)  # the implementations are the registry's, in its order
+    (outcome,) = get_reward_funcs("outcome", reward_p=0.3, seed=1, group_size=4)
+    assert outcome is outcome_reward  # it takes none of them
+    spurious, majority = get_reward_funcs(["random", "majority"], reward_p=0.3, seed=1, group_size=4, process_index=2)
+    assert (spurious.__name__, majority.__name__) == ("random_reward", "majority_reward")  # TRL's metric names
+    texts = ["anything"] * 400
+    assert trl_call(spurious, texts, None) == random_reward(completions=texts, reward_p=0.3, seed=1, process_index=2)
+    group = [r"\boxed{4}", r"\boxed{4}", r"\boxed{5}", "no box"]
+    assert trl_call(majority, group, None) == majority_reward(completions=group, group_size=4)
+

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
-from rlvr import ablations, paper
+from rlvr import ablations, paper, probes
 from rlvr.config import EvalConfig, preset
 from rlvr.rundir import check_same_settings, is_complete
 from rlvr.runs import compare
@@ -44,7 +44,7 @@ def test_tab5_rows_switch_the_loss_terms_the_paper_names(tmp_path):
 
 def test_the_reachable_wrong_label_is_one_the_base_model_boxes():
     # pi_1 (9 boxes of 10 stamps shared among 6 children: 15): toy-base often boxes a wrong answer.
-    label = ablations.reachable_wrong_label(preset("cpu", examples=[PI1]), exclude=("16",), tries=32)
+    label = probes.reachable_wrong_label(preset("cpu", examples=[PI1]), exclude=("16",), tries=32)
     assert label not in ("15", "16") and label.strip()
 
 

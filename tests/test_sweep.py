@@ -1,4 +1,4 @@
-"""`rlvr sweep`: a notebook run once per grid point through papermill (real kernels, tiny notebooks)."""
+"""`rlvr sweep`: a notebook executed once per grid point, each a job (real kernels, tiny notebooks)."""
 
 from __future__ import annotations
 
@@ -72,45 +72,45 @@ def write_sweep(root, name="demo", **spec):
     return path
 
 
-RUNS = ["a=1,b=0", "a=1,b=10", "a=2,b=0", "a=2,b=10"]
+JOBS = ["a=1,b=0", "a=1,b=10", "a=2,b=0", "a=2,b=10"]
 ROWS = [["a=1,b=0", 1, 0, 2], ["a=1,b=10", 1, 10, 12], ["a=2,b=0", 2, 0, 4], ["a=2,b=10", 2, 10, 14]]
 
 
 def test_a_grid_runs_once_per_combination_then_resumes(project):
     path = write_sweep(project, grid={"a": [1, 2], "b": [0, 10]})
     sweep = load_sweep(path)
-    assert [run.name for run in sweep.jobs()] == RUNS
+    assert [job.name for job in sweep.jobs()] == JOBS
 
     result = run_sweep(sweep)
-    assert result.done == RUNS and not result.failed
-    assert result.summary.values.tolist() == ROWS  # columns: run, a, b, value
+    assert result.done == JOBS and not result.failed
+    assert result.summary.values.tolist() == ROWS  # columns: run (the job), a, b, value
     assert list(result.summary.columns) == ["run", "a", "b", "value"]
-    run_dir = project / "outputs" / "demo" / "a=2,b=10"
-    assert (run_dir / "notebook.ipynb").is_file()
-    record = json.loads((run_dir / "job.json").read_text())
+    job_dir = project / "outputs" / "demo" / "a=2,b=10"
+    assert (job_dir / "notebook.ipynb").is_file()
+    record = json.loads((job_dir / "job.json").read_text())
     assert record["status"] == "ok" and record["parameters"]["out_dir"] == "outputs/demo/a=2,b=10"
     assert (project / "outputs" / "demo" / "summary.csv").is_file()
 
-    # A second invocation executes nothing and still reports every run.
-    mtime = (run_dir / "notebook.ipynb").stat().st_mtime_ns
+    # A second invocation executes nothing and still reports every job.
+    mtime = (job_dir / "notebook.ipynb").stat().st_mtime_ns
     again = run_sweep(path)
-    assert again.skipped == RUNS and again.done == []
-    assert (run_dir / "notebook.ipynb").stat().st_mtime_ns == mtime
+    assert again.skipped == JOBS and again.done == []
+    assert (job_dir / "notebook.ipynb").stat().st_mtime_ns == mtime
     assert again.summary.equals(result.summary)
 
 
-def test_parallel_runs_complete_the_same(project, capsys):
+def test_parallel_jobs_complete_the_same(project, capsys):
     path = write_sweep(project, grid={"a": [1, 2], "b": [0, 10]})
     assert main(["sweep", str(path), "--parallel", "2"]) == 0
     assert "4 ran, 0 skipped (complete), 0 failed" in capsys.readouterr().out
     assert run_sweep(path).summary.values.tolist() == ROWS
-    # Two at a time: some run started before another had finished.
+    # Two at a time: some job started before another had finished.
     records = [json.loads(f.read_text()) for f in (project / "outputs" / "demo").glob("*/job.json")]
     spans = sorted((r["started"], r["finished"]) for r in records)
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
 
 
-def test_a_failed_run_is_reported_kept_and_retried(project, capsys):
+def test_a_failed_job_is_reported_kept_and_retried(project, capsys):
     path = write_sweep(project, "flaky", grid={"fail": [False, True]}, fixed={"a": 5})
     assert main(["sweep", str(path)]) == 1  # the failure shows in the exit status...
     assert "FAILED fail=True: ValueError: asked to fail" in capsys.readouterr().err
@@ -120,14 +120,14 @@ def test_a_failed_run_is_reported_kept_and_retried(project, capsys):
     assert (out / "fail=True" / "notebook.ipynb").is_file()  # ...and the partial notebook is kept
     assert json.loads((out / "fail=False" / "job.json").read_text())["status"] == "ok"
 
-    # Fix the notebook; the next invocation re-executes only the failed run.
+    # Fix the notebook; the next invocation re-executes only the failed job.
     write_notebook(project / "notebooks" / "tiny.ipynb", BODY.replace("if fail:", "if False:"))
     result = run_sweep(path)
     assert result.skipped == ["fail=False"] and result.done == ["fail=True"]
     assert result.summary.values.tolist() == [["fail=False", False, 10], ["fail=True", True, 10]]
 
 
-def test_a_run_another_sweep_is_executing_is_left_alone(project, capsys, held_by_another_process):
+def test_a_job_another_sweep_is_executing_is_left_alone(project, capsys, held_by_another_process):
     path = write_sweep(project, grid={"a": [1, 2]})
     busy = project / "outputs" / "demo" / "a=1"
     busy.mkdir(parents=True)
@@ -142,16 +142,16 @@ def test_a_run_another_sweep_is_executing_is_left_alone(project, capsys, held_by
     assert run_sweep(path).done == ["a=1"]
 
 
-def test_dry_run_lists_runs_and_writes_nothing(project, capsys):
+def test_dry_run_lists_jobs_and_writes_nothing(project, capsys):
     path = write_sweep(project, grid={"a": [1, 2], "fail": [False, True]})
     assert main(["sweep", str(path), "--dry-run"]) == 0
     assert "run   a=2,fail=True" in capsys.readouterr().out
     assert not (project / "outputs").exists()
 
 
-def test_run_names_are_folder_safe(project):
+def test_job_names_are_folder_safe(project):
     path = write_sweep(project, grid={"label": ["x/y z"], "rate": [1e-4, 1]})
-    assert [run.name for run in load_sweep(path).jobs()] == ["label=x_y_z,rate=0.0001", "label=x_y_z,rate=1"]
+    assert [job.name for job in load_sweep(path).jobs()] == ["label=x_y_z,rate=0.0001", "label=x_y_z,rate=1"]
 
 
 @pytest.mark.parametrize("spec, error, words", [
@@ -170,7 +170,7 @@ def test_run_names_are_folder_safe(project):
     ({"grid": {"a": [1]}, "params": "params/bad.yaml"}, ValueError, ["'sep'", "params/bad.yaml"]),
     ({"grid": {"a": [1]}, "params": "params/list.yaml"}, ValueError, ["list.yaml", "mapping"]),
     ({"grid": {"a": [1]}, "kernel": 3}, ValueError, ["'kernel'"]),
-    # A notebook with config parameters: each run's settings are checked against the configs.
+    # A notebook with config parameters: each job's settings are checked against the configs.
     ({"grid": {"train.learnig_rate": [1e-5]}, **CONFIGURED_NB}, ValueError, ["'learnig_rate'", "learning_rate"]),
     ({"grid": {"train.reward": ["outcome", "length"]}, **CONFIGURED_NB}, ValueError,
      ["reward: 'length' is not one of outcome, format"]),
@@ -191,12 +191,12 @@ def test_a_malformed_sweep_fails_before_anything_runs(project, capsys, spec, err
     assert not (project / "outputs").exists()
 
 
-def test_a_params_file_applies_to_every_run(project):
+def test_a_params_file_applies_to_every_job(project):
     (project / "params").mkdir()
     (project / "params" / "tiny.yaml").write_text("a: 7\nout_dir: ignored\n")
     path = write_sweep(project, params="params/tiny.yaml", grid={"fail": [False]})
-    (run,) = load_sweep(path).jobs()
-    assert run.parameters == {"a": 7, "fail": False, "out_dir": "outputs/demo/fail=False"}
+    (job,) = load_sweep(path).jobs()
+    assert job.parameters == {"a": 7, "fail": False, "out_dir": "outputs/demo/fail=False"}
 
 
 def test_a_grid_over_config_fields_and_notebook_parameters(project, capsys):

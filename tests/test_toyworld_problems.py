@@ -11,7 +11,7 @@ from rlvr.toyworld import (
     Style,
     check_answer,
     corpus_stats,
-    generate,
+    generate_problems,
     make_corpus,
     make_split,
     render_solution,
@@ -39,8 +39,9 @@ def corpus():
 
 
 def test_the_same_seed_gives_the_same_problems_and_another_seed_others():
-    assert generate(60, seed=11) == generate(60, seed=11)
-    assert [p["problem"] for p in generate(60, seed=11)] != [p["problem"] for p in generate(60, seed=12)]
+    assert generate_problems(60, seed=11) == generate_problems(60, seed=11)
+    problems = [p["problem"] for p in generate_problems(60, seed=11)]
+    assert problems != [p["problem"] for p in generate_problems(60, seed=12)]
 
 
 def test_splits_have_fixed_sizes_ids_and_prefixes(train, test_split):
@@ -102,10 +103,10 @@ def test_train_and_test_never_share_a_problem(train, test_split):
 
 
 def test_domains_can_be_chosen():
-    problems = generate(30, seed=5, domains=["counting"])
+    problems = generate_problems(30, seed=5, domains=["counting"])
     assert {p["domain"] for p in problems} == {"counting"}
     with pytest.raises(ValueError, match="unknown domains"):
-        generate(3, seed=5, domains=["calculus"])
+        generate_problems(3, seed=5, domains=["calculus"])
 
 
 def test_corpus_documents_are_question_answer_pairs(corpus):

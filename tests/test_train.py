@@ -9,11 +9,16 @@ import time
 import pandas as pd
 import pytest
 import torch
+from rlvr.cli import main
 from rlvr.config import EvalConfig, preset
 from rlvr.data import training_dataset
 from rlvr.evaluate import evaluate
+from rlvr.models import load_model_and_tokenizer
 from rlvr.rundir import STEPS_LOG, RunBusy, RunLog, is_complete
-from rlvr.train import RLVRTrainer, grpo_config, make_reward, train
+from rlvr.train import run_rewards, train
+from rlvr.trainer import RLVRTrainer, shaped_advantages
+from rlvr.trl_args import FROM_CONFIG, MANAGED, RECIPE, grpo_arguments, grpo_config
+from trl import GRPOTrainer
 
 HANDSHAKES = "toy-train-00007"  # counting/handshakes: toy-base solves it some of the time
 
@@ -74,8 +79,6 @@ def test_trl_settings_pass_through_and_are_recorded_as_departures(tmp_path):
 
 
 def test_the_tables_of_grpo_fields_name_exactly_what_the_lab_sets():
-    from rlvr.train import FROM_CONFIG, MANAGED, RECIPE, grpo_arguments
-
     arguments = grpo_arguments(preset("paper"), on_gpu=False)
     assert set(arguments) == set(FROM_CONFIG) | set(MANAGED) | set(RECIPE)
     assert not set(FROM_CONFIG) & set(MANAGED) and not (set(FROM_CONFIG) | set(MANAGED)) & set(RECIPE)
@@ -104,12 +107,9 @@ def test_the_fast_sampler_draws_the_rollouts_generate_draws(tmp_path):
 
 
 def test_scoring_in_length_groups_gives_trls_log_probs_and_entropies(tmp_path):
-    from rlvr.models import load_model_and_tokenizer
-    from trl import GRPOTrainer
-
     model, tokenizer = load_model_and_tokenizer("toy-base")
     c = cfg(tmp_path)
-    trainer = RLVRTrainer(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
+    trainer = RLVRTrainer(model=model, reward_funcs=run_rewards(c), run_log=RunLog(tmp_path / "log"),
                           args=grpo_config(c, on_gpu=False), train_dataset=training_dataset(c),
                           processing_class=tokenizer, config=c)
     torch.manual_seed(0)
@@ -138,11 +138,9 @@ def test_entropy_only_training_has_no_policy_loss(tmp_path):
 def trainer_and_batch(tmp_path, **overrides):
     """An RLVRTrainer on toy-base and one micro-batch laid out as TRL hands it to the loss:
     8 rollouts of 20 tokens, advantages +1 for the first four and -1 for the last four."""
-    from rlvr.models import load_model_and_tokenizer
-
     model, tokenizer = load_model_and_tokenizer("toy-base")
     c = cfg(tmp_path, beta=0.0, **overrides)
-    trainer = RLVRTrainer(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
+    trainer = RLVRTrainer(model=model, reward_funcs=run_rewards(c), run_log=RunLog(tmp_path / "log"),
                           args=grpo_config(c, on_gpu=False), train_dataset=training_dataset(c),
                           processing_class=tokenizer, config=c)
     trainer.current_gradient_accumulation_steps = 1
@@ -157,8 +155,6 @@ def trainer_and_batch(tmp_path, **overrides):
 
 def as_trained(trainer, batch):
     """The batch as the loss sees it: advantages shaped as RLVRTrainer shapes them when it makes them."""
-    from rlvr.train import shaped_advantages
-
     sign = trainer.rlvr_config.advantage_sign
     return {**batch, "advantages": shaped_advantages(batch["advantages"], trainer.pg_loss_coef, sign)}
 
@@ -217,13 +213,11 @@ def test_majority_reward_trains_the_same_whatever_the_label(tmp_path):
 
 
 def test_beta_zero_loads_no_reference_model_and_beta_loads_one(tmp_path):
-    from rlvr.models import load_model_and_tokenizer
-
     model, tokenizer = load_model_and_tokenizer("toy-base")
     dataset = training_dataset(cfg(tmp_path))
     for beta, has_ref in ((0.0, False), (0.001, True)):
         c = cfg(tmp_path, beta=beta)
-        trainer = RLVRTrainer(model=model, reward_funcs=[make_reward(c, RunLog(tmp_path / "log"), 1)],
+        trainer = RLVRTrainer(model=model, reward_funcs=run_rewards(c), run_log=RunLog(tmp_path / "log"),
                               args=grpo_config(c, on_gpu=False), train_dataset=dataset, processing_class=tokenizer,
                               config=c)
         assert (trainer.ref_model is not None) == has_ref
@@ -274,8 +268,6 @@ def test_one_shot_training_raises_training_accuracy(tmp_path):
 
 
 def test_the_train_command_runs_a_params_file_and_refuses_a_bad_one(tmp_path, capsys):
-    from rlvr.cli import main
-
     params = tmp_path / "run.yaml"
     params.write_text(f"preset: cpu\nexamples: [{HANDSHAKES}]\nsteps: 2\noutput_dir: {tmp_path / 'out'}\n")
     assert main(["train", str(params), "--set", "save_every=1"]) == 0

@@ -86,30 +86,6 @@ def label_rows(base: TrainConfig, out: str | Path, correct: str, close: str, rea
     }
 
 
-def reachable_wrong_label(cfg: TrainConfig, exclude: tuple[str, ...] = (), tries: int = 64) -> str:
-    """The wrong answer the base model boxes most often on ``cfg``'s example (``tries`` samples at
-    the training temperature): a wrong label its rollouts can reach. ``exclude``: answers not
-    to pick (the close label)."""
-    from collections import Counter
-
-    from .backends import get_backend
-    from .data import choose_examples
-    from .grading import extract_answer, grade_many
-    from .models import eval_dtype_for, resolve
-
-    row = choose_examples(cfg)[0]
-    backend = get_backend("auto", resolve(cfg.model), dtype=eval_dtype_for(cfg.model), seed=cfg.seed)
-    prompt = backend.prompt(row["problem"], "train")
-    texts = [g.text for g in backend.generate([prompt] * tries, temperature=cfg.temperature, top_p=1.0,
-                                              max_new_tokens=cfg.max_completion_length, seed=cfg.seed)]
-    right = grade_many(texts, [row["answer"]] * tries, "train")
-    answers = Counter(a for text, ok in zip(texts, right) if not ok and (a := extract_answer(text)) is not None
-                      and a not in exclude)
-    if not answers:
-        raise RuntimeError(f"{row['id']}: none of {tries} samples boxed a wrong answer; pass the label yourself")
-    return answers.most_common(1)[0][0]
-
-
 def label_noise(base: TrainConfig, out: str | Path, levels=(0.0, 0.6, 0.9),
                 algorithms=("grpo",)) -> dict[str, TrainConfig]:
     """Tab. 17: full-set training with a share of labels made wrong, by each of ``algorithms``

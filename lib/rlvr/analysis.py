@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .textfeatures import REFLECTION_WORDS
+
 # The scores of an evaluation table, as every summary names them: score -> (column, aggregate, meaning).
 SCORES = {
     "strict": ("strict", "mean", "accuracy by the training reward's rule (the last box must be right)"),
@@ -32,8 +34,6 @@ def score(table: pd.DataFrame, by: str | list[str] = "step", sort: bool = True) 
 
 def reflection_frequency(table: pd.DataFrame, by: str | list[str] = "step") -> pd.DataFrame:
     """Mean uses per response of the self-reflection words the paper counts (Fig. 4)."""
-    from .evaluate import REFLECTION_WORDS
-
     by = [by] if isinstance(by, str) else list(by)
     return table.groupby(by)[list(REFLECTION_WORDS)].mean().reset_index()
 
@@ -79,7 +79,7 @@ def pass_at_crossing(curves: pd.DataFrame, base: str = "base", by: str = "model"
     """Where the base model's pass@k catches up with each trained model's (Yue et al. 2025: RL
     sharpens what the base can already do, so at large k the base overtakes it).
 
-    ``curves``: ``rlvr.evaluate.pass_at`` tables with a ``by`` column naming the model (and
+    ``curves``: ``pass_at`` tables with a ``by`` column naming the model (and
     optionally ``seed``: curves are then averaged over seeds first). One row per trained model:
     its pass@1 lead over the base, and ``crossing_k``, the smallest k at which the base's pass@k
     is at or above the model's (None where it never is, up to the largest k sampled).
@@ -107,3 +107,81 @@ def samples_at(samples: pd.DataFrame, steps: list[int], n: int = 3) -> pd.DataFr
 def percent(table: pd.DataFrame, columns=("strict", "eval", "boxed", "run_on")) -> pd.DataFrame:
     """Shares as percentages (one decimal), the way the paper prints them."""
     return table.assign(**{c: (table[c] * 100).round(1) for c in columns if c in table})
+
+
+# ----------------------------------------------------------------------------- evaluation tables
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimate of pass@k from ``n`` samples of which ``c`` are right:
+    1 - C(n - c, k) / C(n, k) (Chen et al. 2021), as a running product (no large binomials)."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    miss = 1.0
+    for i in range(n - c + 1, n + 1):
+        miss *= 1.0 - k / i
+    return 1.0 - miss
+
+
+def pass_at(table: pd.DataFrame, metric: str = "correct") -> pd.DataFrame:
+    """pass@k for k = 1, 2, 4, ... up to the samples per problem: ``pass_at_k`` per problem
+    from its samples' ``metric``, averaged over problems; one row per (step, benchmark, k)."""
+    keys = [k for k in ("step",) if k in table.columns] + ["benchmark"]
+    per_problem = table.groupby(keys + ["problem_id"], sort=False)[metric].agg(n="size", c="sum").reset_index()
+    rows = []
+    for group, problems in per_problem.groupby(keys, sort=False):
+        n = int(problems["n"].min())  # every problem has its n samples
+        k = 1
+        while k <= n:
+            estimate = sum(pass_at_k(n, int(c), k) for c in problems["c"]) / len(problems)
+            rows.append({**dict(zip(keys, group)), "k": k, "n": n, "pass_at_k": estimate})
+            k *= 2
+    return pd.DataFrame(rows)
+
+
+def summarize(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``per_benchmark`` (each score of ``analysis.SCORES``, a mean over problems and
+    samples, i.e. avg@n for ``eval``), ``per_subject`` (MATH500 subjects, or toy domains)
+    and ``average`` (the 6-benchmark mean of ``eval`` the paper reports, over the
+    benchmarks present)."""
+    keys = [k for k in ("step",) if k in table.columns]
+    per_benchmark = score(table, keys + ["benchmark"], sort=False)
+    extra = (
+        table.groupby(keys + ["benchmark"], sort=False)
+        .agg(
+            problems=("problem_id", "nunique"),
+            samples=("sample", "nunique"),
+            **{w: (w, "sum") for w in REFLECTION_WORDS},
+        )
+        .reset_index()
+    )
+    per_benchmark = per_benchmark.merge(extra, on=keys + ["benchmark"])
+    subjects = table[table["subject"].notna() & table["benchmark"].isin(["math500", "toy-test"])]
+    per_subject = score(subjects, keys + ["benchmark", "subject"])
+    average = (
+        per_benchmark.groupby(keys, sort=False)
+        .agg(average=("eval", "mean"), benchmarks=("benchmark", "nunique"))
+        .reset_index()
+        if keys
+        else pd.DataFrame([{"average": per_benchmark["eval"].mean(), "benchmarks": len(per_benchmark)}])
+    )
+    summaries = {"per_benchmark": per_benchmark, "per_subject": per_subject, "average": average}
+    if table["sample"].nunique() > 1:
+        summaries["pass_at"] = pass_at(table)
+    return summaries
+
+
+def select_checkpoint(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's checkpoint (best 6-benchmark average, an oracle choice on the
+    test sets) beside the last one, per benchmark, so the selection's share of a
+    result is visible."""
+    summary = summarize(table)
+    per_benchmark = summary["per_benchmark"].pivot(index="step", columns="benchmark", values="eval")
+    per_benchmark["average"] = summary["average"].set_index("step")["average"]
+    candidates = per_benchmark.drop(index=0, errors="ignore") if len(per_benchmark) > 1 else per_benchmark
+    best, last = candidates["average"].idxmax(), candidates.index.max()
+    picked = per_benchmark.loc[[best, last]].copy()
+    picked.insert(0, "checkpoint", ["best average (paper)", "last"])
+    return picked.reset_index()

@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+import torch
+from tqdm.auto import tqdm
+
+from .generation import Generation, cpu_threads, generate
+from .models import load_model, load_tokenizer, model_config
 from .prompts import QWEN_STOP_STRINGS, QWEN_STOP_TOKEN_IDS, eval_prompt
-
-if TYPE_CHECKING:
-    from .generation import Generation
-
-# The registries: generation backends of the evaluation, and of training rollouts.
-BACKENDS = {
-    "auto": "vLLM where a GPU and vLLM are present, else transformers",
-    "vllm": "vLLM (GPU extra)",
-    "transformers": "transformers' batched generate (CPU, and the GPU fallback)",
-}
-TRAINING_BACKENDS = {
-    **BACKENDS,
-    "unsloth": "Unsloth's LoRA path with its vLLM engine (one GPU; a deviation: LoRA, not full fine-tuning)",
-}
+from .registry import BACKENDS
 
 
 class Backend:
@@ -52,8 +43,6 @@ def qwen_stop_token_ids(path: str) -> tuple[int, ...]:
     (``Qwen/Qwen2.5-Math-1.5B``) and its checkpoints under ``outputs/`` would stop differently;
     here the model's own config decides (its type, and a vocabulary that holds the ids: the
     embedded toy models are Qwen2 models with a 400-token vocabulary of their own)."""
-    from .models import model_config
-
     config = model_config(path)
     qwen = config is not None and config.get("model_type") == "qwen2" and \
         config.get("vocab_size", 0) > max(QWEN_STOP_TOKEN_IDS)
@@ -65,11 +54,6 @@ class TransformersBackend(Backend):
 
     def __init__(self, path: str, dtype: str | None = None, device: str | None = None, batch_size: int = 32,
                  model=None, tokenizer=None, threads: int | None = None):
-        import torch
-
-        from .generation import cpu_threads
-        from .models import load_model, load_tokenizer
-
         self.path = str(path)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if device == "cpu":
@@ -79,10 +63,6 @@ class TransformersBackend(Backend):
         self.batch_size = batch_size
 
     def generate(self, prompts, *, temperature, top_p, max_new_tokens, seed, desc=None) -> list[Generation]:
-        from tqdm.auto import tqdm
-
-        from .generation import generate
-
         # Similar lengths batch together (less padding); results go back in order.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         bar = tqdm(total=len(prompts), desc=desc, leave=False) if desc else None
@@ -117,7 +97,7 @@ class VLLMBackend(Backend):
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.9,
     ):
-        from vllm import LLM  # the GPU extra: pip install -e ".[gpu]"
+        from vllm import LLM  # noqa: PLC0415  (the GPU extra, pip install -e ".[gpu]": absent on CPU machines)
 
         self.path = str(path)
         self.llm = LLM(
@@ -130,9 +110,7 @@ class VLLMBackend(Backend):
         self.tokenizer = self.llm.get_tokenizer()
 
     def generate(self, prompts, *, temperature, top_p, max_new_tokens, seed, desc=None) -> list[Generation]:
-        from vllm import SamplingParams
-
-        from .generation import Generation
+        from vllm import SamplingParams  # noqa: PLC0415  (the GPU extra)
 
         params = [SamplingParams(**kw) for kw in request_sampling(len(prompts), temperature=temperature, top_p=top_p,
                                                                    max_new_tokens=max_new_tokens, seed=seed,
@@ -163,7 +141,6 @@ def request_sampling(n: int, *, temperature: float, top_p: float, max_new_tokens
 def vllm_usable() -> bool:
     if importlib.util.find_spec("vllm") is None:
         return False
-    import torch
 
     return torch.cuda.is_available()
 

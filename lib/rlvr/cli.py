@@ -13,7 +13,20 @@ import sys
 import time
 from pathlib import Path
 
-from .executors import EXECUTORS  # light: the choices of --executor
+import pandas as pd
+import yaml
+
+from .config import PRESETS, EvalConfig, eval_preset, load_params, nest
+from .executors import EXECUTORS, STATES, JobState
+from .grading import extract_answer, grade
+from .reproduce import EXTRAS, ORDER, report, reproduce
+from .reproduce.run import reproduce_status
+from .rewards import format_reward, outcome_reward
+from .rundir import NOTEBOOK, SUMMARY, slug
+from .runner import execute_job, notebook_job
+from .selection import load_history, ranking_table
+from .sweep import load_sweep, run_sweep, sweep_status, write_summary
+from .unsloth_path import prepare
 
 # pi_1 (DSR-sub index 124): true label 12.8; the base model answers 12.7 most of the time.
 DEMO_GOLD = "12.8"
@@ -34,11 +47,6 @@ DEMO_RESPONSES = [
 
 
 def demo(out_dir: Path) -> int:
-    import pandas as pd
-
-    from .grading import extract_answer, grade
-    from .rewards import format_reward, outcome_reward
-
     rows = []
     for label, response in DEMO_RESPONSES:
         row = {"case": label}
@@ -67,12 +75,12 @@ def demo(out_dir: Path) -> int:
 
 def toy_demo(out_dir: Path, n: int = 8) -> None:
     """The embedded base model answers held-out problems; both protocols grade them."""
-    import pandas as pd
-    import torch
+    # Each of these imports torch, transformers or datasets (seconds): only `rlvr demo` pays for them.
+    import torch  # noqa: PLC0415
 
-    from .data import load_dataset
-    from .models import load_model_and_tokenizer
-    from .toyworld.profile import answer_table
+    from .data import load_dataset  # noqa: PLC0415
+    from .models import load_model_and_tokenizer  # noqa: PLC0415
+    from .toyworld.profile import answer_table  # noqa: PLC0415
 
     torch.set_num_threads(1)
     model, tokenizer = load_model_and_tokenizer("toy-base")
@@ -92,10 +100,6 @@ def toy_demo(out_dir: Path, n: int = 8) -> None:
 
 def _eval_config(args):
     """The EvalConfig the options ask for, or None after printing why they are bad."""
-    import yaml
-
-    from .config import EvalConfig, eval_preset
-
     # Each option is read as a YAML scalar (as --set values are), then checked by EvalConfig.
     values = {name: yaml.safe_load(getattr(args, name)) for name in EvalConfig.field_names()
               if getattr(args, name, None) is not None}
@@ -107,7 +111,7 @@ def _eval_config(args):
 
 
 def _print_summary(table) -> None:
-    from .evaluate import summarize
+    from .evaluate import summarize  # noqa: PLC0415 - imports torch and transformers: only evaluations pay
 
     summary = summarize(table)
     print(summary["per_benchmark"].to_string(index=False))
@@ -115,8 +119,7 @@ def _print_summary(table) -> None:
 
 
 def evaluate_command(args) -> int:
-    from .evaluate import evaluate, save_evaluation
-    from .rundir import slug
+    from .evaluate import evaluate, save_evaluation  # noqa: PLC0415 - as in _print_summary
 
     config = _eval_config(args)
     if config is None:
@@ -131,7 +134,7 @@ def evaluate_command(args) -> int:
 
 
 def evaluate_run_command(args) -> int:
-    from .evaluate import evaluate_checkpoints, select_checkpoint
+    from .evaluate import evaluate_checkpoints, select_checkpoint  # noqa: PLC0415 - as in _print_summary
 
     config = _eval_config(args)
     if config is None:
@@ -147,8 +150,6 @@ def evaluate_run_command(args) -> int:
 
 def _overrides(pairs: list[str]) -> dict:
     """``KEY=VALUE`` pairs, each value read as YAML (``1e-4``, ``[4, 5]``, ``true``); keys may be dotted."""
-    import yaml
-
     values = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
@@ -159,24 +160,20 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def train_command(args) -> int:
-    from .config import load_params, nest
-
     try:
         overrides = nest(_overrides(args.set))
         if _asks_for_unsloth(args.params, overrides):
             # First of all: Unsloth patches transformers and TRL as it loads, and rlvr.train must
             # bind its trainer (a config's `trl:` block is checked through rlvr.train).
-            from .unsloth_path import prepare
-
             prepare()
         cfg = load_params(args.params, **overrides)
-        from .data import training_dataset
+        from .data import training_dataset  # noqa: PLC0415 - imports datasets (2 s): only training pays
 
         training_dataset(cfg)  # its examples exist (a history file to rank by, say) before anything runs
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from .train import train
+    from .train import train  # noqa: PLC0415 - binds TRL's trainer, which Unsloth must patch first
 
     out = train(cfg, resume=not args.fresh)
     print(f"run written to {out} (steps.parquet, rollouts.parquet, samples.parquet, checkpoint-*/)")
@@ -186,8 +183,6 @@ def train_command(args) -> int:
 def _asks_for_unsloth(params: Path, overrides: dict) -> bool:
     """Whether a params file (with its --set overrides) trains on the Unsloth path, read before the
     config is built; a file that does not read is left to load_params to report."""
-    import yaml
-
     try:
         values = yaml.safe_load(Path(params).read_text()) or {}
     except (OSError, yaml.YAMLError):
@@ -196,43 +191,48 @@ def _asks_for_unsloth(params: Path, overrides: dict) -> bool:
 
 
 def reproduce_command(args) -> int:
-    from .reproduce import report, reproduce
-
     try:
+        _check_counts(args)
+        if args.status:
+            for name, states in reproduce_status(args.only, args.seeds).items():
+                _print_states(name, states)
+            return 0
         if args.report_only:
             doc = report(args.only, args.seeds)
             print(f"written: {doc} and its figures")
             return 0
-        failed = reproduce(args.only, seeds=args.seeds, parallel=args.parallel, dry_run=args.dry_run)
-    except (ValueError, FileNotFoundError) as exc:
+        failed = reproduce(args.only, seeds=args.seeds, parallel=args.parallel, dry_run=args.dry_run,
+                           executor=args.executor, gpus_per_run=args.gpus_per_run, wait=args.wait)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for name, runs in failed.items():
-        print(f"{name}: {len(runs)} failed run(s):", *runs, sep="\n  ", file=sys.stderr)
-    if not args.dry_run:
-        print("written: docs/results-toy.md and docs/figures/ (rerun to resume or retry failed runs)")
+    for name, jobs in failed.items():
+        print(f"{name}: {len(jobs)} failed job(s):", *jobs, sep="\n  ", file=sys.stderr)
+    if not args.dry_run and (args.executor == "local" or args.wait):
+        print("written: docs/results-toy.md and docs/figures/ (rerun to resume or retry failed jobs)")
     return 1 if failed else 0
 
 
-def select_command(args) -> int:
-    from .selection import load_history, ranking_table
+def _check_counts(args) -> None:
+    if args.parallel is not None and args.parallel < 1:
+        raise ValueError(f"--parallel must be >= 1, got {args.parallel}")
+    if args.gpus_per_run is not None and args.gpus_per_run < 0:
+        raise ValueError(f"--gpus-per-run must be >= 0, got {args.gpus_per_run}")
 
+
+def select_command(args) -> int:
     table = ranking_table(load_history(args.history))
     print(table.head(args.top).to_string(index=False))
     return 0
 
 
 def sweep_command(args) -> int:
-    from .sweep import collect_summaries, load_sweep, run_sweep, sweep_status
-
     try:
         sweep = load_sweep(args.sweep)
-        if args.parallel is not None and args.parallel < 1:
-            raise ValueError(f"--parallel must be >= 1, got {args.parallel}")
-        if args.gpus_per_run is not None and args.gpus_per_run < 0:
-            raise ValueError(f"--gpus-per-run must be >= 0, got {args.gpus_per_run}")
+        _check_counts(args)
         if args.status:
-            return _print_status(sweep, sweep_status(sweep))
+            _print_states(f"sweep {sweep.name} ({sweep.out_dir})", sweep_status(sweep))
+            return 0
         result = run_sweep(sweep, parallel=args.parallel, dry_run=args.dry_run, executor=args.executor,
                            gpus_per_run=args.gpus_per_run)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
@@ -248,37 +248,30 @@ def sweep_command(args) -> int:
         while any(s.state in ("pending", "running") for s in states.values()):
             time.sleep(5)
             states = sweep_status(sweep)
-        result.summary = collect_summaries(sweep)
-        result.summary.to_csv(sweep.out_dir / "summary.csv", index=False)
+        result.summary = write_summary(sweep)
         result.failed = {name: s.detail for name, s in states.items() if s.state == "failed"}
         result.done = [name for name, s in states.items() if s.state == "done" and name not in result.skipped]
-    with __import__("pandas").option_context("display.width", 200, "display.max_columns", 30):
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
         print("\n" + result.summary.to_string(index=False))
-    print(f"\nwritten: {sweep.out_dir / 'summary.csv'}")
+    print(f"\nwritten: {sweep.out_dir / SUMMARY}")
     print(f"{len(result.done)} ran, {len(result.skipped)} skipped (complete), {len(result.failed)} failed")
     for name, error in result.failed.items():
-        print(f"FAILED {name}: {error} (see {sweep.out_dir / name / 'notebook.ipynb'})", file=sys.stderr)
+        print(f"FAILED {name}: {error} (see {sweep.out_dir / name / NOTEBOOK})", file=sys.stderr)
     return 1 if result.failed else 0
 
 
-def _print_status(sweep, states) -> int:
-    from .sweep import STATES
-
+def _print_states(title: str, states: dict[str, JobState]) -> None:
+    """A count per state, then each job's state (and why, where it failed)."""
     counts = {state: sum(s.state == state for s in states.values()) for state in STATES}
-    print(f"sweep {sweep.name} ({sweep.out_dir}): " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
+    print(f"{title}: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
     for name, s in states.items():
-        job = f"  [SLURM job {s.job}]" if s.job else ""
-        print(f"  {s.state:<12} {name}{job}")
+        slurm = f"  [SLURM job {s.slurm_job}]" if s.slurm_job else ""
+        print(f"  {s.state:<12} {name}{slurm}")
         for line in s.detail.splitlines():
             print(f"      {line}")
-    return 0
 
 
 def notebook_command(args) -> int:
-    import papermill
-
-    from .sweep import run_notebook
-
     name = args.notebook
     path = (
         Path(name) if name.endswith(".ipynb") else next(iter(sorted(Path("notebooks").glob(f"{name}*.ipynb"))), None)
@@ -288,26 +281,30 @@ def notebook_command(args) -> int:
         return 2
     t0 = time.perf_counter()
     try:
-        out = run_notebook(path, args.params, _overrides(args.set), args.out)
+        job = notebook_job(path, args.params, _overrides(args.set), args.out)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except papermill.PapermillExecutionError as exc:
-        print(f"error: the notebook failed: {exc.ename}: {exc.evalue}", file=sys.stderr)
+    shown = job.notebook.relative_to(job.root) if job.notebook.is_relative_to(job.root) else job.notebook
+    print(f"executing {shown} into {job.parameters['out_dir']}/; each training run reports here as it goes",
+          flush=True)
+    # Not every notebook saves a summary.csv; `rlvr notebook` asks only that it runs to the end.
+    error = execute_job(job, summary_required=False)
+    if error:
+        print(f"error: the notebook failed: {error}", file=sys.stderr)
         return 1
-    print(f"\nexecuted in {time.perf_counter() - t0:.0f} s: {out / 'notebook.ipynb'}")
+    out = job.out_dir
+    print(f"\nexecuted in {time.perf_counter() - t0:.0f} s: {out / NOTEBOOK}")
     for figure in sorted(out.glob("*.png")):
         print(f"figure: {figure}")
-    if (out / "summary.csv").is_file():
-        print(f"table:  {out / 'summary.csv'}")
+    if (out / SUMMARY).is_file():
+        print(f"table:  {out / SUMMARY}")
     _print_results(out)
     return 0
 
 
 def _print_results(out: Path) -> None:
     """The notebook's comparison with the paper (``comparison.parquet``) where it saved one."""
-    import pandas as pd
-
     path = out / "comparison.parquet"
     if path.is_file():
         with pd.option_context("display.width", 200, "display.max_columns", 30):
@@ -317,8 +314,6 @@ def _print_results(out: Path) -> None:
 
 def _add_eval_options(p: argparse.ArgumentParser) -> None:
     """One option per EvalConfig field (its help and choices from the config), on top of ``--preset``."""
-    from .config import PRESETS, EvalConfig
-
     p.add_argument(
         "--preset",
         default="paper",
@@ -341,9 +336,19 @@ def _add_eval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path)
 
 
-def _experiments() -> str:
-    from .reproduce import EXTRAS, ORDER
+def _add_execution_options(p: argparse.ArgumentParser, parallel: str, slurm: str, gpus: str, then: str) -> None:
+    """Where and how jobs execute, and their states: the same options for `rlvr sweep` and `rlvr reproduce`."""
+    p.add_argument("--parallel", type=int, help=f"notebooks at once here (default: {parallel})")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help=f"local: run here (default); slurm: each job a SLURM job, through submitit ({slurm})")
+    p.add_argument("--gpus-per-run", type=int, help=f"GPUs each job takes (default: {gpus}1 where there is a GPU, "
+                                                    "0 where there is none)")
+    p.add_argument("--status", action="store_true", help="list each job's state (done, running, pending, failed "
+                                                         "with its log's end, not started); run nothing")
+    p.add_argument("--wait", action="store_true", help=f"with --executor slurm: wait for the jobs, then write {then}")
 
+
+def _experiments() -> str:
     return f"{', '.join(ORDER)} (the default: all of these), and {', '.join(EXTRAS)} (only when named)"
 
 
@@ -351,7 +356,7 @@ def _seeds(text: str) -> list[int]:
     try:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise __import__("argparse").ArgumentTypeError(f"seeds are comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"seeds are comma-separated integers, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -392,27 +397,19 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=notebook_command)
     p = sub.add_parser("sweep", help="run a notebook over a parameter grid (resumable) into outputs/<sweep>/")
     p.add_argument("sweep", type=Path, help="a sweep file, e.g. params/sweeps/entropy.yaml")
-    p.add_argument("--parallel", type=int, help="notebooks at once here (default: the file's `parallel`, else one "
-                                                "per free set of GPUs, else 1)")
-    p.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="local: run here (default); slurm: one SLURM job per run, through submitit (the file's "
-                        "`slurm:` section)")
-    p.add_argument("--gpus-per-run", type=int, help="GPUs each run takes (default: the file's `gpus_per_run`, "
-                                                    "else 1 where there is a GPU, 0 where there is none)")
-    p.add_argument("--status", action="store_true", help="list each run's state (done, running, pending, failed "
-                                                         "with its log's end, not started); run nothing")
-    p.add_argument("--wait", action="store_true", help="with --executor slurm: wait for the jobs, then write the "
-                                                       "summary")
-    p.add_argument("--dry-run", action="store_true", help="check the sweep and list its runs; execute nothing")
+    _add_execution_options(p, "the file's `parallel`, else one per free set of GPUs, else 1",
+                           "the file's `slurm:` section", "the file's `gpus_per_run`, else ", "the summary")
+    p.add_argument("--dry-run", action="store_true", help="check the sweep and list its jobs; execute nothing")
     p.set_defaults(func=sweep_command)
     p = sub.add_parser("reproduce", help="every experiment of the paper over seeds (resumable), then the report "
                                          "in docs/results-toy.md")
     p.add_argument("--only", help="experiments, comma-separated: " + _experiments())
     p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2); the "
                                                                     "report shows 0, 1, 2 and these")
-    p.add_argument("--parallel", type=int, default=2, help="runs side by side (default 2)")
-    p.add_argument("--dry-run", action="store_true", help="list the runs still to do; execute nothing")
-    p.add_argument("--report-only", action="store_true", help="rewrite the report from the runs on disk")
+    _add_execution_options(p, "2 on a CPU, else one per free set of GPUs", "each sweep file's `slurm:` section; "
+                           "an experiment that reads another's jobs waits for them", "", "the report")
+    p.add_argument("--dry-run", action="store_true", help="list the jobs still to do; execute nothing")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the jobs on disk")
     p.set_defaults(func=reproduce_command)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -2,15 +2,21 @@
 
 Every setting of a training run or an evaluation is a field here, with its help
 text and, where the set of values is closed, the registry that lists them
-(rewards, backends, prompt templates, datasets). A notebook's ``train`` and
-``eval`` parameters, a params file, a sweep's ``train.<field>`` keys, ``--set``
-and the widgets all become overrides of these fields on top of a preset, so a
-field added here is usable everywhere without another edit.
+(``rlvr.registry``; prompt templates ``rlvr.prompts.TEMPLATES``). A notebook's ``train`` and ``eval`` parameters, a
+params file, a sweep's ``train.<field>`` keys, ``--set`` and the widgets all
+become overrides of these fields on top of a preset, so a field added here is
+usable everywhere without another edit.
 
-Configs are checked on construction (``__post_init__``): every value is coerced
-to its field's type (``"1e-4"`` for a float, ``"a,b"`` for a list) and then
-validated, so ``dataclasses.replace`` checks too. An unknown key or a bad value
-raises ``ValueError`` naming the key and what it accepts.
+Configs are checked on construction (``__post_init__``, ``rlvr.fields``): every
+value is coerced to its field's type (``"1e-4"`` for a float, ``"a,b"`` for a
+list) and then validated, so ``dataclasses.replace`` checks too. An unknown key
+or a bad value raises ``ValueError`` naming the key and what it accepts. A
+``trl:`` mapping is checked against TRL's ``GRPOConfig`` (``rlvr.trl_args``).
+
+This module sits at the bottom of the lab: it imports nothing of the trainer,
+evaluation, sweeps or runner, and importing it loads none of torch,
+transformers, TRL or datasets (TRL's fields are read when a ``trl:`` mapping is
+checked).
 
 Presets (``PRESETS``): ``paper``, the reference code's recipe for
 Qwen2.5-Math-1.5B (paper section 2, including verl's hidden defaults) and the
@@ -20,239 +26,17 @@ Qwen2.5-Math evaluation (section 5), which are also the fields' defaults; and
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import json
-import types
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any
 
 import yaml
 
-
-def _reward_names():
-    from .rewards import REWARDS
-
-    return REWARDS
-
-
-def _training_backends():
-    from .backends import TRAINING_BACKENDS
-
-    return TRAINING_BACKENDS
-
-
-def _eval_backends():
-    from .backends import BACKENDS
-
-    return BACKENDS
-
-
-def _templates():
-    from .prompts import TEMPLATES
-
-    return TEMPLATES
-
-
-def _datasets():
-    from .data import DATASETS
-
-    return DATASETS
-
-
-def _benchmarks():
-    from .data import EVAL_BENCHMARKS
-
-    return list(EVAL_BENCHMARKS)
-
-
-# Which rollouts the policy-gradient term trains on (Zhu et al. 2025, arXiv 2506.01347: PSR / NSR).
-ADVANTAGE_SIGNS = {
-    "all": "every rollout (GRPO)",
-    "positive": "only rollouts with a positive advantage (PSR: positive sample reinforcement)",
-    "negative": "only rollouts with a negative advantage (NSR: negative sample reinforcement)",
-}
-
-# The registry of RL algorithms.
-ALGORITHMS = {
-    "grpo": "GRPO: group-normalised outcome advantages, no critic (the paper's main algorithm)",
-    "ppo": "PPO: a critic's token values and GAE (the paper's Tab. 4 and Tab. 17 PPO rows; rlvr.ppo)",
-}
-
-# Where the KL to the reference model (coefficient beta) enters.
-KL_PENALTIES = {
-    "loss": "the actor's low-variance (k3) KL loss (the paper's GRPO runs: verl's use_kl_loss)",
-    "reward": "PPO only: beta x (log pi_old - log pi_ref) taken from each response token's reward before GAE "
-              "(verl's PPO default: use_kl_loss off, kl_penalty kl, a fixed kl_coef)",
-}
-
-VLLM_MODES = {"colocate": "vLLM inside each training process", "server": "a separate `trl vllm-serve` process"}
-
-
-def setting(default: Any = dataclasses.MISSING, help: str = "", *, factory: Callable | None = None,
-            choices: Callable[[], Any] | None = None, affects_results: bool = True, only_for: str | None = None):
-    """A documented config field. ``choices`` returns the registry its values come from;
-    ``affects_results=False`` marks how a run is executed, not what it computes (a finished
-    run may be reused under a different value); ``only_for`` names the one algorithm that reads
-    it (under another, its value changes nothing)."""
-    metadata = {"help": help, "choices": choices, "affects_results": affects_results, "only_for": only_for}
-    if factory is not None:
-        return field(default_factory=factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-# ----------------------------------------------------------------------------- coercion
-
-
-def _type_name(hint) -> str:
-    if get_origin(hint) in (Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in get_args(hint) if a is not type(None))
-    if get_origin(hint) is not None:
-        return str(hint).replace("typing.", "")
-    return getattr(hint, "__name__", str(hint))
-
-
-def coerce(name: str, value, hint):
-    """``value`` as a ``hint``, or ValueError naming ``name``."""
-    origin, args = get_origin(hint), get_args(hint)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return coerce(name, value, arg)
-            except ValueError:
-                continue
-        raise ValueError(f"{name}: {value!r} is not a valid {_type_name(hint)}")
-    if value is None:
-        raise ValueError(f"{name}: may not be empty (None); give a {_type_name(hint)}")
-    if origin is list:
-        if isinstance(value, str):  # "a,b" from a command line or a widget
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{name}: {value!r} is not a list")
-        return [coerce(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value)]
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ValueError(f"{name}: {value!r} is not a pair {_type_name(hint)}")
-        return tuple(coerce(f"{name}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args)))
-    if origin is dict or hint is dict:
-        if not isinstance(value, Mapping):
-            raise ValueError(f"{name}: {value!r} is not a mapping")
-        return {str(k): v for k, v in value.items()}
-    if hint is Any:
-        return value
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            # YAML 1.1 reads `1e-4` (no dot) as a string; a number written that way is still meant.
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif hint is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-    raise ValueError(f"{name}: {value!r} is not a valid {_type_name(hint)}")
-
-
-def _check_choice(name: str, value, choices: Callable[[], Any]) -> None:
-    allowed = choices()
-    for item in value if isinstance(value, list) else [value]:
-        if item is not None and item not in allowed:
-            raise ValueError(f"{name}: {item!r} is not one of {', '.join(map(str, allowed))}")
-
-
-class Config:
-    """Shared by the config dataclasses: coercion and validation on construction,
-    overrides from plain values, and field documentation."""
-
-    def __post_init__(self):
-        hints = _hints(type(self))
-        problems = []
-        for f in fields(self):
-            try:
-                value = coerce(f.name, getattr(self, f.name), hints[f.name])
-                if f.metadata.get("choices"):
-                    _check_choice(f.name, value, f.metadata["choices"])
-                object.__setattr__(self, f.name, value)
-            except ValueError as exc:
-                problems.append(str(exc))
-        if not problems:
-            problems = self.problems()
-        if problems:
-            raise ValueError(f"invalid {type(self).__name__}:\n  " + "\n  ".join(problems))
-
-    def problems(self) -> list[str]:
-        """Checks across fields; each problem names its field(s)."""
-        return []
-
-    def _below(self, minimum: int, *names: str) -> list[str]:
-        """A problem for each named field below ``minimum`` (None passes: a default applies)."""
-        what = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
-        values = {name: getattr(self, name) for name in names}
-        return [f"{name}: {what}, got {v}" for name, v in values.items() if v is not None and v < minimum]
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def differences(self, stored: Mapping) -> dict[str, tuple]:
-        """``{field: (stored value, this config's)}`` over the fields that affect results
-        (``affects_results``, and ``only_for`` this config's algorithm where a field names one), compared
-        as JSON; a field ``stored`` lacks is ``(MISSING, value)``."""
-        wanted = json.loads(json.dumps(self.to_dict(), default=str))
-        found = {f.name: (stored.get(f.name, dataclasses.MISSING), wanted[f.name]) for f in fields(self)
-                 if f.metadata.get("affects_results", True)
-                 and f.metadata.get("only_for") in (None, getattr(self, "algorithm", None))}
-        return {name: pair for name, pair in found.items() if pair[0] != pair[1]}
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
-    @classmethod
-    def check_keys(cls, values: Mapping, where: str = "") -> None:
-        """Refuse keys that are not fields, naming them and the fields there are."""
-        if unknown := sorted(set(values) - set(cls.field_names())):
-            prefix = f"{where}: " if where else ""
-            raise ValueError(f"{prefix}unknown {cls.__name__} key(s) {', '.join(map(repr, unknown))}; "
-                             f"its fields: {', '.join(cls.field_names())}")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any], where: str = ""):
-        cls.check_keys(values, where)
-        try:
-            return cls(**values)
-        except ValueError as exc:
-            raise ValueError(f"{where}: {exc}" if where else str(exc)) from None
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        """``{field: help text}``, for command lines and widgets."""
-        return {f.name: f.metadata.get("help", "") for f in fields(cls)}
-
-    @classmethod
-    def choices(cls, name: str) -> list | None:
-        """The allowed values of field ``name`` (from its registry), or None where any value of its type goes."""
-        found = {f.name: f for f in fields(cls)}[name].metadata.get("choices")
-        return list(found()) if found else None
-
-
-@functools.cache
-def _hints(cls) -> dict:
-    return get_type_hints(cls)
-
+from . import registry
+from .fields import Config, setting
+from .prompts import TEMPLATES
+from .trl_args import trl_problems
 
 # ----------------------------------------------------------------------------- training
 
@@ -263,7 +47,8 @@ class TrainConfig(Config):
 
     # What to train
     model: str = setting("Qwen2.5-Math-1.5B", "a registered name (rlvr.models.MODELS), a hub id or a local folder")
-    dataset: str = setting("dsr_sub", "the training set (and the pool the examples come from)", choices=_datasets)
+    dataset: str = setting("dsr_sub", "the training set (and the pool the examples come from)",
+                           choices=registry.DATASETS)
     data_source: str | None = setting(None, "a local data file or folder (else $RLVR_DATA_DIR, else the hub)")
     limit: int | None = setting(None, "the first N problems of the dataset only (a smaller pool)")
     examples: list[str] | None = setting(None, "ids of the 1-/few-shot examples; None: the whole dataset (or pool)")
@@ -273,10 +58,10 @@ class TrainConfig(Config):
     answer: str | None = setting(None, "the label of the free-text problem")
     label: str | None = setting(None, "override the label of the chosen example(s) (Tab. 5 rows 11-13)")
     label_noise: float = setting(0.0, "share of labels made wrong (Tab. 17)")
-    reward: str = setting("outcome", "the reward function (rlvr.rewards.REWARDS)", choices=_reward_names)
+    reward: str = setting("outcome", "the reward function (rlvr.rewards.REWARDS)", choices=registry.REWARDS)
     reward_p: float = setting(0.5, "reward: random only: the probability of a reward of 1 per rollout")
     # GRPO (and PPO)
-    algorithm: str = setting("grpo", "the RL algorithm (ALGORITHMS: grpo, ppo)", choices=lambda: ALGORITHMS)
+    algorithm: str = setting("grpo", "the RL algorithm (ALGORITHMS: grpo, ppo)", choices=registry.ALGORITHMS)
     prompts_per_step: int = setting(128, "rollout batch in prompts; a 1-shot set is its example repeated this often")
     rollouts_per_prompt: int = setting(8, "rollouts per prompt: the GRPO group size")
     temperature: float = setting(0.6, "sampling temperature of the rollouts")
@@ -291,7 +76,7 @@ class TrainConfig(Config):
     pg_loss_coef: float = setting(1.0, "scale of the policy-gradient loss; 0: entropy/KL-only training (Tab. 5); "
                                        "0 with a negative entropy_coef: entropy minimisation without reward")
     advantage_sign: str = setting("all", "which rollouts the policy gradient trains on (ADVANTAGE_SIGNS: all, "
-                                         "positive = PSR, negative = NSR)", choices=lambda: ADVANTAGE_SIGNS)
+                                         "positive = PSR, negative = NSR)", choices=registry.ADVANTAGE_SIGNS)
     clip_epsilon: float = setting(0.2, "PPO clip range of the importance ratio")
     gamma: float = setting(1.0, "PPO only: discount of GAE (verl's default for the paper's runs)", only_for="ppo")
     gae_lambda: float = setting(1.0, "PPO only: GAE's lambda (verl's default: advantages = return - value)",
@@ -302,7 +87,7 @@ class TrainConfig(Config):
                                      "in the value loss (verl's cliprange_value)", only_for="ppo")
     kl_penalty: str = setting("loss", "where the KL term (beta) goes (KL_PENALTIES: loss, the actor's k3 loss; "
                                       "reward, PPO only: in the token rewards, verl's PPO default)",
-                              choices=lambda: KL_PENALTIES, only_for="ppo")
+                              choices=registry.KL_PENALTIES, only_for="ppo")
     clip_epsilon_high: float | None = setting(
         None, "upper clip range of the ratio; None: clip_epsilon (symmetric, the paper's); e.g. 0.28: DAPO's "
               "clip-higher (said explicitly to TRL: Unsloth would otherwise set 0.28 with the dapo loss)")
@@ -315,10 +100,10 @@ class TrainConfig(Config):
     seed: int = setting(0, "seed of sampling, shuffling and label noise")
     save_every: int = setting(20, "a checkpoint every this many rollout steps")
     output_dir: str = setting("outputs/runs/default", "the run folder", affects_results=False)
-    backend: str = setting("auto", "how rollouts are generated (rlvr.backends.TRAINING_BACKENDS)",
-                           choices=_training_backends)
+    backend: str = setting("auto", "how rollouts are generated (rlvr.registry.TRAINING_BACKENDS)",
+                           choices=registry.TRAINING_BACKENDS)
     vllm_mode: str = setting("colocate", "vLLM inside each training process, or a `trl vllm-serve` server",
-                             choices=lambda: VLLM_MODES)
+                             choices=registry.VLLM_MODES)
     vllm_server_host: str = setting("0.0.0.0", "server mode: where `trl vllm-serve` listens", affects_results=False)
     vllm_server_port: int = setting(8000, "server mode: its port", affects_results=False)
     lora_rank: int = setting(0, "LoRA rank, Unsloth path only (a deviation from the paper's full fine-tuning)")
@@ -391,9 +176,7 @@ class TrainConfig(Config):
         if self.example_rank is not None and (self.example_rank < 1 or not self.history_file):
             problems.append("example_rank: needs a rank >= 1 and a history_file to rank by")
         if self.trl:
-            from .train import trl_problems  # imports TRL: only paid for where TRL knobs are used
-
-            problems += trl_problems(self)
+            problems += trl_problems(self)  # imports TRL: only paid for where TRL knobs are used
         return problems
 
 
@@ -417,16 +200,16 @@ class EvalConfig(Config):
     """What to evaluate and how; defaults are the paper's protocol. ``None`` fields take
     each benchmark's own value from the protocol (``PAPER_DECODING``)."""
 
-    benchmarks: list[str] = setting(help="evaluation sets (registered datasets)", factory=_benchmarks,
-                                    choices=_datasets)
+    benchmarks: list[str] = setting(help="evaluation sets (registered datasets)",
+                                    factory=lambda: list(registry.EVAL_BENCHMARKS), choices=registry.DATASETS)
     n_samples: int | None = setting(None, "samples per problem (default: 1 greedy; avg@8 on AIME/AMC)")
     temperature: float | None = setting(None, "sampling temperature (default: 0 greedy; 0.6 for avg@8)")
     top_p: float = setting(1.0, "nucleus sampling")
     max_new_tokens: int = setting(3072, "most tokens an answer may have")
     seed: int = setting(0, "sampling seed")
     template: str | None = setting(None, "prompt template (default: the model's own, rlvr.prompts.TEMPLATES)",
-                                   choices=_templates)
-    backend: str = setting("auto", "generation backend (rlvr.backends.BACKENDS)", choices=_eval_backends,
+                                   choices=TEMPLATES)
+    backend: str = setting("auto", "generation backend (rlvr.registry.BACKENDS)", choices=registry.BACKENDS,
                            affects_results=False)
     dtype: str | None = setting(None, "weights' dtype (default: the dtype the base model ships in)")
     limit: int | None = setting(None, "the first N problems of each benchmark")

@@ -26,11 +26,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
+import pandas as pd
 from datasets import Dataset
 
-from . import env
+from . import env, registry
 from .grading import extract_boxed, gold_answer
-from .prompts import TRAIN_SUFFIX
+from .labels import corrupt_labels, override_label
+from .prompts import TRAIN_SUFFIX, training_messages
+from .registry import implementations
+from .selection import load_history, rank_examples
+from .toyworld import make_split
 
 DATA_DIR_ENV = env.DATA_DIR
 
@@ -93,7 +99,6 @@ def normalize_row(row: dict, index: int, kind: str = "math") -> dict:
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    description: str
     hub_id: str | None = None
     hub_config: str | None = None
     hub_split: str = "test"
@@ -105,8 +110,6 @@ class DatasetSpec:
 
 def _toy(split: str) -> Callable[[], list[dict]]:
     def load() -> list[dict]:
-        from .toyworld import make_split
-
         return [
             {
                 "id": p["id"],
@@ -122,27 +125,25 @@ def _toy(split: str) -> Callable[[], list[dict]]:
     return load
 
 
-def _spec(name, description, hub_id=None, local=(), **kw) -> DatasetSpec:
-    return DatasetSpec(name, description, hub_id=hub_id, local=tuple(local), **kw)
+def _spec(name, hub_id=None, local=(), **kw) -> DatasetSpec:
+    return DatasetSpec(name, hub_id=hub_id, local=tuple(local), **kw)
 
 
 # Hub ids are the ones lighteval / open-r1 / verl use; revisions are commits
 # seen pinned in public code (docs/data.md says where), None where none was.
-DATASETS: dict[str, DatasetSpec] = {
+DATASETS: dict[str, DatasetSpec] = implementations(registry.DATASETS, {
     spec.name: spec
     for spec in [
-        _spec("toy-train", "embedded miniature math world, 2000 training problems", generate=_toy("train")),
-        _spec("toy-test", "embedded miniature math world, 500 held-out problems", generate=_toy("test")),
+        _spec("toy-train", generate=_toy("train")),
+        _spec("toy-test", generate=_toy("test")),
         _spec(
             "math500",
-            "MATH500 (Lightman et al.), 500 problems, subject and level",
             "HuggingFaceH4/MATH-500",
             ["eval/math500/test.jsonl"],
             revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be",
         ),
         _spec(
             "aime24",
-            "AIME 2024, 30 problems",
             "HuggingFaceH4/aime_2024",
             ["eval/aime24/test.jsonl"],
             hub_split="train",
@@ -150,7 +151,6 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         _spec(
             "aime25",
-            "AIME 2025, 30 problems",
             "yentinglin/aime_2025",
             ["eval/aime25/test.jsonl"],
             hub_split="train",
@@ -158,21 +158,18 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         _spec(
             "amc23",
-            "AMC 2023, 40 problems (answers are floats such as 27.0)",
             "math-ai/amc23",
             ["eval/amc23/test.jsonl"],
             revision="80815d37005feb82cd7f8fbc6901d5d3eff43057",
         ),
         _spec(
             "minerva_math",
-            "Minerva Math, 272 problems (answer: last box of the solution)",
             "math-ai/minervamath",
             ["eval/minerva_math/test.jsonl"],
             revision="ee46ddc498933b1977577953250ca5c66be64f96",
         ),
         _spec(
             "olympiadbench",
-            "OlympiadBench, 675 English open-ended math problems",
             "Hothan/OlympiadBench",
             ["eval/olympiadbench/test.jsonl"],
             hub_config="OE_TO_maths_en_COMP",
@@ -181,7 +178,6 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         _spec(
             "arc_easy",
-            "ARC-Easy (multiple choice), 2376 test questions",
             "allenai/ai2_arc",
             ["eval/arc_easy/test.jsonl"],
             hub_config="ARC-Easy",
@@ -190,7 +186,6 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         _spec(
             "arc_challenge",
-            "ARC-Challenge (multiple choice), 1172 test questions",
             "allenai/ai2_arc",
             ["eval/arc_challenge/test.jsonl"],
             hub_config="ARC-Challenge",
@@ -199,7 +194,6 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         _spec(
             "math_train",
-            "MATH (Hendrycks) training split, 7500 problems",
             "DigitalLearningGmbH/MATH-lighteval",
             ["train/math_train.parquet", "train/math_train.jsonl"],
             hub_config="default",
@@ -208,7 +202,6 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         _spec(
             "deepscaler",
-            "DeepScaleR-Preview, 40315 problems",
             "agentica-org/DeepScaleR-Preview-Dataset",
             ["train/deepscaler.parquet", "train/deepscaler.jsonl"],
             hub_split="train",
@@ -216,15 +209,13 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         _spec(
             "dsr_sub",
-            "DSR-sub: the paper's 1209-example subset of DeepScaleR-Preview (reference row schema)",
             "ypwang61/One-Shot-RLVR-Datasets",
             ["train/dsr_sub.parquet"],
             hub_split="dsr_sub",
         ),
     ]
-}
-
-EVAL_BENCHMARKS = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")
+}, "datasets")
+EVAL_BENCHMARKS = registry.EVAL_BENCHMARKS
 
 
 def _read_file(path: Path) -> list[dict]:
@@ -236,8 +227,6 @@ def _read_file(path: Path) -> list[dict]:
         data = json.loads(path.read_text())
         return data if isinstance(data, list) else data.get("data", data.get("rows", []))
     if suffix == ".parquet":
-        import pandas as pd
-
         return pd.read_parquet(path).to_dict("records")
     raise ValueError(f"cannot read {path}: expected a .jsonl, .json or .parquet file")
 
@@ -286,7 +275,6 @@ def _raw_rows(spec: DatasetSpec, source: str | os.PathLike | None) -> list[dict]
     if spec.hub_id is None:
         looked.append("the hub: this dataset has no hub id; it needs a local copy")
         raise _missing(spec, looked, None)
-    import datasets
 
     looked.append(f"the Hugging Face hub: {spec.hub_id}" + (f" ({spec.hub_config})" if spec.hub_config else ""))
     try:
@@ -332,16 +320,12 @@ def load_dataset(
 
 def choose_examples(cfg) -> Dataset:
     """The training examples of a ``TrainConfig``, labels already overridden or corrupted as configured."""
-    from .labels import corrupt_labels, override_label
-
     if cfg.problem is not None:
         data = Dataset.from_list([{"id": "custom", "problem": cfg.problem, "answer": str(cfg.answer)}])
     else:
         data = load_dataset(cfg.dataset, cfg.data_source, limit=cfg.limit)
         ids = cfg.examples
         if cfg.example_rank is not None:
-            from .selection import load_history, rank_examples
-
             ranking = rank_examples(load_history(cfg.history_file))
             ids = [ranking[cfg.example_rank - 1]]
         if ids is not None:
@@ -360,8 +344,6 @@ def training_dataset(cfg) -> Dataset:
     fill the batch: k examples get ``prompts_per_step // k`` copies each, as the
     reference code's ``pi1_r128`` (128 copies) and 2-shot (64 + 64) files.
     """
-    from .prompts import training_messages
-
     examples = choose_examples(cfg)
     rows = [
         {"prompt": training_messages(r["problem"]), "answer": r["answer"], "example_id": str(r["id"])}

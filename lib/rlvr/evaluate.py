@@ -6,51 +6,33 @@ AIME24, AIME25 and AMC23 (each problem tiled 8 times in block order and
 sampled once per copy); at most 3072 new tokens; seed 0; the ``eval`` grading
 protocol. Everything can be overridden in ``EvalConfig``.
 
-Results are one row per (benchmark, problem, sample); ``summarize`` gives the
-per-benchmark, per-subject and 6-benchmark-average tables, and pass@k
-(``pass_at_k``, the unbiased estimator) where a problem has several samples.
+Results are one row per (benchmark, problem, sample); ``rlvr.analysis`` reduces
+them (``summarize``: the per-benchmark, per-subject and 6-benchmark-average tables,
+and pass@k where a problem has several samples; ``select_checkpoint``).
 """
 
 from __future__ import annotations
 
 import json
-import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from .analysis import score
-from .backends import Backend, get_backend
+from .analysis import summarize
+from .backends import Backend, get_backend, vllm_usable
 from .config import EvalConfig
 from .data import load_dataset
 from .grading import extract_answer, grade_many
 from .models import eval_dtype_for, eval_template_for, resolve
+from .provenance import environment
 from .rundir import EVAL_DIR, checkpoints, eval_step_dir
-from .toyworld.profile import RUN_ON_MARK
+from .textfeatures import ends_in_repetition, reflection_counts, runs_on
 
-# The paper's self-reflection words (Fig. 4); any inflection counts: "recalculating" is a recalculation.
-REFLECTION_WORDS = {"rethink": "rethink", "recheck": "recheck", "recalculate": "recalculat"}
 # Bumped when the table's columns change: saved evaluations of another version are redone.
 TABLE_VERSION = 2
-
-
-def ends_in_repetition(text: str, min_repeats: int = 3, max_period: int = 100) -> bool:
-    """True when the text ends with one chunk (1-100 characters) repeated at least 3 times."""
-    tail = text[-min_repeats * max_period :]
-    for period in range(1, max_period + 1):
-        span = period * min_repeats
-        if span > len(tail):
-            break
-        chunk = tail[-period:]
-        if chunk.strip() and tail[-span:] == chunk * min_repeats:
-            return True
-    return False
-
-
-def reflection_counts(text: str) -> dict[str, int]:
-    lower = text.lower()
-    return {word: len(re.findall(r"\b" + stem, lower)) for word, stem in REFLECTION_WORDS.items()}
 
 
 def _template_for(model: str, config: EvalConfig) -> str:
@@ -106,7 +88,7 @@ def evaluate(
                     "strict": bool(ok_strict),
                     "n_tokens": gen.n_tokens,
                     "has_box": extract_answer(gen.text, "train") is not None,
-                    "run_on": RUN_ON_MARK in gen.text,
+                    "run_on": runs_on(gen.text),
                     "finished": gen.finished,
                     "truncated": not gen.finished,
                     "ends_in_repetition": ends_in_repetition(gen.text),
@@ -122,71 +104,8 @@ def evaluate(
     return table
 
 
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """The unbiased estimate of pass@k from ``n`` samples of which ``c`` are right:
-    1 - C(n - c, k) / C(n, k) (Chen et al. 2021), as a running product (no large binomials)."""
-    if not 0 <= c <= n or not 1 <= k <= n:
-        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
-    if n - c < k:
-        return 1.0
-    miss = 1.0
-    for i in range(n - c + 1, n + 1):
-        miss *= 1.0 - k / i
-    return 1.0 - miss
-
-
-def pass_at(table: pd.DataFrame, metric: str = "correct") -> pd.DataFrame:
-    """pass@k for k = 1, 2, 4, ... up to the samples per problem: ``pass_at_k`` per problem
-    from its samples' ``metric``, averaged over problems; one row per (step, benchmark, k)."""
-    keys = [k for k in ("step",) if k in table.columns] + ["benchmark"]
-    per_problem = table.groupby(keys + ["problem_id"], sort=False)[metric].agg(n="size", c="sum").reset_index()
-    rows = []
-    for group, problems in per_problem.groupby(keys, sort=False):
-        n = int(problems["n"].min())  # every problem has its n samples
-        k = 1
-        while k <= n:
-            estimate = sum(pass_at_k(n, int(c), k) for c in problems["c"]) / len(problems)
-            rows.append({**dict(zip(keys, group)), "k": k, "n": n, "pass_at_k": estimate})
-            k *= 2
-    return pd.DataFrame(rows)
-
-
-def summarize(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """``per_benchmark`` (each score of ``analysis.SCORES``, a mean over problems and
-    samples, i.e. avg@n for ``eval``), ``per_subject`` (MATH500 subjects, or toy domains)
-    and ``average`` (the 6-benchmark mean of ``eval`` the paper reports, over the
-    benchmarks present)."""
-    keys = [k for k in ("step",) if k in table.columns]
-    per_benchmark = score(table, keys + ["benchmark"], sort=False)
-    extra = (
-        table.groupby(keys + ["benchmark"], sort=False)
-        .agg(
-            problems=("problem_id", "nunique"),
-            samples=("sample", "nunique"),
-            **{w: (w, "sum") for w in REFLECTION_WORDS},
-        )
-        .reset_index()
-    )
-    per_benchmark = per_benchmark.merge(extra, on=keys + ["benchmark"])
-    subjects = table[table["subject"].notna() & table["benchmark"].isin(["math500", "toy-test"])]
-    per_subject = score(subjects, keys + ["benchmark", "subject"])
-    average = (
-        per_benchmark.groupby(keys, sort=False)
-        .agg(average=("eval", "mean"), benchmarks=("benchmark", "nunique"))
-        .reset_index()
-        if keys
-        else pd.DataFrame([{"average": per_benchmark["eval"].mean(), "benchmarks": len(per_benchmark)}])
-    )
-    summaries = {"per_benchmark": per_benchmark, "per_subject": per_subject, "average": average}
-    if table["sample"].nunique() > 1:
-        summaries["pass_at"] = pass_at(table)
-    return summaries
-
-
 def save_evaluation(table: pd.DataFrame, out_dir: str | Path, config: EvalConfig, extra: dict | None = None) -> Path:
     """Write the table, its summaries and the exact config/versions beside them."""
-    from .provenance import environment
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in summarize(table).items():
@@ -248,17 +167,12 @@ def _evaluate_step(model: str, config: EvalConfig, step: int, step_dir: Path, pr
 
 
 def uses_vllm(config: EvalConfig) -> bool:
-    from .backends import vllm_usable
-
     return config.backend == "vllm" or (config.backend == "auto" and vllm_usable())
 
 
 def _evaluate_in_child(model: str, config: EvalConfig, step: int, step_dir: Path) -> None:
     """``_evaluate_step`` in a fresh Python process (``python -m rlvr.evaluate``); fails with the
     end of its output if it does."""
-    import subprocess
-    import sys
-
     step_dir.mkdir(parents=True, exist_ok=True)
     request = step_dir / "request.json"
     request.write_text(json.dumps({"model": model, "step": step, "config": config.to_dict()}, default=str))
@@ -290,23 +204,7 @@ def _same_config(step_dir: Path, config: EvalConfig) -> bool:
     return not config.differences(stored) and meta.get("table_version") == TABLE_VERSION
 
 
-def select_checkpoint(table: pd.DataFrame) -> pd.DataFrame:
-    """The paper's checkpoint (best 6-benchmark average, an oracle choice on the
-    test sets) beside the last one, per benchmark, so the selection's share of a
-    result is visible."""
-    summary = summarize(table)
-    per_benchmark = summary["per_benchmark"].pivot(index="step", columns="benchmark", values="eval")
-    per_benchmark["average"] = summary["average"].set_index("step")["average"]
-    candidates = per_benchmark.drop(index=0, errors="ignore") if len(per_benchmark) > 1 else per_benchmark
-    best, last = candidates["average"].idxmax(), candidates.index.max()
-    picked = per_benchmark.loc[[best, last]].copy()
-    picked.insert(0, "checkpoint", ["best average (paper)", "last"])
-    return picked.reset_index()
-
-
 if __name__ == "__main__":  # one step of a series, in a process of its own (_evaluate_in_child)
-    import sys
-
     request = json.loads(Path(sys.argv[1]).read_text())
     _evaluate_step(request["model"], EvalConfig.from_dict(request["config"]), request["step"],
                    Path(sys.argv[1]).parent, progress=False)

@@ -1,37 +1,53 @@
-"""Where a sweep's runs execute, and on which GPUs: this machine, or a SLURM cluster.
+"""Where jobs execute, and on which GPUs: this machine, or a SLURM cluster; and where each job stands.
 
-``local`` (the default): the runs execute here, each in its own kernel. With GPUs, each run
-takes ``gpus_per_run`` of them: the visible GPUs are cut into disjoint sets, a run gets a set
-as its ``CUDA_VISIBLE_DEVICES`` and gives it back when it ends, and no more runs go at once than
-there are sets. ``slurm``: each run is one SLURM job, submitted through submitit, with the sweep
-file's ``slurm:`` section (partition, CPUs, memory, time limit, extra sbatch options, set-up
-lines) and ``gpus_per_run`` GPUs; the job executes the same notebook into the same run folder,
-so resuming a sweep and its ``summary.csv`` do not depend on the executor.
+``execute_jobs`` takes any list of jobs (``rlvr.runner.Job``: one sweep's, or several sweeps' as
+``rlvr reproduce`` gives it) and executes each through ``rlvr.runner.execute_job``.
 
-A run with several GPUs trains with one process per GPU: ``train_run`` (``rlvr.runs``)
-sees ``RLVR_TRAIN_PROCESSES`` in its environment and starts ``rlvr train`` through
-``accelerate launch`` with that many processes and the sweep's accelerate config
-(``configs/accelerate/``); everything else in the notebook (evaluation, tables) runs in the
-kernel as before.
+``local`` (the default): the jobs execute here, each in its own kernel. With GPUs, each job takes
+``gpus_per_run`` of them: the visible GPUs are cut into disjoint sets, a job gets a set as its
+``CUDA_VISIBLE_DEVICES`` and gives it back when it ends, and no more jobs go at once than there are
+sets. ``slurm``: each job is one SLURM job, submitted through submitit, with its sweep file's
+``slurm:`` section (partition, CPUs, memory, time limit, extra sbatch options, set-up lines) and
+``gpus_per_run`` GPUs, optionally after other SLURM jobs have ended; it executes the same notebook
+into the same folder, so resuming and the summaries do not depend on the executor.
 
-``RLVR_GPUS`` stands in for the machine's GPUs (a count, ``4``, or device ids, ``0,1,2,3``):
-what the runner hands out can be checked on a machine without any.
+A job with several GPUs trains with one process per GPU: ``train_run`` (``rlvr.runs``) sees
+``RLVR_TRAIN_PROCESSES`` in its environment and starts ``rlvr train`` through ``accelerate launch``
+with that many processes and the job's accelerate config (``configs/accelerate/``); everything else
+in the notebook (evaluation, tables) runs in the kernel as before.
+
+``RLVR_GPUS`` stands in for the machine's GPUs (a count, ``4``, or device ids, ``0,1,2,3``): what
+the executor hands out can be checked on a machine without any.
+
+``job_states`` says where any list of jobs stands, whichever executor ran them, from their folders
+and ``squeue`` (not ``sacct``: clusters without job accounting work too).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import queue
+import shutil
+import subprocess
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import env as env_names
+from .rundir import NOTEBOOK, SLURM_RECORD, RunBusy, exclusive, read_job_record
+from .runner import Job, execute_job
 
 EXECUTORS = ("local", "slurm")
 DEFAULT_ACCELERATE_CONFIG = "configs/accelerate/deepspeed_zero3.yaml"  # docs/gpu.md: the 8-GPU recipe
 
 
 def visible_gpus() -> list[str]:
-    """The GPUs runs here may use: ``$RLVR_GPUS``, else ``$CUDA_VISIBLE_DEVICES``, else every CUDA device."""
+    """The GPUs jobs here may use: ``$RLVR_GPUS``, else ``$CUDA_VISIBLE_DEVICES``, else every CUDA device."""
     given = os.environ.get(env_names.GPUS)
     if given is not None:
         given = given.strip()
@@ -41,7 +57,7 @@ def visible_gpus() -> list[str]:
     if os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
         return [g.strip() for g in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if g.strip()]
     try:
-        import torch
+        import torch  # noqa: PLC0415 - seconds to import: only asked where no variable names the GPUs
 
         return [str(i) for i in range(torch.cuda.device_count())]
     except ImportError:
@@ -49,7 +65,7 @@ def visible_gpus() -> list[str]:
 
 
 def default_gpus_per_run() -> int:
-    """1 where there is a GPU, 0 (CPU runs) where there is none."""
+    """1 where there is a GPU, 0 (CPU jobs) where there is none."""
     return 1 if visible_gpus() else 0
 
 
@@ -65,8 +81,8 @@ def device_sets(gpus: list[str], per_run: int) -> list[str]:
     return [",".join(gpus[i:i + per_run]) for i in range(0, len(gpus) - per_run + 1, per_run)]
 
 
-def run_environment(devices: str | None, per_run: int, accelerate_config: str | None) -> dict[str, str]:
-    """What a run's kernel gets in its environment beyond this process's own."""
+def job_environment(devices: str | None, per_run: int, accelerate_config: str | None) -> dict[str, str]:
+    """What a job's kernel gets in its environment beyond this process's own."""
     env = {}
     if devices is not None:
         env["CUDA_VISIBLE_DEVICES"] = devices
@@ -89,14 +105,146 @@ def training_command(params_file: str | Path, processes: int, accelerate_config:
             "--num_processes", str(processes), *train]
 
 
+@contextmanager
+def kernels_share_cores(workers: int) -> Iterator[None]:
+    """With several notebooks at once, their kernels (which inherit this environment) share
+    the cores: each trains its own conditions one at a time (``$RLVR_PARALLEL=1``)."""
+    before = os.environ.get(env_names.PARALLEL)
+    if workers > 1 and before is None:
+        os.environ[env_names.PARALLEL] = "1"
+    try:
+        yield
+    finally:
+        if workers > 1 and before is None:
+            os.environ.pop(env_names.PARALLEL, None)
+
+
+@dataclass
+class JobOutcome:
+    job: Job
+    error: str | None = None  # executed here: why it failed (None: it succeeded)
+    slurm_job: str | None = None  # submitted to SLURM: its job id
+
+
+def execute_jobs(jobs: Sequence[Job], executor: str = "local", parallel: int | None = None,
+                 gpus_per_run: int | None = None, labels: Sequence[str] | None = None, after: Sequence[str] = (),
+                 started: Callable[[Job], None] | None = None,
+                 finished: Callable[[Job, str | None], None] | None = None) -> list[JobOutcome]:
+    """Execute ``jobs`` (from one sweep or several), one outcome each, in their order.
+
+    ``local``: here, ``parallel`` at once (default: one per free set of ``gpus_per_run`` GPUs, or 1
+    on a CPU), each printing its start and end under its label (default ``[i/n]``); ``started`` and
+    ``finished`` are called around each (from the pool's threads). ``slurm``: each is submitted as
+    a SLURM job that starts once the SLURM jobs ``after`` have ended, and this returns once they are
+    submitted. ``gpus_per_run``: default 1 where there is a GPU, 0 where there is none."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if parallel is not None and parallel < 1:
+        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    per_run = default_gpus_per_run() if gpus_per_run is None else gpus_per_run
+    if executor == "slurm":
+        return submit_slurm(jobs, per_run, after)
+    sets = device_sets(visible_gpus(), per_run)  # [] on a CPU: jobs take no GPU
+    workers = parallel or max(1, len(sets))
+    if sets:
+        workers = min(workers, len(sets))  # never more jobs than free sets
+    labels = labels or [f"[{i}/{len(jobs)}]" for i in range(1, len(jobs) + 1)]
+    free: queue.Queue = queue.Queue()
+    for devices in sets:
+        free.put(devices)
+
+    def execute(i: int) -> JobOutcome:
+        job = jobs[i]
+        devices = free.get() if sets else None
+        try:
+            if started:
+                started(job)
+            error = execute_job(job, job_environment(devices, per_run, job.accelerate_config), labels[i])
+        finally:
+            if devices is not None:
+                free.put(devices)
+        if finished:
+            finished(job, error)
+        return JobOutcome(job, error)
+
+    with kernels_share_cores(workers), ThreadPoolExecutor(max_workers=workers) as pool:
+        # Each papermill execution starts its own kernel process; threads only wait on them.
+        return list(pool.map(execute, range(len(jobs))))
+
+
+# ----------------------------------------------------------------------------- where jobs stand
+
+
+STATES = ("done", "running", "pending", "failed", "not started")
+
+
+@dataclass
+class JobState:
+    state: str  # one of STATES
+    slurm_job: str | None = None  # the SLURM job id, for jobs submitted there
+    detail: str = ""  # why it failed: the error and the log's last lines
+
+
+def _tail(path: str | Path | None, lines: int = 8) -> str:
+    if not path or not Path(path).is_file():
+        return ""
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+
+
+def _held(folder: Path) -> bool:
+    try:
+        with exclusive(folder):
+            return False
+    except RunBusy:
+        return True
+
+
+def _slurm_record(job: Job) -> dict:
+    path = job.out_dir / SLURM_RECORD
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def job_states(jobs: Sequence[Job]) -> list[JobState]:
+    """Each job's state, in their order, whichever executor ran it: ``done``; ``running`` (its folder
+    is held by a live process here, or its SLURM job runs); ``pending`` (its SLURM job waits in the
+    queue); ``failed``, with the error and the end of its log; ``not started``."""
+    records = [_slurm_record(job) for job in jobs]
+    queued = slurm_queue() if any(records) else {}
+    states = []
+    for job, record in zip(jobs, records):
+        slurm_job = record.get("job")
+        outcome = read_job_record(job.out_dir) or {}
+        log = _tail(record.get("stderr"))
+        if job.complete:
+            states.append(JobState("done", slurm_job))
+        elif slurm_job in queued:
+            states.append(JobState("pending" if queued[slurm_job] == "PENDING" else "running", slurm_job))
+        elif job.out_dir.is_dir() and _held(job.out_dir):
+            states.append(JobState("running", slurm_job))
+        elif outcome.get("status") == "failed":
+            states.append(JobState("failed", slurm_job, (outcome.get("error") or "") + ("\n" + log if log else "")))
+        elif slurm_job:
+            why = f"SLURM job {slurm_job} ended without finishing the notebook (cancelled, killed, or out of time)"
+            states.append(JobState("failed", slurm_job, why + ("\n" + log if log else "")))
+        elif (job.out_dir / NOTEBOOK).is_file():
+            states.append(JobState("failed", None, "interrupted: the notebook started and never finished"))
+        else:
+            states.append(JobState("not started"))
+    return states
+
+
+def live_jobs(jobs: Sequence[Job]) -> dict[Path, str | None]:
+    """The jobs queued or running now (not to be started twice), by folder: their SLURM job id,
+    or None where a process here holds the folder."""
+    return {job.out_dir: state.slurm_job for job, state in zip(jobs, job_states(jobs))
+            if state.state in ("pending", "running")}
+
+
 # ----------------------------------------------------------------------------- SLURM, through submitit
 
 
 def slurm_queue() -> dict[str, str]:
     """The jobs in the SLURM queue now: {job id: state (PENDING, RUNNING, ...)}."""
-    import shutil
-    import subprocess
-
     if shutil.which("squeue") is None:
         raise RuntimeError("squeue not found: --executor slurm needs SLURM's client commands on this machine")
     listed = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True, timeout=60)
@@ -116,48 +264,45 @@ def _sbatch_options(lines: list[str]) -> dict:
     return options
 
 
-def submit_slurm(sweep, runs, gpus_per_run: int) -> dict[str, str]:
-    """Submit each run as one SLURM job (submitit); returns {run name: job id}.
+def submit_slurm(jobs: Sequence[Job], gpus_per_run: int, after: Sequence[str] = ()) -> list[JobOutcome]:
+    """Submit each job as one SLURM job (submitit), to start once the SLURM jobs ``after`` have ended.
 
-    The job executes the notebook into the run's folder exactly as ``--executor local`` does, and
-    beside it ``slurm.json`` records the job id and its log files (submitit's, under
-    ``outputs/<sweep>/.slurm/<job id>/``) for ``rlvr sweep FILE --status``."""
-    import json
-    from datetime import datetime, timezone
+    The SLURM job executes the notebook into the job's folder exactly as ``--executor local`` does,
+    and beside it ``slurm.json`` records the SLURM job id and its log files (submitit's, under
+    ``outputs/<sweep>/.slurm/<job id>/``) for ``job_states``."""
+    import submitit  # noqa: PLC0415 - only for --executor slurm
 
-    import submitit
+    outcomes = []
+    for job in jobs:
+        section, sweep_dir = dict(job.slurm), job.out_dir.parent
+        executor = submitit.SlurmExecutor(folder=sweep_dir / ".slurm" / "%j")
+        parameters = {"time": section.get("time", 24 * 60),  # submitit's own default (5 minutes) ends jobs early
+                      "job_name": f"rlvr:{sweep_dir.name}:{job.name}"}
+        for key in ("partition", "cpus_per_task", "mem", "setup"):
+            if key in section:
+                parameters[key] = section[key]
+        if gpus_per_run:
+            parameters["gpus_per_node"] = gpus_per_run
+        if after:
+            parameters["dependency"] = "afterany:" + ":".join(after)
+        if section.get("sbatch"):
+            parameters["additional_parameters"] = _sbatch_options(section["sbatch"])
+        executor.update_parameters(**parameters)
+        env = job_environment(None, gpus_per_run, job.accelerate_config)  # SLURM sets CUDA_VISIBLE_DEVICES
+        submitted = executor.submit(run_job, job, env)
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        record = {"job": str(submitted.job_id), "submitted": datetime.now(timezone.utc).isoformat(),
+                  "stdout": str(submitted.paths.stdout), "stderr": str(submitted.paths.stderr)}
+        (job.out_dir / SLURM_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+        print(f"  submitted {job.name}: SLURM job {submitted.job_id}", flush=True)
+        outcomes.append(JobOutcome(job, slurm_job=str(submitted.job_id)))
+    return outcomes
 
-    section = dict(sweep.slurm)
-    executor = submitit.SlurmExecutor(folder=sweep.out_dir / ".slurm" / "%j")
-    parameters = {"time": section.get("time", 24 * 60)}  # submitit's own default (5 minutes) ends runs early
-    for key in ("partition", "cpus_per_task", "mem", "setup"):
-        if key in section:
-            parameters[key] = section[key]
-    if gpus_per_run:
-        parameters["gpus_per_node"] = gpus_per_run
-    if section.get("sbatch"):
-        parameters["additional_parameters"] = _sbatch_options(section["sbatch"])
-    executor.update_parameters(**parameters)
-    env = run_environment(None, gpus_per_run, sweep.accelerate_config)  # SLURM sets CUDA_VISIBLE_DEVICES
-    submitted = {}
-    for run in runs:
-        executor.update_parameters(job_name=f"rlvr:{sweep.name}:{run.name}")
-        job = executor.submit(run_job, sweep, run, env)
-        run.out_dir.mkdir(parents=True, exist_ok=True)
-        record = {"job": str(job.job_id), "submitted": datetime.now(timezone.utc).isoformat(),
-                  "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)}
-        (run.out_dir / "slurm.json").write_text(json.dumps(record, indent=2) + "\n")
-        print(f"  submitted {run.name}: SLURM job {job.job_id}", flush=True)
-        submitted[run.name] = str(job.job_id)
-    return submitted
 
-
-def run_job(sweep, run, env: dict) -> None:
-    """A SLURM job's work: the run's notebook, as ``--executor local`` executes it; fails the job
-    when the notebook fails (its run.json says why)."""
-    from .sweep import _execute
-
+def run_job(job: Job, env: dict) -> None:
+    """A SLURM job's work: the job's notebook, as ``--executor local`` executes it; fails the SLURM
+    job when the notebook fails (its job.json says why)."""
     os.environ.update(env)
-    error = _execute(sweep, run, f"[job {os.environ.get('SLURM_JOB_ID', '?')}]", env)
+    error = execute_job(job, env, f"[job {os.environ.get('SLURM_JOB_ID', '?')}]")
     if error:
-        raise RuntimeError(f"run {run.name} failed: {error}")
+        raise RuntimeError(f"job {job.name} failed: {error}")

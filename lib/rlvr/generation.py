@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from . import fastgen
+
 
 def cpu_threads(requested: int | None = None) -> int:
     """Torch threads for CPU work: as requested, else half the logical cores.
@@ -54,8 +56,6 @@ def generate(
 ) -> list[Generation]:
     """Generate one continuation per prompt; ``temperature == 0`` is greedy. ``fast``:
     sample with ``rlvr.fastgen`` where it covers the model (same outputs, less overhead)."""
-    from . import fastgen
-
     stops = sorted({tokenizer.eos_token_id, *stop_token_ids} - {None})
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
     torch.manual_seed(seed)

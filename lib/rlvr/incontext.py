@@ -11,12 +11,15 @@ one user turn before the question (``rlvr.prompts.few_shot_input``).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
+from .analysis import score
 from .backends import get_backend
 from .data import load_dataset
+from .evaluate import evaluate
 from .grading import grade_many
 from .models import eval_dtype_for, eval_template_for, resolve
 
@@ -71,11 +74,6 @@ def self_demo(model: str, problem: str, answer: str, *, tries: int = 32, tempera
 
 def evaluate_demo_sets(model: str, demo_sets: dict[str, list[Demo]], eval_config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Evaluate ``model`` once per named demo set; returns (scores, evaluation table)."""
-    from dataclasses import replace
-
-    from .analysis import score
-    from .evaluate import evaluate
-
     tables = []
     for name, demos in demo_sets.items():
         table = evaluate(model, replace(eval_config, demos=list(demos)), progress=False)

@@ -21,13 +21,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import pandas as pd
+import seaborn as sns
+from IPython.display import HTML, display
 from transformers import TrainerCallback
+from transformers.utils import logging as hf_logging
 
 from .config import EvalConfig, TrainConfig, preset_configs
 from .env import smoke
+from .plots import training_steps
 from .provenance import environment
-from .rundir import META, SUMMARY
+from .rundir import META, STEPS_LOG, SUMMARY, read_log
 
 SMOKE = smoke()
 # What smoke mode cuts: a few steps, a few problems.
@@ -47,9 +53,6 @@ def project_root(start: str | Path | None = None) -> Path | None:
 def setup() -> Path:
     """Work from the project root (so ``params/`` and ``outputs/`` resolve the same
     under JupyterLab, papermill and nbval) and set the plotting theme."""
-    import seaborn as sns
-    from transformers.utils import logging as hf_logging
-
     # Per-load progress bars and config notices would bury the notebook's own output.
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -122,12 +125,6 @@ class LivePlot(TrainerCallback):
 
     def refresh(self):
         """Redraw from the run's step log (also callable from outside the training loop)."""
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        from .plots import training_steps
-        from .rundir import STEPS_LOG, read_log
-
         rows = read_log(self.run_dir, STEPS_LOG)
         if not rows:
             return
@@ -169,9 +166,6 @@ def settings_panel(
     ``panel.config()`` gives the config with the widgets' values; under papermill
     the widgets are never touched and it returns ``cfg`` unchanged.
     """
-    import ipywidgets as widgets
-    from IPython.display import display
-
     types = {f.name: f.type for f in fields(TrainConfig)}
     help_text = TrainConfig.help()
     controls = {}
@@ -254,8 +248,6 @@ def rollouts_html(rows: pd.DataFrame, columns=ROLLOUT_COLUMNS) -> str:
 
 def show_rollouts(rows: pd.DataFrame, columns=ROLLOUT_COLUMNS):
     """``rollouts_html`` for display in a notebook cell (the last line of a cell shows it)."""
-    from IPython.display import HTML
-
     return HTML(rollouts_html(rows, columns))
 
 
@@ -265,9 +257,6 @@ def rollout_browser(samples: pd.DataFrame, n: int = 4):
     The first step's rollouts are also shown as a static table, so an
     executed notebook (papermill, no one to move the slider) shows start and end.
     """
-    import ipywidgets as widgets
-    from IPython.display import display
-
     steps = sorted(samples["step"].unique())
     if not steps:
         print("no rollouts logged")

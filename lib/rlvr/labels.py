@@ -22,6 +22,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+from datasets import Dataset
 
 from .grading import grade_many
 from .grading.grade import gold_answer
@@ -45,7 +46,6 @@ def _to_frame(data) -> tuple[pd.DataFrame, bool]:
 def _from_frame(df: pd.DataFrame, was_dataset: bool):
     if not was_dataset:
         return df
-    from datasets import Dataset
 
     return Dataset.from_pandas(df, preserve_index=False)
 

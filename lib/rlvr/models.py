@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging
 
 from . import smollm2
 from .toyworld.build import CHECKPOINT as TOY_BASE_DIR
@@ -173,8 +174,6 @@ def model_config(name_or_path: str) -> dict | None:
     if (path / "config.json").is_file():
         return json.loads((path / "config.json").read_text())
     try:
-        from transformers import AutoConfig
-
         return AutoConfig.from_pretrained(str(name_or_path)).to_dict()
     except (OSError, ValueError):
         return None
@@ -184,8 +183,6 @@ def model_config(name_or_path: str) -> dict | None:
 def no_transformers_bars():
     """transformers' own bars ('Loading weights', 'Writing model shards', one per checkpoint) off
     inside: a run's progress is the lab's one bar (``rlvr.progress``); their state is restored after."""
-    from transformers.utils import logging
-
     was_on = logging.is_progress_bar_enabled()
     logging.disable_progress_bar()
     try:

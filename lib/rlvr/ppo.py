@@ -22,7 +22,17 @@ With gamma = lam = 1 this is the Monte-Carlo return minus the value: A_t = r_T -
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import torch
+import torch.distributed as dist
+from transformers import AutoModelForTokenClassification
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.utils import logging
+
+from .models import resolve
+from .trainer import RLVRTrainer, overrides, shaped_advantages
 
 # verl's defaults for the paper's PPO runs (its ppo_trainer.yaml).
 GAMMA, LAM = 1.0, 1.0
@@ -91,16 +101,12 @@ def value_loss(predicted: torch.Tensor, old: torch.Tensor, returns: torch.Tensor
 
 
 def _world() -> int:
-    import torch.distributed as dist
-
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def process_sum(tensor: torch.Tensor) -> torch.Tensor:
     """``tensor`` summed over the training processes (itself in one process)."""
     if _world() > 1:
-        import torch.distributed as dist
-
         tensor = tensor.clone()
         dist.all_reduce(tensor)
     return tensor
@@ -116,8 +122,6 @@ def average_gradients(module: torch.nn.Module) -> None:
     """Each gradient of ``module`` replaced by its mean over the processes, as DDP would: the replicas
     then take the same optimizer step and stay equal."""
     if (world := _world()) > 1:
-        import torch.distributed as dist
-
         for parameter in module.parameters():
             if parameter.grad is not None:
                 dist.all_reduce(parameter.grad)
@@ -127,8 +131,6 @@ def average_gradients(module: torch.nn.Module) -> None:
 def broadcast_parameters(module: torch.nn.Module) -> None:
     """Every process's copy of ``module`` made the first process's (a new value head is random)."""
     if _world() > 1:
-        import torch.distributed as dist
-
         for tensor in [*module.parameters(), *module.buffers()]:
             dist.broadcast(tensor.data, src=0)
 
@@ -137,8 +139,6 @@ def replicas_differ(module: torch.nn.Module) -> bool:
     """Whether the processes' copies of ``module`` differ (compared by a float64 checksum)."""
     if _world() == 1:
         return False
-    import torch.distributed as dist
-
     checksum = torch.stack([p.detach().double().sum() for p in module.parameters()]).sum().reshape(1)
     gathered = [torch.empty_like(checksum) for _ in range(_world())]
     dist.all_gather(gathered, checksum)
@@ -148,30 +148,18 @@ def replicas_differ(module: torch.nn.Module) -> bool:
 # ----------------------------------------------------------------------------- the trainer
 
 
+@contextlib.contextmanager
 def _quiet_loading():
-    import contextlib
-
-    from transformers.utils import logging
-
-    @contextlib.contextmanager
-    def quiet():
-        level = logging.get_verbosity()
-        logging.set_verbosity_error()
-        try:
-            yield
-        finally:
-            logging.set_verbosity(level)
-
-    return quiet()
+    """transformers' warnings silenced inside."""
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
 
 
-def _trainer_base():
-    from .train import RLVRTrainer
-
-    return RLVRTrainer
-
-
-class PPOTrainer(_trainer_base()):
+class PPOTrainer(RLVRTrainer):
     """PPO on the GRPO engine: TRL's generation, rewards, actor loss (clip, KL, entropy), logging,
     checkpoints and vLLM paths, with the GRPO advantages replaced by GAE over a critic's token values.
 
@@ -197,8 +185,6 @@ class PPOTrainer(_trainer_base()):
 
     def __init__(self, *args, config, **kwargs):
         super().__init__(*args, config=config, **kwargs)
-        from .models import resolve
-
         with _quiet_loading():  # transformers reports the value head as missing: it is new by design
             self._load_critic(resolve(config.model), num_labels=1)
         self._scores: torch.Tensor | None = None
@@ -208,8 +194,6 @@ class PPOTrainer(_trainer_base()):
 
     def _load_critic(self, path, **kwargs) -> None:
         """The critic from ``path`` (float32, on this process's device) and a fresh AdamW for it."""
-        from transformers import AutoModelForTokenClassification
-
         self.critic = AutoModelForTokenClassification.from_pretrained(path, dtype=torch.float32, **kwargs)
         self.critic.to(self.accelerator.device)
         broadcast_parameters(self.critic)
@@ -224,11 +208,13 @@ class PPOTrainer(_trainer_base()):
         start = prompt_ids.size(1) - 1
         return outputs[:, start:start + completion_ids.size(1)]
 
+    @overrides()
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         self._scores = (rewards * self.reward_weights.to(rewards.device)).nansum(dim=1)  # the outcome score
         return rewards
 
+    @overrides()
     def _generate_and_score_completions(self, inputs):
         batch = super()._generate_and_score_completions(inputs)
         mask = batch["completion_mask"]
@@ -245,8 +231,6 @@ class PPOTrainer(_trainer_base()):
             self._metrics["train"]["kl_in_reward"].append(process_mean(old - batch["ref_per_token_logps"], mask))
         advantages, returns = gae(rewards, values, mask, self.rlvr_config.gamma, self.rlvr_config.gae_lambda)
         advantages = whiten(advantages, mask, total=process_sum)
-        from .train import shaped_advantages
-
         batch["advantages"] = shaped_advantages(advantages, self.pg_loss_coef, self.rlvr_config.advantage_sign)
         batch["old_values"], batch["returns"] = values * mask, returns
         self._metrics["train"]["critic/values_mean"].append(process_mean(values, mask))
@@ -263,6 +247,7 @@ class PPOTrainer(_trainer_base()):
                 batch_size=self.args.per_device_train_batch_size)
         return logps
 
+    @overrides()
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         # The actor's loss as GRPO's (without its KL term when the KL is in the rewards); the critic
         # learns from the same micro-batch here, on its own.
@@ -292,13 +277,10 @@ class PPOTrainer(_trainer_base()):
             self.critic_optimizer.step()
             self.critic_optimizer.zero_grad()
 
+    @overrides()
     def _save_checkpoint(self, model, trial):
         # The critic first: a checkpoint whose policy is written (what makes it count for a resume)
         # then always has its critic, even if the run is killed while saving.
-        from pathlib import Path
-
-        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
         if replicas_differ(self.critic):
             raise RuntimeError("the training processes' critics differ: their gradients were not averaged alike; "
                                "this checkpoint is not saved")
@@ -308,12 +290,11 @@ class PPOTrainer(_trainer_base()):
             torch.save(self.critic_optimizer.state_dict(), folder / self.CRITIC_DIR / "optimizer.pt")
         super()._save_checkpoint(model, trial)
 
+    @overrides()
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
         if checkpoint is None:
             return
-        from pathlib import Path
-
         folder = Path(checkpoint) / self.CRITIC_DIR
         self._load_critic(folder)
         self.critic_optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from IPython.display import display
+from tqdm import tqdm
 from transformers import TrainerCallback
 
 from .rundir import STEPS_LOG, read_log
@@ -44,8 +46,6 @@ class CellBar:
     every_s = 0.5  # redraws at most this often, and at close
 
     def __init__(self, total: int, initial: int, desc: str):
-        from IPython.display import display
-
         self.total, self.n, self.initial, self.desc, self.postfix = total, initial, initial, desc, ""
         self.drawn = 0.0
         self.first: tuple[float, int] | None = None  # (time, step) of the first step seen move
@@ -54,8 +54,6 @@ class CellBar:
         self.handle = display(self, display_id=True)
 
     def __repr__(self) -> str:
-        from tqdm import tqdm
-
         elapsed, rate = 0.0, None
         if self.first is not None:
             elapsed = (self.moved if self.n >= self.total else time.monotonic()) - self.first[0]
@@ -106,8 +104,6 @@ class Bars:
     def start(self, label: str, step: int = 0) -> None:
         """Show the run's bar at ``step``, where it starts (a resumed run: its last checkpoint)."""
         if label not in self.bars:
-            from tqdm import tqdm
-
             total = self.runs[label][1]
             self.bars[label] = (CellBar(total, step, label) if kernel_terminal() is not None else
                                 tqdm(total=total, initial=step, desc=label, unit="step", dynamic_ncols=True))

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import torch
+
 PACKAGES = ("rlvr-lab", "torch", "transformers", "trl", "datasets", "math-verify", "vllm", "unsloth")
 
 
@@ -31,8 +33,6 @@ def environment() -> dict:
         except PackageNotFoundError:
             pass
     try:
-        import torch
-
         device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     except Exception:
         device = "unknown"

@@ -7,23 +7,31 @@ messages (``[{"role": "assistant", "content": ...}]``) for conversational
 datasets; both are accepted. The gold answer comes from the ``answer`` column.
 
 A registry maps names to functions, as open-r1 does, so a config can say
-``reward: format`` and ablations stay one setting.
+``reward: format`` and ablations stay one setting; the names are
+``rlvr.registry.REWARDS``, which ``REWARDS`` here must match (checked on import).
 
 Beside the paper's two, the follow-up literature's controls: ``random`` (Shao et
 al. 2025, "Spurious Rewards": 1 with probability ``reward_p``, whatever the text)
 and ``majority`` (TTRL, Zuo et al. 2025: the group's most common answer is the
-label; the gold answer is never read). The trainer passes them ``reward_p``,
-``seed`` and ``group_size`` from the run's config; used directly in TRL they
-fall back to p = 0.5, seed 0 and groups of consecutive identical prompts.
+label; the gold answer is never read). A run binds their ``reward_p``,
+``seed``, ``group_size`` and process index when it looks them up
+(``get_reward_funcs``); used directly in TRL they fall back to p = 0.5, seed 0,
+process 0 and groups of consecutive identical prompts. They stay pure functions
+of their arguments: the run's record of every rollout is the trainer's
+(``rlvr.trainer``).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from . import registry
+from .env import process_rank
 from .grading import extract_answer, grade_many
 
 RewardFunc = Callable[..., list[float]]
@@ -137,12 +145,12 @@ def majority_reward(prompts=None, completions=(), group_size: int | None = None,
     return rewards
 
 
-REWARDS: dict[str, RewardFunc] = {
+REWARDS: dict[str, RewardFunc] = registry.implementations(registry.REWARDS, {
     "outcome": outcome_reward,
     "format": format_reward,
     "random": random_reward,
     "majority": majority_reward,
-}
+}, "reward functions")
 
 
 def get_reward(name: str) -> RewardFunc:
@@ -151,3 +159,19 @@ def get_reward(name: str) -> RewardFunc:
         return REWARDS[name]
     except KeyError:
         raise ValueError(f"unknown reward {name!r}; choose one of {sorted(REWARDS)}") from None
+
+
+def get_reward_funcs(names: str | Sequence[str], *, reward_p: float = 0.5, seed: int = 0,
+                     group_size: int | None = None, process_index: int | None = None) -> list[RewardFunc]:
+    """TRL's ``reward_funcs`` for the rewards ``names`` (one name or several), each with the run's
+    parameters it takes bound (as open-r1's ``get_reward_funcs`` does): ``reward_p``, ``seed``,
+    ``group_size``, and ``process_index`` (None: this process's, ``rlvr.env.process_rank``). Each
+    keeps its function's ``__name__``, after which TRL names its logged metrics."""
+    given = {"reward_p": reward_p, "seed": seed, "group_size": group_size,
+             "process_index": process_rank() if process_index is None else process_index}
+    funcs = []
+    for name in [names] if isinstance(names, str) else names:
+        func = get_reward(name)
+        bound = {key: value for key, value in given.items() if key in inspect.signature(func).parameters}
+        funcs.append(functools.update_wrapper(functools.partial(func, **bound), func) if bound else func)
+    return funcs

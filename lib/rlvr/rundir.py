@@ -1,7 +1,6 @@
 """The run folder: its layout, its logs, its checkpoints and its config, in one place.
 
 A training run's folder holds::
-
     run_config.json          the exact TrainConfig and GRPOConfig arguments, the examples, what sampled
                              the rollouts (rlvr.fastgen or TRL), versions
     steps.jsonl / .parquet   one row per optimizer step (JSONL while running, Parquet at the end)
@@ -16,7 +15,6 @@ A training run's folder holds::
     .lock                    held by the one process writing the folder (``exclusive``)
 
 A notebook job's folder (``rlvr notebook``, one job of a sweep or of ``rlvr reproduce``) holds::
-
     notebook.ipynb           the executed notebook
     summary.csv              its summary table (what a sweep stacks)
     meta.json                its settings and library versions (rlvr.lab.save)
@@ -35,12 +33,16 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import MISSING
 from pathlib import Path
 
 import pandas as pd
+
+from .selection import history_from_rollouts
 
 RUN_CONFIG = "run_config.json"
 STEPS_LOG = "steps.jsonl"
@@ -171,8 +173,6 @@ def write_tables(run: str | Path) -> dict[str, Path]:
             paths[name] = path
     rollouts = read_log(run, ROLLOUTS_LOG)
     if rollouts:
-        from .selection import history_from_rollouts
-
         path = run / HISTORY
         path.write_text(json.dumps(history_from_rollouts(pd.DataFrame(rollouts))))
         paths["history"] = path
@@ -220,8 +220,6 @@ def drop_training_state(run: str | Path, keep: int) -> list[Path]:
     went. The weights stay, so the checkpoint series is still evaluated step by step; a resume
     starts from the latest checkpoint, which keeps them. At the paper's size that state is most
     of a checkpoint (float32 Adam moments: about 12 GiB for 1.5B parameters)."""
-    import shutil
-
     removed = []
     for step, folder in checkpoints(run).items():
         if step == keep:
@@ -311,8 +309,6 @@ def check_same_settings(cfg) -> None:
     executes, not what it computes (``affects_results=False``), may differ, and
     so may settings the stored config predates.
     """
-    from dataclasses import MISSING
-
     record = read_run_config(cfg.output_dir)
     if not record or "config" not in record:
         return  # nothing to compare against

@@ -13,21 +13,29 @@ Experiments over seeds, with a verdict per pattern of the paper, are
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
+import subprocess
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import torch
+import yaml
 
-from .analysis import score
+from .analysis import pass_at, score
 from .config import EvalConfig, TrainConfig
 from .env import parallel_runs, training_processes, world_size
-from .evaluate import checkpoint_targets, evaluate_checkpoints, pass_at
+from .evaluate import checkpoint_targets, evaluate_checkpoints
 from .executors import training_command
+from .grading import shutdown
 from .progress import Bars
 from .rundir import BASE_EVAL_DIR, LAUNCH_PARAMS, PASS_AT_DIR, TRAIN_LOG, check_same_settings, is_complete, load_run
+from .train import train
 
 
 def train_run(cfg: TrainConfig, callbacks: Sequence = (), progress: bool | str = True) -> Path:
@@ -41,10 +49,6 @@ def train_run(cfg: TrainConfig, callbacks: Sequence = (), progress: bool | str =
     ``rlvr.executors``), that is ``accelerate launch`` with that many processes. The bar then
     follows the step log, and callbacks with a ``refresh()`` (``lab.LivePlot``) are refreshed
     from it; other callbacks see nothing."""
-    import torch
-
-    from .train import train
-
     check_same_settings(cfg)
     if is_complete(cfg.output_dir, cfg.optimizer_steps):
         return Path(cfg.output_dir)
@@ -59,10 +63,6 @@ def train_run(cfg: TrainConfig, callbacks: Sequence = (), progress: bool | str =
 def _launch(cfg: TrainConfig, processes: int, progress: bool | str, watchers: Sequence = ()) -> None:
     """``rlvr train`` of ``cfg`` in ``processes`` processes (accelerate), its output to the run's
     ``train.log``; fails with the log's last lines if it does."""
-    import subprocess
-
-    import yaml
-
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = out / LAUNCH_PARAMS  # every field, on the paper preset: exactly cfg
@@ -117,10 +117,6 @@ def _in_worker(cfg: TrainConfig, task: Callable, *args):
     and which would otherwise land in the notebook cell.
     The grader's sandbox pool is stopped before returning: a worker process exits without
     running atexit hooks, and would wait on the pool forever."""
-    import contextlib
-
-    from .grading import shutdown
-
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
     saved = [os.dup(1), os.dup(2)]
     with open(Path(cfg.output_dir) / TRAIN_LOG, "a") as log, contextlib.redirect_stdout(log), \
@@ -148,9 +144,6 @@ def _run_side_by_side(conditions: dict[str, TrainConfig], eval_config: EvalConfi
     are evaluated one a task, so the last evaluations are shared out rather than left to one
     core. A worker cannot call back into this process, so each watcher with a ``refresh()``
     (``lab.LivePlot``) is refreshed from its run's logs every few seconds instead."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     context = multiprocessing.get_context("spawn")  # torch must not be forked
     bars = Bars({name: (cfg.output_dir, cfg.optimizer_steps) for name, cfg in conditions.items()})
     bars.start_all()
@@ -208,8 +201,6 @@ def compare(conditions: dict[str, TrainConfig], eval_config: EvalConfig, *, base
         base_table = evaluate_checkpoints(shared, eval_config, base_model=base_model, progress=False)
     callbacks = {name: callbacks_for(cfg) if callbacks_for else () for name, cfg in conditions.items()}
     if parallel is None:
-        import torch
-
         parallel = parallel_runs(torch.cuda.is_available())
     parallel = min(parallel, len(conditions))
     if parallel > 1:

@@ -16,6 +16,9 @@ import os
 import shutil
 from pathlib import Path
 
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
 from . import env
 
 NAME = "SmolLM2-135M-Instruct"
@@ -41,9 +44,6 @@ def gguf_location() -> Path:
 
 
 def convert(out: Path) -> Path:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     gguf = gguf_location()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)  # dequantised to float32

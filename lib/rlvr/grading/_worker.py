@@ -16,6 +16,9 @@ import resource
 import sys
 from functools import lru_cache
 
+import latex2sympy2_extended.latex2sympy2 as l2s
+import math_verify.parser as mv_parser
+import sympy.parsing.sympy_parser as sympy_parser
 import sympy.physics.units  # noqa: F401  (imported lazily by math-verify otherwise)
 from math_verify import LatexExtractionConfig, parse, verify
 
@@ -59,10 +62,6 @@ def _disable_python_evaluation() -> None:
     string reaching it (a ``sympify`` of model text anywhere in sympy) becomes
     an error, so a wrong answer, instead of evaluated Python.
     """
-    import latex2sympy2_extended.latex2sympy2 as l2s
-    import math_verify.parser as mv_parser
-    import sympy.parsing.sympy_parser as sympy_parser
-
     original = sympy_parser.parse_expr
 
     def numerals_only(s, *args, **kwargs):

@@ -32,6 +32,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 from pebble import ProcessExpired, ProcessPool
 
+from . import _worker
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 3.0  # the Qwen2.5-Math evaluation's bound per verification
@@ -92,8 +94,6 @@ class Sandbox:
         with self._lock:
             # A forked child must not reuse its parent's pool.
             if self._pool is None or self._owner_pid != os.getpid() or not self._pool.active:
-                from . import _worker
-
                 self._pool = ProcessPool(
                     max_workers=self.workers,
                     initializer=_worker.init,

@@ -14,18 +14,8 @@ True
 """
 
 from .corpus import Style, corpus_stats, make_corpus, render_solution, style_for
-from .problems import (
-    DOMAINS,
-    TEMPLATES,
-    Step,
-    Template,
-    check_answer,
-    generate,
-    make_split,
-    solve,
-    split_of,
-    stream,
-)
+from .problems import check_answer, generate_problems, make_split, solve, split_of, stream
+from .templates import DOMAINS, TEMPLATES, Step, Template
 
 __all__ = [
     "DOMAINS",
@@ -35,7 +25,7 @@ __all__ = [
     "Template",
     "check_answer",
     "corpus_stats",
-    "generate",
+    "generate_problems",
     "make_corpus",
     "make_split",
     "render_solution",

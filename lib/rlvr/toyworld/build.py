@@ -86,7 +86,7 @@ def check(rebuilt: dict, shipped: dict) -> list[str]:
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
+def command(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=CHECKPOINT)
     parser.add_argument("--steps", type=int, default=PretrainConfig.steps)
@@ -106,4 +106,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass, replace
 
 from ..prompts import TRAIN_SUFFIX
-from .problems import TEMPLATES, Step, apply, solve, stream
+from .problems import solve, stream
+from .templates import TEMPLATES, Step, apply
 
 STYLE_SEED = 7
 # Domains written only by a poor source, so the base model is near zero there

@@ -35,7 +35,7 @@ class PretrainConfig:
         return asdict(self)
 
 
-def model_config(tokenizer: PreTrainedTokenizerFast, cfg: PretrainConfig) -> Qwen2Config:
+def qwen2_config(tokenizer: PreTrainedTokenizerFast, cfg: PretrainConfig) -> Qwen2Config:
     return Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=cfg.hidden_size,
@@ -80,7 +80,7 @@ def pretrain(
 ) -> tuple[Qwen2ForCausalLM, list[dict]]:
     """Train a fresh model on ``documents``; returns it and a per-step log."""
     torch.manual_seed(cfg.seed)
-    model = Qwen2ForCausalLM(model_config(tokenizer, cfg))
+    model = Qwen2ForCausalLM(qwen2_config(tokenizer, cfg))
     data = pack(documents, tokenizer, cfg.seq_len)
     generator = torch.Generator().manual_seed(cfg.seed)
     order = torch.randperm(len(data), generator=generator)

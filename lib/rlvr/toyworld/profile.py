@@ -17,13 +17,7 @@ import pandas as pd
 from ..generation import generate
 from ..grading import extract_answer, grade_many
 from ..prompts import training_messages
-
-RUN_ON_MARK = "Question:"
-
-
-def first_answer(response: str) -> str:
-    """The response up to where it runs on into another question."""
-    return response.split(RUN_ON_MARK, 1)[0]
+from ..textfeatures import first_answer, runs_on
 
 
 def answer_table(
@@ -49,7 +43,7 @@ def answer_table(
             "eval": grade_many(responses, golds, "eval"),
             "first_answer": grade_many([first_answer(r) for r in responses], golds, "eval"),
             "boxed": [extract_answer(r, "train") is not None for r in responses],
-            "run_on": [RUN_ON_MARK in r for r in responses],
+            "run_on": [runs_on(r) for r in responses],
         }
     )
 

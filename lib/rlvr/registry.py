@@ -1,0 +1,88 @@
+"""The closed sets of values a config accepts, each defined here once: name -> what it is.
+
+The configs take their fields' allowed values from here, and so do the CLI's choices and the
+notebook widgets (through ``Config.choices``). A table of implementations (reward name ->
+function, algorithm -> trainer) is built with ``implementations``, which refuses at import a
+table that names other values than its registry. This module imports nothing, so the configs
+and every implementation can import it at their top. The registry of prompt templates
+(``rlvr.prompts.TEMPLATES``, a light module) lives with its implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+_T = TypeVar("_T")
+
+# The RL algorithms (their trainers: rlvr.train.TRAINERS).
+ALGORITHMS = {
+    "grpo": "GRPO: group-normalised outcome advantages, no critic (the paper's main algorithm)",
+    "ppo": "PPO: a critic's token values and GAE (the paper's Tab. 4 and Tab. 17 PPO rows; rlvr.ppo)",
+}
+
+# Which rollouts the policy-gradient term trains on (Zhu et al. 2025, arXiv 2506.01347: PSR / NSR).
+ADVANTAGE_SIGNS = {
+    "all": "every rollout (GRPO)",
+    "positive": "only rollouts with a positive advantage (PSR: positive sample reinforcement)",
+    "negative": "only rollouts with a negative advantage (NSR: negative sample reinforcement)",
+}
+
+# Where the KL to the reference model (coefficient beta) enters.
+KL_PENALTIES = {
+    "loss": "the actor's low-variance (k3) KL loss (the paper's GRPO runs: verl's use_kl_loss)",
+    "reward": "PPO only: beta x (log pi_old - log pi_ref) taken from each response token's reward before GAE "
+              "(verl's PPO default: use_kl_loss off, kl_penalty kl, a fixed kl_coef)",
+}
+
+VLLM_MODES = {"colocate": "vLLM inside each training process", "server": "a separate `trl vllm-serve` process"}
+
+# The reward functions (their implementations: rlvr.rewards.REWARDS).
+REWARDS = {
+    "outcome": "1 iff the last boxed answer equals the gold answer (the paper's reward)",
+    "format": "1 iff a final answer can be extracted, right or wrong (Tab. 14's baseline)",
+    "random": "1 with probability reward_p, whatever the text (Spurious Rewards)",
+    "majority": "1 iff the answer is the group's most common one; the gold answer is never read (TTRL)",
+}
+
+# Generation backends of the evaluation (rlvr.backends.get_backend), and of training rollouts.
+BACKENDS = {
+    "auto": "vLLM where a GPU and vLLM are present, else transformers",
+    "vllm": "vLLM (GPU extra)",
+    "transformers": "transformers' batched generate (CPU, and the GPU fallback)",
+}
+TRAINING_BACKENDS = {
+    **BACKENDS,
+    "unsloth": "Unsloth's LoRA path with its vLLM engine (one GPU; a deviation: LoRA, not full fine-tuning)",
+}
+
+# The datasets, by name (where each loads from: rlvr.data.DATASETS).
+DATASETS = {
+    "toy-train": "embedded miniature math world, 2000 training problems",
+    "toy-test": "embedded miniature math world, 500 held-out problems",
+    "math500": "MATH500 (Lightman et al.), 500 problems, subject and level",
+    "aime24": "AIME 2024, 30 problems",
+    "aime25": "AIME 2025, 30 problems",
+    "amc23": "AMC 2023, 40 problems (answers are floats such as 27.0)",
+    "minerva_math": "Minerva Math, 272 problems (answer: last box of the solution)",
+    "olympiadbench": "OlympiadBench, 675 English open-ended math problems",
+    "arc_easy": "ARC-Easy (multiple choice), 2376 test questions",
+    "arc_challenge": "ARC-Challenge (multiple choice), 1172 test questions",
+    "math_train": "MATH (Hendrycks) training split, 7500 problems",
+    "deepscaler": "DeepScaleR-Preview, 40315 problems",
+    "dsr_sub": "DSR-sub: the paper's 1209-example subset of DeepScaleR-Preview (reference row schema)",
+}
+# The paper's six evaluation benchmarks (EvalConfig's default).
+EVAL_BENCHMARKS = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")
+
+
+def implementations(registry: Mapping[str, str], table: Mapping[str, _T], what: str) -> dict[str, _T]:
+    """``table`` (name -> implementation) in ``registry``'s order, or ValueError where the two
+    name different values: a registered value without an implementation would pass the config's
+    check and fail mid-run; an implementation outside the registry could never be chosen."""
+    missing, extra = [name for name in registry if name not in table], [name for name in table if name not in registry]
+    if missing or extra:
+        problems = ([f"no implementation of {', '.join(missing)}"] if missing else []) + \
+                   ([f"{', '.join(extra)} not in the registry"] if extra else [])
+        raise ValueError(f"the {what} disagree with their registry: {'; '.join(problems)}")
+    return {name: table[name] for name in registry}

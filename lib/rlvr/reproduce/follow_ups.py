@@ -1,0 +1,103 @@
+"""The follow-ups: the later literature's findings (08_beyond_the_paper) and PPO beside GRPO (09_ppo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import analysis, paper
+from ..runner import Job
+from .outputs import by_condition, has_saved_table, job_seed, saved_table, summary_over_seeds
+from .verdicts import Claim, Pattern, Result, claim
+
+# Shao et al.'s signals for ours (their first version's MATH-500 gains; the full-set outcome run is
+# their "ground truth", the 1-shot one their "one-shot RL").
+_THEIRS = {"full set, outcome": "ground truth", "1-shot, outcome": "one-shot RL", "1-shot, random": "random",
+           "full set, random": "random", "1-shot, majority": "majority", "full set, majority": "majority",
+           "1-shot, format": "format", "full set, format": "format"}
+
+
+def check_beyond(jobs: list[Job], root: Path) -> Result:
+    """The follow-up literature's findings (08_beyond_the_paper), checked in this world."""
+    spurious = Pattern("a random reward, independent of the answer, lifts the base (Shao et al. 2025: +21.4 points "
+                       "on MATH-500 for Qwen2.5-Math-7B, little or nothing for Llama and OLMo)")
+    ttrl = Pattern("the majority-vote reward, which never reads a label, gains at least half as much as the true "
+                   "reward (TTRL, arXiv 2504.16084)")
+    em = Pattern("entropy minimisation without any reward lifts the base (one-shot EM, arXiv 2505.20282)")
+    nsr = Pattern("training only on rollouts with a negative advantage (NSR) gains at least half as much as the "
+                  "full policy gradient (Zhu et al., arXiv 2506.01347)")
+    yue = Pattern("at large k the base model's pass@k catches up with the RL-trained model's (Yue et al., "
+                  "arXiv 2504.13837): a crossing k exists for the outcome-reward runs")
+    patterns = [spurious, ttrl, em, nsr, yue]
+    if not jobs:
+        return Result(pd.DataFrame(), patterns)
+    scores, best, strict = by_condition(jobs)
+    gain = strict.sub(strict["base"], axis=0)
+    # (pattern, signal): the signal above the base, and at least half of the outcome reward's gain.
+    above_base = ((spurious, "random"), (em, "entropy minimisation"))
+    half_the_gain = ((ttrl, "majority"), (nsr, "NSR"))
+    for setting in ("1-shot", "full set"):
+        for pattern, signal in above_base:
+            if (c := f"{setting}, {signal}") in strict:
+                pattern.claims.append(claim(strict, f"{setting}: {signal} above the base",
+                                            lambda r, c=c: r[c] > r["base"]))
+        for pattern, signal in half_the_gain:
+            c, outcome = f"{setting}, {signal}", f"{setting}, outcome"
+            if c in gain and outcome in gain:
+                pattern.claims.append(claim(gain, f"{setting}: {signal}'s gain >= half of outcome's",
+                                            lambda r, c=c, o=outcome: r[c] >= 0.5 * r[o]))
+    curves = [saved_table(job, "pass_at").assign(seed=job_seed(job)) for job in jobs
+              if has_saved_table(job, "pass_at")]
+    if curves:
+        stacked = pd.concat(curves, ignore_index=True)
+        per_seed = {seed: analysis.pass_at_crossing(c).set_index("model")["crossing_k"]
+                    for seed, c in stacked.groupby("seed")}
+        on_mean = analysis.pass_at_crossing(stacked).set_index("model")["crossing_k"]  # curves averaged first
+        largest = int(stacked["k"].max())
+        for model in (m for m in ("1-shot, outcome", "full set, outcome") if m in on_mean):
+            yue.claims.append(Claim(f"{model}: the base catches up by k = {largest}",
+                                    {s: not pd.isna(k.get(model)) for s, k in per_seed.items()},
+                                    not pd.isna(on_mean[model])))
+        yue.note = "crossing k per seed (- where the base never catches up): " + "; ".join(
+            f"{m}: " + ", ".join("-" if pd.isna(k.get(m)) else str(int(k.get(m))) for k in per_seed.values())
+            for m in on_mean.index)
+    order = ["base"] + list(dict.fromkeys(scores["condition"]))  # the notebook's order: 1-shot, then full set
+    table = summary_over_seeds(best, "condition", ["strict", "eval", "boxed", "run_on"], order)
+    theirs = paper.table("spurious").set_index("signal")["MATH500 gain (v1)"]
+    means = gain.mean() * 100
+    table["gain over the base (points)"] = ["-" if c == "base" else f"{means.get(c):.1f}" for c in table["condition"]]
+    table["theirs: MATH-500 gain, Qwen2.5-Math-7B"] = [
+        f"{theirs[_THEIRS[c]]:.1f}" if c in _THEIRS else "-" for c in table["condition"]]
+    return Result(table, patterns, best[["seed", "condition", "strict"]])
+
+
+def check_ppo(jobs: list[Job], root: Path) -> Result:
+    """PPO beside GRPO (09_ppo): Tab. 4's comparison (its wrong-label rows are check_labels')."""
+    lift = Pattern("PPO on the 1-shot example lifts the base as GRPO does, within the seeds' spread (Tab. 4: "
+                   "72.4 against GRPO's 72.8 on MATH500)")
+    if not jobs:
+        return Result(pd.DataFrame(), [lift])
+    scores, best, strict = by_condition(jobs)
+    grpo, ppo, full_grpo, full_ppo = "1-shot, GRPO", "1-shot, PPO", "full set, GRPO", "full set, PPO"
+    if {grpo, ppo} <= set(strict.columns):
+        spread = strict[[grpo, ppo]].std().max()  # the larger of the two conditions' spread over seeds
+        lift.claims = [
+            claim(strict, "1-shot PPO above the base", lambda r: r[ppo] > r["base"]),
+            Claim(f"1-shot PPO within the seeds' spread ({spread * 100:.1f} points) of 1-shot GRPO",
+                  {int(s): bool(abs(r[ppo] - r[grpo]) <= spread) for s, r in strict.iterrows()},
+                  bool(abs(strict[ppo].mean() - strict[grpo].mean()) <= spread)),
+        ]
+        lift.note = "PPO minus GRPO, 1-shot, per seed (points): " + ", ".join(
+            f"{(r[ppo] - r[grpo]) * 100:+.1f}" for _, r in strict.iterrows())
+        if {full_grpo, full_ppo} <= set(strict.columns):
+            lift.note += "; full set: " + ", ".join(
+                f"{(r[full_ppo] - r[full_grpo]) * 100:+.1f}" for _, r in strict.iterrows())
+    order = ["base"] + list(dict.fromkeys(scores["condition"]))
+    table = summary_over_seeds(best, "condition", ["strict", "eval", "boxed", "run_on"], order)
+    ppo_paper, tab17 = paper.table("ppo").set_index(["dataset", "label_noise"])["MATH500"], paper.table("tab17")
+    grpo_full = tab17[(tab17["dataset"] == "DSR-sub") & (tab17["label_noise"] == 0)]["MATH500"].iloc[0]
+    published = {"base": 36.0, grpo: paper.table("tab8").set_index("dataset").loc["{pi_1}", "MATH500"],
+                 ppo: ppo_paper[("{pi_1}", 0.0)], full_grpo: grpo_full, full_ppo: ppo_paper[("DSR-sub", 0.0)]}
+    table["paper MATH500"] = [published.get(c) for c in table["condition"]]
+    return Result(table, [lift], best[["seed", "condition", "strict"]])

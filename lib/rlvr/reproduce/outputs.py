@@ -1,0 +1,102 @@
+"""The notebook jobs' outputs across seeds: a sweep file's jobs, the tables their notebooks saved
+stacked with each job's seed, each seed's best checkpoint beside the base, and mean ± std over seeds.
+
+Every file name comes from ``rlvr.rundir`` (a job's summary, a training run's config) or is a
+table's name as ``rlvr.lab.save`` wrote it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .. import analysis
+from ..rundir import RUN_CONFIG, SUMMARY
+from ..runner import Job
+from ..sweep import Sweep, load_sweep
+from .verdicts import mean_std
+
+SWEEPS = Path("params/sweeps/reproduce")  # the experiments' sweep files, relative to the project root
+
+
+def sweep_jobs(sweep_file: str, seeds: Sequence[int] | None, root: Path) -> list[tuple[Sweep, Job]]:
+    """A sweep file's jobs, each with its sweep, over ``seeds`` where it sweeps ``train.seed`` (None: its own)."""
+    sweep = load_sweep(root / SWEEPS / sweep_file, root=root)
+    if "train.seed" in sweep.grid and seeds is not None:
+        sweep = dataclasses.replace(sweep, grid={**sweep.grid, "train.seed": list(seeds)})
+    return [(sweep, job) for job in sweep.jobs()]
+
+
+def job_seed(job: Job) -> int:
+    return int(job.values.get("train.seed", 0))
+
+
+def complete_jobs(sweep_file: str, seeds: Sequence[int] | None, root: Path) -> list[Job]:
+    return [job for _, job in sweep_jobs(sweep_file, seeds, root) if job.complete]
+
+
+def _table_path(job: Job, name: str) -> Path:
+    return job.out_dir / f"{name}.parquet"  # how rlvr.lab.save names a notebook's table
+
+
+def has_saved_table(job: Job, name: str) -> bool:
+    return _table_path(job, name).is_file()
+
+
+def saved_table(job: Job, name: str) -> pd.DataFrame:
+    """A table the job's notebook saved: its summary (``SUMMARY``, CSV) or another one by name (Parquet)."""
+    return pd.read_csv(job.out_dir / SUMMARY) if name == SUMMARY else pd.read_parquet(_table_path(job, name))
+
+
+def stacked(jobs: list[Job], name: str) -> pd.DataFrame:
+    """One of the jobs' saved tables, stacked, with each job's seed."""
+    return pd.concat([saved_table(job, name).assign(seed=job_seed(job)) for job in jobs], ignore_index=True)
+
+
+def training_run(job: Job) -> Path:
+    """The training run the job's notebook trained in the job's folder: the subfolder with a run config."""
+    found = sorted(config.parent for config in job.out_dir.glob(f"*/{RUN_CONFIG}"))
+    if not found:
+        raise FileNotFoundError(f"{job.out_dir}: no training run there (no */{RUN_CONFIG})")
+    return found[0]
+
+
+def best_checkpoints(scores: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    return analysis.best_step(scores[scores["step"] > 0], "strict", by)
+
+
+def with_base(scores: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Each seed's base model (step 0, condition "base") and each group's best checkpoint."""
+    base = scores[scores["step"] == 0].groupby("seed").first().reset_index().assign(condition="base")
+    return pd.concat([base, best_checkpoints(scores, by)], ignore_index=True)
+
+
+def one_row_per_seed(best: pd.DataFrame, column: str = "strict", by: str = "condition") -> pd.DataFrame:
+    return best.pivot_table(index="seed", columns=by, values=column, aggfunc="first")
+
+
+def by_condition(jobs: list[Job]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A notebook's score tables stacked over seeds, each (seed, condition)'s best checkpoint beside
+    the base, and their strict accuracy one row per seed, one column per condition."""
+    scores = stacked(jobs, "scores")
+    best = with_base(scores, ["seed", "condition"])
+    return scores, best, one_row_per_seed(best)
+
+
+def summary_over_seeds(best: pd.DataFrame, by: str, columns: list[str],
+                       order: list[str] | None = None) -> pd.DataFrame:
+    """Mean ± std over seeds of each column, one row per ``by`` value (with the seeds' best steps)."""
+    rows = []
+    names = order or list(dict.fromkeys(best[by]))
+    for name in names:
+        group = best[best[by] == name]
+        if group.empty:
+            continue
+        row = {by: name, "seeds": group["seed"].nunique(),
+               "best steps": ", ".join("-" if pd.isna(s) else str(int(s)) for s in group.sort_values("seed")["step"])}
+        row.update({c: mean_std(group[c]) for c in columns if c in group})
+        rows.append(row)
+    return pd.DataFrame(rows)

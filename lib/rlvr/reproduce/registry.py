@@ -1,0 +1,73 @@
+"""The paper's experiments, one row each: its notebook, its sweep files and its check, so everything
+about one of the paper's tables is reachable from its row."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..runner import Job
+from .follow_ups import check_beyond, check_ppo
+from .paper_tables import check_labels, check_tab3, check_tab5, check_tab8, check_tab14, check_tab16
+from .postsat import check_postsat
+from .verdicts import Result
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    notebook: str  # what its sweep files execute, relative to the project root
+    sweeps: tuple[str, ...]  # files under params/sweeps/reproduce/
+    check: Callable[[list[Job], Path], Result] | None  # its sweeps' complete jobs, the project root
+    after: tuple[str, ...] = ()  # experiments whose jobs this one's notebook reads: it runs after them
+    seeded: bool = True
+
+
+SEEDS = (0, 1, 2)  # the seeds every experiment runs over, and the report shows
+
+# Its own row, as Tab. 3's check reads the example its run never solved.
+SELECTION = Experiment("selection", "Data selection by historical variance (section 2, Fig. 1)",
+                       "notebooks/01_data_selection.ipynb", ("selection.yaml",), None, seeded=False)
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "selection": SELECTION,
+    "tab8": Experiment("tab8", "The headline: 1-shot against format-only and the full set (Tab. 8, Tab. 14)",
+                       "notebooks/00_quickstart.ipynb", ("tab8.yaml",), check_tab8),
+    "tab5": Experiment("tab5", "The loss terms (Tab. 5 rows 1-10)", "notebooks/04_ablations.ipynb", ("tab5.yaml",),
+                       check_tab5),
+    "labels": Experiment("labels", "Wrong labels: one example's (Tab. 5 rows 11-13) and the full set's, with GRPO "
+                                   "and PPO (Tab. 17)",
+                         "notebooks/05_label_noise.ipynb", ("labels.yaml",), check_labels),
+    "tab14": Experiment("tab14", "Format reward against outcome reward, with and without entropy (Tab. 14)",
+                        "notebooks/06_format_reward.ipynb", ("tab14.yaml",), check_tab14),
+    "tab3": Experiment("tab3", "1-shot on different examples and cross-domain transfer (Tab. 3)",
+                       "notebooks/02_one_shot_training.ipynb", ("tab3.yaml", "tab3-wrong-label.yaml"),
+                       functools.partial(check_tab3, selection_sweeps=SELECTION.sweeps)),
+    "postsat": Experiment("postsat", "Post-saturation generalisation (section 4, Fig. 2-3) and pass@8 (Tab. 20)",
+                          "notebooks/03_post_saturation.ipynb", ("postsat.yaml",), check_postsat),
+    "tab16": Experiment("tab16", "In-context examples against 1-shot RLVR (Tab. 16)", "notebooks/07_in_context.ipynb",
+                        ("tab16.yaml",), check_tab16, after=("tab8",)),
+    "beyond": Experiment("beyond", "Beyond the paper: spurious and label-free rewards, entropy minimisation, "
+                                   "PSR/NSR, pass@k at large k (08_beyond_the_paper)",
+                         "notebooks/08_beyond_the_paper.ipynb", ("beyond.yaml",), check_beyond),
+    "ppo": Experiment("ppo", "PPO beside GRPO on the 1-shot example and the full set (Tab. 4; 09_ppo)",
+                      "notebooks/09_ppo.ipynb", ("ppo.yaml",), check_ppo),
+}
+# The longest first, side by side; an experiment that reads another's jobs after it.
+ORDER = ("selection", "postsat", "tab5", "labels", "tab14", "tab8", "tab3", "tab16")
+# Not run by default (`--only beyond,ppo`): beyond is not the paper's, ppo came later; each is reported once
+# its jobs exist.
+EXTRAS = ("beyond", "ppo")
+
+
+def chosen(only: str | Sequence[str] | None) -> list[str]:
+    """Experiment names from ``--only`` (comma-separated), checked against ``EXPERIMENTS``."""
+    if not only:
+        return list(ORDER)
+    names = [n.strip() for n in (only.split(",") if isinstance(only, str) else only) if n.strip()]
+    if bad := [n for n in names if n not in EXPERIMENTS]:
+        raise ValueError(f"--only: unknown experiment(s) {', '.join(bad)}; choose from {', '.join(ORDER + EXTRAS)}")
+    return [n for n in ORDER + EXTRAS if n in names]

@@ -1,0 +1,190 @@
+"""Executing the chosen experiments' incomplete jobs, then writing the report; where each job stands.
+
+The experiments' jobs are their sweep files' jobs, executed by ``rlvr.executors.execute_jobs``:
+here (two side by side on a CPU, one per free set of ``gpus_per_run`` GPUs on a GPU machine) or
+as SLURM jobs. They go in two waves, as an experiment with ``after`` reads another's jobs (tab16
+reads tab8's): here the second wave starts once the first has ended; on SLURM its jobs wait for the
+first wave's (``--dependency=afterany``) and the command returns once everything is submitted,
+saying how to follow the jobs (``--status``) and to write the report once they are done
+(``--report-only``), unless asked to wait.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..executors import EXECUTORS, JobState, default_gpus_per_run, execute_jobs, job_states, live_jobs
+from ..rundir import RUN_CONFIG, STEPS_LOG, read_log
+from ..runner import Job
+from .document import DOC, report
+from .outputs import sweep_jobs
+from .registry import EXPERIMENTS, SEEDS, chosen
+
+POLL_S = 5.0  # how often a waiting reproduce asks SLURM where its jobs stand
+
+
+def _training_line(out_dir: Path) -> str | None:
+    """Where a notebook job stands: the run folder it trains in now, at step n of N."""
+    logs = sorted(out_dir.rglob(STEPS_LOG), key=lambda p: p.stat().st_mtime)
+    if not logs:
+        return None
+    rows = read_log(logs[-1].parent, STEPS_LOG)
+    try:
+        config = json.loads((logs[-1].parent / RUN_CONFIG).read_text())["config"]
+        total = f"/{config['steps'] * config.get('optimizer_steps_per_rollout', 1)}"
+    except (OSError, ValueError, KeyError):
+        total = ""
+    where = logs[-1].parent.relative_to(out_dir).as_posix()
+    return f"{where} step {rows[-1]['step']}{total}" if rows else None
+
+
+@contextmanager
+def _training_lines(active: Callable[[], dict[Path, str]], every_s: float) -> Iterator[None]:
+    """Every ``every_s``, a line for each active job (folder -> label) that trains: its step."""
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(every_s):
+            for out_dir, label in list(active().items()):
+                if line := _training_line(out_dir):
+                    print(f"  {label}: {line}", flush=True)
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def experiment_jobs(names: Sequence[str], seeds: Sequence[int], root: Path) -> list[tuple[str, Job]]:
+    """Each named experiment's jobs (all its sweep files'), with the experiment's name."""
+    return [(name, job) for name in names for sweep_file in EXPERIMENTS[name].sweeps
+            for _, job in sweep_jobs(sweep_file, seeds if EXPERIMENTS[name].seeded else None, root)]
+
+
+def reproduce_status(only=None, seeds: Sequence[int] = SEEDS,
+                     root: str | Path | None = None) -> dict[str, dict[str, JobState]]:
+    """Each chosen experiment's jobs' states, by ``<sweep>/<job>`` (``rlvr.executors.job_states``)."""
+    names = chosen(only)
+    listed = experiment_jobs(names, seeds, Path(root or Path.cwd()))
+    states: dict[str, dict[str, JobState]] = {name: {} for name in names}
+    for (name, job), state in zip(listed, job_states([job for _, job in listed])):
+        states[name][f"{job.out_dir.parent.name}/{job.name}"] = state
+    return states
+
+
+def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = None, root: str | Path | None = None,
+              dry_run: bool = False, report_to: str | Path | None = DOC, progress_every_s: float = 60.0,
+              executor: str = "local", gpus_per_run: int | None = None, wait: bool = False) -> dict[str, list[str]]:
+    """Execute the chosen experiments' incomplete jobs, then write the report. Returns the jobs that
+    failed, by experiment.
+
+    ``executor``: ``local`` here, ``parallel`` at once (default: 2 on a CPU, one per free set of
+    ``gpus_per_run`` GPUs on a GPU machine); ``slurm`` submits each job as a SLURM job (jobs queued or
+    running already are not submitted twice) and returns once submitted, or with ``wait`` once they
+    have ended, then writes the report."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if parallel is not None and parallel < 1:
+        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    root = Path(root or Path.cwd())
+    names = chosen(only)
+    waves = [[n for n in names if not EXPERIMENTS[n].after], [n for n in names if EXPERIMENTS[n].after]]
+    failed: dict[str, list[str]] = {}
+    t0 = time.monotonic()
+    first_wave: list[str] = []  # SLURM job ids the next wave waits for
+    submitted: list[tuple[str, Job]] = []
+    for wave in (w for w in waves if w):
+        listed = experiment_jobs(wave, seeds, root)
+        live = live_jobs([job for _, job in listed]) if executor == "slurm" else {}
+        todo = [(name, job) for name, job in listed if not job.complete and job.out_dir not in live]
+        print(f"reproduce {', '.join(wave)}: {len(listed)} runs, {len(listed) - len(todo) - len(live)} complete"
+              + (f", {len(live)} queued or running" if live else "") + f", {len(todo)} to run", flush=True)
+        if dry_run:
+            for name, job in todo:
+                print(f"  run  {name}/{job.name}")
+        elif executor == "slurm":
+            outcomes = execute_jobs([job for _, job in todo], "slurm", gpus_per_run=gpus_per_run, after=first_wave)
+            first_wave = first_wave + [o.slurm_job for o in outcomes] + [i for i in live.values() if i]
+            submitted += todo
+        else:
+            for name, error in _execute_here(todo, parallel, gpus_per_run, t0, progress_every_s):
+                failed.setdefault(name, []).append(error)
+    if dry_run:
+        return failed
+    if executor == "slurm":
+        print(f"{len(submitted)} jobs submitted; follow them with: rlvr reproduce --status"
+              f"{_options(only and names, seeds)}", flush=True)
+        if not wait:
+            # The same report as a reproduce here writes: every seed, not only this invocation's.
+            print("once they are done, write the report with: rlvr reproduce --report-only"
+                  f"{_options(only and names, sorted(set(SEEDS) | set(seeds)))}", flush=True)
+            return failed
+        failed = _wait(experiment_jobs(names, seeds, root), t0, progress_every_s)
+    if report_to:
+        # The report shows every seed, not only the ones this invocation ran (--seeds 1,2 finishes a reproduce).
+        report(names, sorted(set(SEEDS) | set(seeds)), root, root / report_to, minutes=(time.monotonic() - t0) / 60,
+               failed=failed)
+    return failed
+
+
+def _options(names: Sequence[str] | None, seeds: Sequence[int]) -> str:
+    """``--only`` and ``--seeds`` as a command line takes them, where they differ from the defaults."""
+    return (f" --only {','.join(names)}" if names else "") + (
+        f" --seeds {','.join(map(str, seeds))}" if list(seeds) != list(SEEDS) else "")
+
+
+def _execute_here(todo: list[tuple[str, Job]], parallel: int | None, gpus_per_run: int | None, t0: float,
+                  progress_every_s: float) -> list[tuple[str, str]]:
+    """One wave's jobs on this machine, a line as each ends and the training steps as they go;
+    returns (experiment, "job: error") for each that failed."""
+    per_run = default_gpus_per_run() if gpus_per_run is None else gpus_per_run
+    experiment = {job.out_dir: name for name, job in todo}
+    active: dict[Path, str] = {}
+    done, lock = [0], threading.Lock()
+
+    def started(job: Job) -> None:
+        active[job.out_dir] = f"[{experiment[job.out_dir]}] {job.name}"
+
+    def finished(job: Job, error: str | None) -> None:
+        active.pop(job.out_dir, None)
+        with lock:
+            done[0] += 1
+            print(f"reproduce: {done[0]}/{len(todo)} jobs done, {(time.monotonic() - t0) / 60:.0f} min so far",
+                  flush=True)
+
+    with _training_lines(lambda: active, progress_every_s):
+        outcomes = execute_jobs([job for _, job in todo], "local", parallel or (None if per_run else 2), per_run,
+                                labels=[f"[{name}]" for name, _ in todo], started=started, finished=finished)
+    return [(name, f"{job.name}: {o.error}") for (name, job), o in zip(todo, outcomes) if o.error]
+
+
+def _wait(listed: list[tuple[str, Job]], t0: float, progress_every_s: float) -> dict[str, list[str]]:
+    """Follow SLURM jobs until none is queued or running: a line as the count of finished ones
+    grows and the training steps as they go; returns the failed ones by experiment."""
+    jobs = [job for _, job in listed]
+    states, last = job_states(jobs), -1
+    running = {}
+    with _training_lines(lambda: running, progress_every_s):
+        while True:
+            ended = sum(s.state in ("done", "failed") for s in states)
+            if ended != last:
+                print(f"reproduce: {ended}/{len(jobs)} jobs done, {(time.monotonic() - t0) / 60:.0f} min so far",
+                      flush=True)
+                last = ended
+            running = {job.out_dir: f"[{name}] {job.name}" for (name, job), s in zip(listed, states)
+                       if s.state == "running"}
+            if not any(s.state in ("pending", "running") for s in states):
+                break
+            time.sleep(POLL_S)
+            states = job_states(jobs)
+    failed: dict[str, list[str]] = {}
+    for (name, job), state in zip(listed, states):
+        if state.state == "failed":
+            failed.setdefault(name, []).append(f"{job.name}: {state.detail.splitlines()[0] if state.detail else ''}")
+    return failed

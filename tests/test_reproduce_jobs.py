@@ -1,0 +1,133 @@
+"""`rlvr reproduce` executes its experiments' jobs like a sweep's: GPUs shared out on one machine, a
+SLURM cluster (a second wave waiting for the first), and `--status`; on a tiny project of tiny
+notebooks standing in for the paper's experiments."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from rlvr.cli import main
+from rlvr.reproduce import EXPERIMENTS, Experiment, Result
+from rlvr.reproduce.run import reproduce_status
+from rlvr.rundir import SUMMARY, write_job_record
+from test_executors import slurm, wait_for  # noqa: F401 - slurm: the one-node cluster fixture
+from test_sweep import notebook_file
+
+# A job that records its GPUs and when it ran; it may wait for a file to appear (`release`), and
+# may need another job's summary first (`reads`, as tab16 reads tab8's jobs).
+TINY = """\
+import os, time
+import pandas as pd
+start = time.time()
+while release and not os.path.exists(release):
+    time.sleep(0.2)
+read_end = pd.read_csv(reads.format(seed=train["seed"]))["end"][0] if reads else None
+time.sleep(0.5)
+os.makedirs(out_dir, exist_ok=True)
+pd.DataFrame({"gpus": [os.environ.get("CUDA_VISIBLE_DEVICES")], "start": [start], "end": [time.time()],
+              "read_end": [read_end], "slurm": [os.environ.get("SLURM_JOB_ID")]}).to_csv(f"{out_dir}/summary.csv",
+                                                                                       index=False)
+"""
+SLURM = {"partition": "debug", "cpus_per_task": 1, "mem": "1G", "time": 10}
+
+
+def listed(jobs, root):
+    """A stand-in for an experiment's check: the table lists its complete jobs."""
+    return Result(pd.DataFrame({"job": [job.name for job in jobs]}), [])
+
+
+def write_project(root, release: str = "", slurm_section: dict | None = None):
+    """tab8 and tab16 sweep files over train.seed, each job a tiny notebook; tab16's jobs read tab8's."""
+    notebook_file(root / "notebooks" / "tiny.ipynb", 'out_dir = "x"\ntrain = {}\nrelease = ""\nreads = ""', TINY)
+    fixed = {"tab8": {"release": release},
+             "tab16": {"reads": "outputs/reproduce/tab8/train.seed={seed}/" + SUMMARY}}
+    for name in ("tab8", "tab16"):
+        spec = {"notebook": "notebooks/tiny.ipynb", "out": "outputs/reproduce", "fixed": fixed[name],
+                "grid": {"train.seed": [0, 1, 2]}, **({"slurm": slurm_section} if slurm_section else {})}
+        path = root / "params" / "sweeps" / "reproduce" / f"{name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(spec))
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """The tiny project as the working directory, and an experiment registry of its two experiments
+    (the paper's other experiments have no sweep files here)."""
+    write_project(tmp_path)
+    for name in list(EXPERIMENTS):
+        tiny = name in ("tab8", "tab16")
+        monkeypatch.setitem(EXPERIMENTS, name, Experiment(
+            name=name, title=f"tiny {name}", notebook="notebooks/tiny.ipynb", sweeps=(f"{name}.yaml",) if tiny else (),
+            check=listed if tiny else None, after=("tab8",) if name == "tab16" else ()))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def summaries(root, experiment):
+    return {f.parent.name: pd.read_csv(f, dtype={"gpus": str}).iloc[0]
+            for f in sorted((root / "outputs" / "reproduce" / experiment).glob(f"*/{SUMMARY}"))}
+
+
+def test_with_four_gpus_each_job_gets_its_own_and_tab16_runs_after_tab8(project, monkeypatch, capsys):
+    monkeypatch.setenv("RLVR_GPUS", "4")  # four GPUs, as far as the executor knows
+    assert main(["reproduce", "--only", "tab8,tab16", "--seeds", "0,1", "--gpus-per-run", "1"]) == 0
+    out = capsys.readouterr().out
+    tab8, tab16 = summaries(project, "tab8"), summaries(project, "tab16")
+    assert list(tab8) == list(tab16) == ["train.seed=0", "train.seed=1"]
+    for wave in (tab8, tab16):  # each wave's jobs go at once, on different GPUs
+        assert len({job.gpus for job in wave.values()}) == 2 and {job.gpus for job in wave.values()} <= set("0123")
+    jobs = [*tab8.values(), *tab16.values()]
+    for a, b in [(a, b) for i, a in enumerate(jobs) for b in jobs[i + 1:]]:
+        if a.start < b.end and b.start < a.end:  # ran at the same time: on different GPUs
+            assert a.gpus != b.gpus
+    assert min(job.start for job in tab16.values()) > max(job.end for job in tab8.values())
+    record = json.loads((project / "outputs" / "reproduce" / "tab16" / "train.seed=1" / "job.json").read_text())
+    assert record["status"] == "ok" and record["environment"]["CUDA_VISIBLE_DEVICES"] in set("0123")
+    assert "reproduce tab8: 2 runs, 0 complete, 2 to run" in out and "[tab16] start   train.seed=0 on GPU" in out
+    assert "reproduce: 2/2 jobs done" in out and "written: docs/results-toy.md" in out
+    assert "| train.seed=1 |" in (project / "docs" / "results-toy.md").read_text()  # the report, from the jobs
+
+
+def test_status_lists_each_experiments_jobs_by_state(project, capsys, held_by_another_process):
+    jobs = project / "outputs" / "reproduce" / "tab8"
+    (jobs / "train.seed=0").mkdir(parents=True)  # finished
+    (jobs / "train.seed=0" / SUMMARY).write_text("end\n1\n")
+    write_job_record(jobs / "train.seed=0", {"status": "ok"})
+    (jobs / "train.seed=1").mkdir()  # failed
+    write_job_record(jobs / "train.seed=1", {"status": "failed", "error": "ValueError: asked to fail"})
+    with held_by_another_process(jobs / "train.seed=2"):  # being executed by another reproduce
+        assert main(["reproduce", "--only", "tab8,tab16", "--status"]) == 0
+    shown = capsys.readouterr().out
+    assert "tab8: 1 done, 1 running, 1 failed\n" in shown and "tab16: 3 not started\n" in shown
+    assert "  failed       tab8/train.seed=1\n      ValueError: asked to fail\n" in shown
+    assert "  not started  tab16/train.seed=2\n" in shown
+    assert not (project / "outputs" / "reproduce" / "tab16").exists()  # nothing ran
+
+
+def test_on_slurm_the_second_wave_waits_for_the_first(slurm, project, monkeypatch, capsys):  # noqa: F811
+    monkeypatch.setenv("SLURM_CONF", str(slurm))
+    release = project / "release"
+    write_project(project, release=str(release), slurm_section=SLURM)
+    command = ["reproduce", "--only", "tab8,tab16", "--seeds", "0"]
+
+    assert main([*command, "--executor", "slurm"]) == 0  # submitted, not waited for
+    out = capsys.readouterr().out
+    assert "2 jobs submitted; follow them with: rlvr reproduce --status --only tab8,tab16 --seeds 0" in out
+    assert "write the report with: rlvr reproduce --report-only --only tab8,tab16\n" in out  # seeds 0, 1, 2
+    states = wait_for(lambda: (s := reproduce_status("tab8,tab16", [0]))["tab8"]["tab8/train.seed=0"].state
+                      == "running" and s)
+    assert states["tab16"]["tab16/train.seed=0"].state == "pending"  # its SLURM job waits for tab8's
+    assert main([*command, "--status"]) == 0
+    assert "tab8: 1 running" in (shown := capsys.readouterr().out) and "tab16: 1 pending" in shown
+
+    release.touch()
+    assert main([*command, "--executor", "slurm", "--wait"]) == 0  # submits nothing twice, waits, then reports
+    out = capsys.readouterr().out
+    assert "reproduce tab8: 1 runs, 0 complete, 1 queued or running, 0 to run" in out
+    assert "0 jobs submitted" in out and "reproduce: 2/2 jobs done" in out
+    tab8, tab16 = summaries(project, "tab8")["train.seed=0"], summaries(project, "tab16")["train.seed=0"]
+    assert tab16.start > tab8.end and tab16.read_end == tab8.end and tab8.slurm != tab16.slurm
+    assert "| train.seed=0 |" in (project / "docs" / "results-toy.md").read_text()
