@@ -28,7 +28,7 @@ from .data import load_dataset
 from .grading import extract_answer, grade_many
 from .models import eval_dtype_for, eval_template_for, resolve
 from .provenance import environment
-from .rundir import EVAL_DIR, checkpoints, eval_step_dir
+from .rundir import EVAL_CONFIG, EVAL_DIR, EVAL_SAMPLES, checkpoints, eval_step_dir
 from .textfeatures import ends_in_repetition, reflection_counts, runs_on
 
 # Bumped when the table's columns change: saved evaluations of another version are redone.
@@ -111,11 +111,11 @@ def save_evaluation(table: pd.DataFrame, out_dir: str | Path, config: EvalConfig
     for name, frame in summarize(table).items():
         frame.to_csv(out / f"{name}.csv", index=False)
     meta = {"config": config.to_dict(), "table_version": TABLE_VERSION, "environment": environment(), **(extra or {})}
-    (out / "eval_config.json").write_text(json.dumps(meta, indent=2, default=str))
+    (out / EVAL_CONFIG).write_text(json.dumps(meta, indent=2, default=str))
     # Last, and atomically: its presence marks the evaluation complete.
-    tmp = out / "samples.parquet.tmp"
+    tmp = out / f"{EVAL_SAMPLES}.tmp"
     table.to_parquet(tmp, index=False)
-    tmp.replace(out / "samples.parquet")
+    tmp.replace(out / EVAL_SAMPLES)
     return out
 
 
@@ -147,7 +147,7 @@ def evaluate_checkpoints(
                if only is None or step in only}
     frames = []
     for step, model in targets.items():
-        done = eval_step_dir(out, step) / "samples.parquet"
+        done = eval_step_dir(out, step) / EVAL_SAMPLES
         if done.is_file() and _same_config(done.parent, config):
             frames.append(pd.read_parquet(done))
             continue
@@ -162,7 +162,7 @@ def evaluate_checkpoints(
 def _evaluate_step(model: str, config: EvalConfig, step: int, step_dir: Path, progress: bool) -> pd.DataFrame:
     table = evaluate(model, config, progress=progress)
     table.insert(0, "step", step)
-    save_evaluation(table, step_dir, config, {"step": step, "model": model})  # samples.parquet written last
+    save_evaluation(table, step_dir, config, {"step": step, "model": model})  # its table written last
     return table
 
 
@@ -197,7 +197,7 @@ def _same_config(step_dir: Path, config: EvalConfig) -> bool:
     """Whether a saved evaluation used ``config``'s settings, in this table version (else it
     is redone: it is derived data). Settings of how it ran (backend, batch size) may differ."""
     try:
-        meta = json.loads((step_dir / "eval_config.json").read_text())
+        meta = json.loads((step_dir / EVAL_CONFIG).read_text())
         stored = meta["config"]
     except (OSError, ValueError, KeyError):
         return False

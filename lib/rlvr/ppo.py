@@ -32,6 +32,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 
 from .models import resolve
+from .rundir import CRITIC_DIR, CRITIC_OPTIMIZER
 from .trainer import RLVRTrainer, overrides, shaped_advantages
 
 # verl's defaults for the paper's PPO runs (its ppo_trainer.yaml).
@@ -181,7 +182,6 @@ class PPOTrainer(RLVRTrainer):
     ``rollouts_per_prompt`` responses (TRL's engine needs two or more; verl's PPO samples one).
     """
 
-    CRITIC_DIR = "critic"  # inside each checkpoint: the critic's weights; its optimizer only in the latest
 
     def __init__(self, *args, config, **kwargs):
         super().__init__(*args, config=config, **kwargs)
@@ -286,8 +286,8 @@ class PPOTrainer(RLVRTrainer):
                                "this checkpoint is not saved")
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         if self.accelerator.is_main_process:  # the copies are equal: one writes
-            self.critic.save_pretrained(folder / self.CRITIC_DIR)
-            torch.save(self.critic_optimizer.state_dict(), folder / self.CRITIC_DIR / "optimizer.pt")
+            self.critic.save_pretrained(folder / CRITIC_DIR)
+            torch.save(self.critic_optimizer.state_dict(), folder / CRITIC_DIR / CRITIC_OPTIMIZER)
         super()._save_checkpoint(model, trial)
 
     @overrides()
@@ -295,6 +295,6 @@ class PPOTrainer(RLVRTrainer):
         super()._load_optimizer_and_scheduler(checkpoint)
         if checkpoint is None:
             return
-        folder = Path(checkpoint) / self.CRITIC_DIR
+        folder = Path(checkpoint) / CRITIC_DIR
         self._load_critic(folder)
-        self.critic_optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+        self.critic_optimizer.load_state_dict(torch.load(folder / CRITIC_OPTIMIZER, weights_only=True))

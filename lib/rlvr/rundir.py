@@ -56,6 +56,10 @@ CHECKPOINT_PREFIX = "checkpoint-"
 ADAPTER_DIR = "adapter"  # LoRA runs: a checkpoint's adapters, beside the merged model
 EVAL_DIR = "eval"
 EVAL_STEP_PREFIX = "step-"
+EVAL_SAMPLES = "samples.parquet"  # an evaluation step's table; written last, so its presence marks the step done
+EVAL_CONFIG = "eval_config.json"  # beside it: the EvalConfig, the table's version, library versions
+CRITIC_DIR = "critic"  # PPO: inside each checkpoint, the critic's weights
+CRITIC_OPTIMIZER = "optimizer.pt"  # and, in the latest checkpoint only, its optimizer's state
 PASS_AT_DIR = "pass-at"
 LAUNCH_PARAMS = "launch.yaml"
 # A notebook job's folder.
@@ -212,7 +216,7 @@ def checkpoints(run: str | Path) -> dict[int, Path]:
 
 # What a checkpoint holds only to resume training from it: the optimizer's state (a file, or the
 # shards DeepSpeed and FSDP write) and the scheduler's. Only the latest checkpoint needs them.
-TRAINING_STATE = ("optimizer.pt", "scheduler.pt", "global_step*", "optimizer_*", "critic/optimizer.pt")
+TRAINING_STATE = ("optimizer.pt", "scheduler.pt", "global_step*", "optimizer_*", f"{CRITIC_DIR}/{CRITIC_OPTIMIZER}")
 
 
 def drop_training_state(run: str | Path, keep: int) -> list[Path]:
