@@ -175,6 +175,13 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
             pytest.fail(f"the SLURM node never became idle: {(d / 'log' / 'slurmctld.log').read_text()[-2000:]}")
         yield conf
     finally:
+        # A job whose notebook is done may still be winding down: with the daemons gone first, its
+        # step would be left waiting for them forever. Cancel what is left and let it end.
+        subprocess.run(["scancel", "--user", str(os.getuid())], env=env, capture_output=True)
+        for _ in range(60):
+            if not subprocess.run(["squeue", "-h"], capture_output=True, text=True, env=env).stdout.strip():
+                break
+            time.sleep(0.5)
         for pid_file in ("slurmd.pid", "slurmctld.pid", "munge/pid"):
             if (d / pid_file).is_file():
                 try:
