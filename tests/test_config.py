@@ -11,10 +11,10 @@ from rlvr import lab
 from rlvr.cli import _overrides
 from rlvr.config import PRESETS, EvalConfig, TrainConfig, eval_preset, load_params, nest, preset, preset_configs
 from rlvr.data import DATASETS
+from rlvr.parameters import check_configs, layered
 from rlvr.prompts import TEMPLATES
 from rlvr.registry import BACKENDS, TRAINING_BACKENDS, implementations
 from rlvr.rewards import REWARDS
-from rlvr.sweep import check_configs, layered
 
 
 def test_the_paper_preset_is_the_reference_codes_recipe():

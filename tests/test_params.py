@@ -6,7 +6,8 @@ import papermill
 import pytest
 import yaml
 from rlvr.config import load_params
-from rlvr.sweep import check_configs, check_parameters, layered, load_sweep
+from rlvr.parameters import check_configs, check_parameters, layered
+from rlvr.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = {path.stem: path for path in (ROOT / "notebooks").glob("*.ipynb")}
