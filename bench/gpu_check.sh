@@ -84,7 +84,7 @@ fi
 
 if part 4; then
 say "4. the follow-up modes on the GPU, and pass@256"
-for mode in "reward=random" "reward=majority" "advantage_sign=negative" "pg_loss_coef=0 entropy_coef=-0.001"; do
+for mode in "reward=random" "reward=majority" "advantage=nsr" "pg_loss_coef=0 entropy_coef=-0.001"; do
     sets=$(for kv in $mode; do printf -- "--set %s " "$kv"; done)
     start=$(date +%s%N)
     timeout 120 $PY -m rlvr.cli train /tmp/gpu_train.yaml $sets --set steps=5 --set save_every=5 \

@@ -16,7 +16,7 @@ from rlvr.evaluate import evaluate
 from rlvr.models import load_model_and_tokenizer
 from rlvr.rundir import STEPS_LOG, RunBusy, RunLog, is_complete
 from rlvr.train import run_rewards, train
-from rlvr.trainer import RLVRTrainer, shaped_advantages
+from rlvr.trainer import RLVRTrainer, all_wrong_groups, shaped_advantages
 from rlvr.trl_args import FROM_CONFIG, MANAGED, RECIPE, grpo_arguments, grpo_config
 from trl import GRPOTrainer
 
@@ -153,10 +153,15 @@ def trainer_and_batch(tmp_path, **overrides):
     return trainer, model, batch
 
 
-def as_trained(trainer, batch):
+# trainer_and_batch's rollouts: the first four right (advantage +1), the last four wrong (-1).
+REWARDS = torch.tensor([1.0] * 4 + [0.0] * 4)
+
+
+def as_trained(trainer, batch, rewards=REWARDS):
     """The batch as the loss sees it: advantages shaped as RLVRTrainer shapes them when it makes them."""
-    sign = trainer.rlvr_config.advantage_sign
-    return {**batch, "advantages": shaped_advantages(batch["advantages"], trainer.pg_loss_coef, sign)}
+    c = trainer.rlvr_config
+    return {**batch, "advantages": shaped_advantages(batch["advantages"], rewards, c.advantage, trainer.pg_loss_coef,
+                                                     c.positive_weight)}
 
 
 def mean_entropy(trainer, model, batch) -> float:
@@ -182,25 +187,83 @@ def test_entropy_alone_moves_entropy_the_way_its_sign_says(tmp_path, coef):
     assert (after < before - 0.1) if coef < 0 else (after > before + 0.1)
 
 
-def policy_gradient(trainer, model, batch):
+def gradient(model, loss) -> torch.Tensor:
     model.zero_grad()
-    trainer._compute_loss(model, as_trained(trainer, batch)).backward()
-    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    loss.backward()
+    return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in model.parameters()])
 
 
-@pytest.mark.parametrize("sign, kept", [("negative", slice(4, 8)), ("positive", slice(0, 4))])
-def test_psr_and_nsr_train_only_on_their_sign(tmp_path, sign, kept):
-    trainer, model, batch = trainer_and_batch(tmp_path, entropy_coef=0.0, advantage_sign=sign)
+def policy_gradient(trainer, model, batch, rewards=REWARDS):
+    return gradient(model, trainer._compute_loss(model, as_trained(trainer, batch, rewards)))
+
+
+@pytest.mark.parametrize("kind, kept", [("algorithm-negative", slice(4, 8)), ("algorithm-positive", slice(0, 4))])
+def test_the_grpo_sign_variants_train_only_on_their_sign(tmp_path, kind, kept):
+    trainer, model, batch = trainer_and_batch(tmp_path, entropy_coef=0.0, advantage=kind)
     ours = policy_gradient(trainer, model, batch)
     # The same as GRPO on the same rollouts with the other sign's advantages set to zero:
     # those rollouts contribute no gradient.
     only_kept = torch.zeros(8)
     only_kept[kept] = batch["advantages"][kept]
-    trainer.rlvr_config = cfg(tmp_path, beta=0.0, entropy_coef=0.0)  # advantage_sign: all
+    trainer.rlvr_config = cfg(tmp_path, beta=0.0, entropy_coef=0.0)  # advantage: algorithm
     expected = policy_gradient(trainer, model, {**batch, "advantages": only_kept})
     everything = policy_gradient(trainer, model, batch)
     torch.testing.assert_close(ours, expected)
     assert not torch.allclose(ours, everything)
+
+
+# Two groups of four: one mixed (right, wrong, right, wrong), one where every rollout is wrong.
+TWO_GROUPS = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+
+
+def by_hand(model, batch, advantages) -> torch.Tensor:
+    """The policy term's gradient written out: on-policy the ratio is 1 in value with the gradient of
+    log pi, so L = -sum_i A_i sum_t log pi(o_it) / T, T the batch's completion tokens; log pi from the
+    model's logits (temperature 1), not from TRL."""
+    ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], 1)
+    logits = model(input_ids=ids).logits[:, batch["prompt_ids"].size(1) - 1:-1]
+    logps = torch.log_softmax(logits.float(), -1).gather(-1, batch["completion_ids"].unsqueeze(-1)).squeeze(-1)
+    return gradient(model, -(advantages[:, None] * logps).sum() / logps.numel())
+
+
+@pytest.mark.parametrize("kind, advantages", [
+    ("nsr", [0.0, -1.0, 0.0, -1.0, -1.0, -1.0, -1.0, -1.0]),        # every wrong rollout, the all-wrong group too
+    ("psr", [1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+    ("w-reinforce", [0.1, -1.0, 0.1, -1.0, -1.0, -1.0, -1.0, -1.0]),  # Zhu et al.'s lambda = 0.1
+])
+def test_zhu_et_al_objectives_train_on_rewards_without_group_normalisation(tmp_path, kind, advantages):
+    trainer, model, batch = trainer_and_batch(tmp_path, entropy_coef=0.0, advantage=kind)
+    assert trainer.rlvr_config.temperature == 1.0  # by_hand's log-probabilities are at temperature 1
+    # GRPO's own advantages for these rewards, which Zhu et al.'s objectives replace: 0 for the all-wrong group.
+    grpo = torch.tensor([0.866, -0.866, 0.866, -0.866, 0.0, 0.0, 0.0, 0.0])
+    ours = policy_gradient(trainer, model, {**batch, "advantages": grpo}, TWO_GROUPS)
+    expected = by_hand(model, batch, torch.tensor(advantages))
+    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-7)
+    if kind != "psr":  # the all-wrong group carries gradient: without it, the step differs
+        without = by_hand(model, batch, torch.tensor(advantages[:4] + [0.0] * 4))
+        assert not torch.allclose(ours, without, rtol=1e-3, atol=1e-6)
+
+
+def test_the_share_of_all_wrong_groups_and_the_weight_they_carry():
+    nsr = shaped_advantages(torch.zeros(8), TWO_GROUPS, "nsr", 1.0)
+    assert all_wrong_groups(TWO_GROUPS, nsr, 4) == {"all_wrong_groups": 0.5, "all_wrong_weight": 4 / 6}
+    grpo = torch.tensor([0.866, -0.866, 0.866, -0.866, 0.0, 0.0, 0.0, 0.0])
+    assert all_wrong_groups(TWO_GROUPS, grpo, 4) == {"all_wrong_groups": 0.5, "all_wrong_weight": 0.0}
+
+
+def test_an_objective_without_a_critic_is_refused_for_ppo_naming_what_is_allowed():
+    with pytest.raises(ValueError, match="advantage: 'nsr' is Zhu et al.'s objective .* use advantage algorithm, "
+                                         "algorithm-positive or algorithm-negative"):
+        preset("cpu", algorithm="ppo", advantage="nsr")
+    with pytest.raises(ValueError, match="advantage_sign is now advantage \\(all -> algorithm"):
+        preset("cpu", advantage_sign="negative")
+
+
+def test_a_run_stored_under_the_earlier_name_of_a_setting_compares_under_the_new_one(tmp_path):
+    stored = {**cfg(tmp_path).to_dict(), "advantage_sign": "negative"}
+    stored.pop("advantage")
+    assert cfg(tmp_path, advantage="algorithm-negative").differences(stored) == {}
+    assert cfg(tmp_path, advantage="nsr").differences(stored) == {"advantage": ("algorithm-negative", "nsr")}
 
 
 def test_majority_reward_trains_the_same_whatever_the_label(tmp_path):

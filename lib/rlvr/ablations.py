@@ -18,7 +18,7 @@ from .rundir import slug
 
 # The TrainConfig fields each grid sets itself (a notebook refuses them as `train` overrides).
 GRID_FIELDS = {
-    "beyond": ("reward", "pg_loss_coef", "entropy_coef", "advantage_sign"),
+    "beyond": ("reward", "pg_loss_coef", "entropy_coef", "advantage"),
     "tab5": ("pg_loss_coef", "weight_decay", "beta", "entropy_coef"),
     "labels": ("label", "label_noise", "algorithm"),
     "tab14": ("reward", "entropy_coef"),
@@ -140,8 +140,11 @@ BEYOND = {
     "random": ({"reward": "random"}, "random"),                       # Shao et al. 2025, p = reward_p
     "majority": ({"reward": "majority"}, "majority"),                 # TTRL, Zuo et al. 2025
     "entropy minimisation": ({"pg_loss_coef": 0.0, "entropy_coef": -0.001}, "em"),  # one-shot EM, no reward
-    "PSR": ({"advantage_sign": "positive"}, "psr"),                   # Zhu et al. 2025
-    "NSR": ({"advantage_sign": "negative"}, "nsr"),
+    "PSR": ({"advantage": "algorithm-positive"}, "psr"),              # GRPO's sign, a stand-in for Zhu et al.'s
+    "NSR": ({"advantage": "algorithm-negative"}, "nsr"),
+    "PSR (Zhu et al.)": ({"advantage": "psr"}, "psr-zhu"),            # Zhu et al. 2025: +1 / 0, no normalisation
+    "NSR (Zhu et al.)": ({"advantage": "nsr"}, "nsr-zhu"),            # 0 / -1, all-wrong groups included
+    "W-REINFORCE (Zhu et al.)": ({"advantage": "w-reinforce"}, "w-reinforce"),  # lambda / -1
 }
 
 
@@ -157,7 +160,7 @@ def beyond(one_shot: TrainConfig, out: str | Path, names=tuple(BEYOND),
         for name in names:
             fields, folder = BEYOND[name]
             conditions[f"{prefix}, {name}"] = replace(
-                base, **{"reward": "outcome", "pg_loss_coef": 1.0, "advantage_sign": "all", **fields},
+                base, **{"reward": "outcome", "pg_loss_coef": 1.0, "advantage": "algorithm", **fields},
                 output_dir=_folder(out, f"{'1shot' if prefix == '1-shot' else 'full'}-{folder}"))
     return conditions
 

@@ -45,6 +45,8 @@ from .trl_args import trl_problems
 class TrainConfig(Config):
     """One GRPO training run. Defaults are the paper's recipe (the ``paper`` preset)."""
 
+    renamed_settings = registry.RENAMED_SETTINGS
+
     # What to train
     model: str = setting("Qwen2.5-Math-1.5B", "a registered name (rlvr.models.MODELS), a hub id or a local folder")
     dataset: str = setting("dsr_sub", "the training set (and the pool the examples come from)",
@@ -75,8 +77,11 @@ class TrainConfig(Config):
     entropy_coef: float = setting(0.001, "entropy bonus coefficient (verl's hidden default); negative penalises")
     pg_loss_coef: float = setting(1.0, "scale of the policy-gradient loss; 0: entropy/KL-only training (Tab. 5); "
                                        "0 with a negative entropy_coef: entropy minimisation without reward")
-    advantage_sign: str = setting("all", "which rollouts the policy gradient trains on (ADVANTAGE_SIGNS: all, "
-                                         "positive = PSR, negative = NSR)", choices=registry.ADVANTAGE_SIGNS)
+    advantage: str = setting("algorithm", "the policy gradient's advantages (rlvr.registry.ADVANTAGES: algorithm, "
+                                          "algorithm-positive/-negative; Zhu et al.'s psr, nsr, w-reinforce)",
+                             choices=registry.ADVANTAGES)
+    positive_weight: float = setting(0.1, "advantage w-reinforce only: the weight of a right rollout (Zhu et al.'s "
+                                          "lambda, 0.1 in their paper)")
     clip_epsilon: float = setting(0.2, "PPO clip range of the importance ratio")
     gamma: float = setting(1.0, "PPO only: discount of GAE (verl's default for the paper's runs)", only_for="ppo")
     gae_lambda: float = setting(1.0, "PPO only: GAE's lambda (verl's default: advantages = return - value)",
@@ -133,6 +138,12 @@ class TrainConfig(Config):
         for name in ("critic_learning_rate", "value_clip"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name}: must be positive, got {getattr(self, name)}")
+        if self.advantage in registry.REWARD_ADVANTAGES and self.algorithm != "grpo":
+            problems.append(f"advantage: {self.advantage!r} is Zhu et al.'s objective on the rewards alone (no "
+                            f"critic, no group normalisation); with algorithm {self.algorithm!r} use advantage "
+                            "algorithm, algorithm-positive or algorithm-negative")
+        if not 0 < self.positive_weight <= 1:
+            problems.append(f"positive_weight: must be within (0, 1], got {self.positive_weight}")
         if self.kl_penalty == "reward" and self.algorithm != "ppo":
             problems.append("kl_penalty: 'reward' puts the KL in token rewards, which only PPO's GAE reads; "
                             "use algorithm ppo, or kl_penalty loss")

@@ -151,10 +151,23 @@ class Config:
         (``affects_results``, and ``only_for`` this config's algorithm where a field names one), compared
         as JSON; a field ``stored`` lacks is ``(MISSING, value)``."""
         wanted = json.loads(json.dumps(self.to_dict(), default=str))
+        stored = self.renamed(stored)
         found = {f.name: (stored.get(f.name, dataclasses.MISSING), wanted[f.name]) for f in fields(self)
                  if f.metadata.get("affects_results", True)
                  and f.metadata.get("only_for") in (None, getattr(self, "algorithm", None))}
         return {name: pair for name, pair in found.items() if pair[0] != pair[1]}
+
+    renamed_settings: Mapping[str, tuple[str, Mapping]] = {}  # earlier name -> (name now, {value then: value now})
+
+    @classmethod
+    def renamed(cls, stored: Mapping) -> dict:
+        """``stored`` (a config written earlier) with settings renamed since under their names now."""
+        stored = dict(stored)
+        for old, (new, values) in cls.renamed_settings.items():
+            if old in stored and new not in stored:
+                value = stored.pop(old)
+                stored[new] = values.get(value, value)
+        return stored
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -165,8 +178,12 @@ class Config:
         """Refuse keys that are not fields, naming them and the fields there are."""
         if unknown := sorted(set(values) - set(cls.field_names())):
             prefix = f"{where}: " if where else ""
+            renamed = [f"{old} is now {cls.renamed_settings[old][0]} ("
+                       + ", ".join(f"{a} -> {b}" for a, b in cls.renamed_settings[old][1].items()) + ")"
+                       for old in unknown if old in cls.renamed_settings]
             raise ValueError(f"{prefix}unknown {cls.__name__} key(s) {', '.join(map(repr, unknown))}; "
-                             f"its fields: {', '.join(cls.field_names())}")
+                             + (f"{'; '.join(renamed)}; " if renamed else "")
+                             + f"its fields: {', '.join(cls.field_names())}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], where: str = ""):

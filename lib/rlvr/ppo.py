@@ -33,7 +33,7 @@ from transformers.utils import logging
 
 from .models import resolve
 from .rundir import CRITIC_DIR, CRITIC_OPTIMIZER
-from .trainer import RLVRTrainer, overrides, shaped_advantages
+from .trainer import RLVRTrainer, overrides
 
 # verl's defaults for the paper's PPO runs (its ppo_trainer.yaml).
 GAMMA, LAM = 1.0, 1.0
@@ -187,7 +187,6 @@ class PPOTrainer(RLVRTrainer):
         super().__init__(*args, config=config, **kwargs)
         with _quiet_loading():  # transformers reports the value head as missing: it is new by design
             self._load_critic(resolve(config.model), num_labels=1)
-        self._scores: torch.Tensor | None = None
         self._critic_micro_batches = 0
         # TRL computes the reference log-probabilities while beta != 0; the loss then leaves the KL out.
         self._kl_in_reward = config.kl_penalty == "reward" and self.beta != 0
@@ -209,20 +208,12 @@ class PPOTrainer(RLVRTrainer):
         return outputs[:, start:start + completion_ids.size(1)]
 
     @overrides()
-    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
-        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-        self._scores = (rewards * self.reward_weights.to(rewards.device)).nansum(dim=1)  # the outcome score
-        return rewards
-
-    @overrides()
     def _generate_and_score_completions(self, inputs):
         batch = super()._generate_and_score_completions(inputs)
         mask = batch["completion_mask"]
         with torch.no_grad():
             values = self.critic_values(batch["prompt_ids"], batch["prompt_mask"], batch["completion_ids"], mask)
-        # TRL gathers every process's scores; this process's responses are its slice of them.
-        first = self.accelerator.process_index * mask.size(0)
-        scores = self._scores[first:first + mask.size(0)].to(values.device)
+        scores = self.own_rewards(mask.size(0)).to(values.device)
         rewards = last_token_rewards(scores, mask)
         if self._kl_in_reward:
             old = batch.get("old_per_token_logps")
@@ -231,7 +222,7 @@ class PPOTrainer(RLVRTrainer):
             self._metrics["train"]["kl_in_reward"].append(process_mean(old - batch["ref_per_token_logps"], mask))
         advantages, returns = gae(rewards, values, mask, self.rlvr_config.gamma, self.rlvr_config.gae_lambda)
         advantages = whiten(advantages, mask, total=process_sum)
-        batch["advantages"] = shaped_advantages(advantages, self.pg_loss_coef, self.rlvr_config.advantage_sign)
+        batch["advantages"] = self.policy_advantages(advantages)
         batch["old_values"], batch["returns"] = values * mask, returns
         self._metrics["train"]["critic/values_mean"].append(process_mean(values, mask))
         return batch

@@ -21,11 +21,24 @@ ALGORITHMS = {
     "ppo": "PPO: a critic's token values and GAE (the paper's Tab. 4 and Tab. 17 PPO rows; rlvr.ppo)",
 }
 
-# Which rollouts the policy-gradient term trains on (Zhu et al. 2025, arXiv 2506.01347: PSR / NSR).
-ADVANTAGE_SIGNS = {
-    "all": "every rollout (GRPO)",
-    "positive": "only rollouts with a positive advantage (PSR: positive sample reinforcement)",
-    "negative": "only rollouts with a negative advantage (NSR: negative sample reinforcement)",
+# What the policy-gradient term's advantages are. The first three shape the algorithm's own (GRPO's
+# group-normalised advantages, PPO's whitened GAE); the last three are Zhu et al.'s objectives (arXiv
+# 2506.01347, code TianHongZXY/RLVR-Decomposed): a reward of 1 or 0 per rollout, no group normalisation,
+# no critic, so a group where every rollout is wrong still pushes each of them down.
+ADVANTAGES = {
+    "algorithm": "the algorithm's own: GRPO's (r - mean) / (std + 1e-4) per prompt's group, or PPO's whitened GAE",
+    "algorithm-positive": "the algorithm's own where positive, 0 elsewhere (a group-normalised stand-in for PSR)",
+    "algorithm-negative": "the algorithm's own where negative, 0 elsewhere (a group-normalised stand-in for NSR)",
+    "psr": "Zhu et al.'s PSR: +1 on every right rollout, 0 on wrong ones (GRPO only)",
+    "nsr": "Zhu et al.'s NSR: -1 on every wrong rollout, all-wrong groups included, 0 on right ones (GRPO only)",
+    "w-reinforce": "Zhu et al.'s W-REINFORCE: +positive_weight on right rollouts, -1 on wrong ones (GRPO only)",
+}
+# The advantages defined without a critic: a REINFORCE-style objective on the rewards alone.
+REWARD_ADVANTAGES = ("psr", "nsr", "w-reinforce")
+# An earlier name of a setting, and what its values are now: stored run configs that use it still compare.
+RENAMED_SETTINGS = {
+    "advantage_sign": ("advantage", {"all": "algorithm", "positive": "algorithm-positive",
+                                     "negative": "algorithm-negative"}),
 }
 
 # Where the KL to the reference model (coefficient beta) enters.

@@ -17,7 +17,7 @@ batch of G rollouts o_1..o_G of each prompt q, with rewards r_i::
     L_pg   = sum_it [ -min(rho_it A_i c, clip(rho_it, 1-eps, 1+eps) A_i c) + beta kl_it ] / T
     L      = L_pg - entropy_coef * H
 
-with c = ``pg_loss_coef`` (and A_i set to 0 where its sign is not ``advantage_sign``'s: PSR/NSR),
+with c = ``pg_loss_coef``, and A_i as ``advantage`` says (``shaped_advantages``),
 eps = ``clip_epsilon``, T the number of completion
 tokens in the whole rollout batch (token-level aggregation, loss_type "dapo"),
 and H the mean per-token entropy over the completion tokens of a micro-batch
@@ -33,11 +33,16 @@ recorded in the run's ``run_config.json`` as a deviation.
 
 The follow-up literature's modes, and how they depart from their papers:
 
-- PSR / NSR (``advantage_sign``; Zhu et al. 2025, arXiv 2506.01347): the paper trains
-  on rewards of +1 / -1 without group normalisation; here the GRPO advantage's sign
-  picks the rollouts and their advantages keep GRPO's magnitude, and T still counts
-  every rollout's tokens, so the term is scaled by the share of tokens it trains on.
-  KL and entropy terms act on all rollouts.
+- PSR / NSR / W-REINFORCE as Zhu et al. 2025 define them (arXiv 2506.01347, their verl fork
+  ``TianHongZXY/RLVR-Decomposed``; ``advantage: psr | nsr | w-reinforce``): A_i = +1 / 0,
+  0 / -1, lambda / -1 for a right / wrong rollout, no group normalisation, in place of GRPO's
+  A_i. Their code averages the clipped term over each micro-batch's tokens (verl's token-mean);
+  here T counts the whole batch's tokens, as for every run. Their recipe's other settings
+  (no KL, four optimizer steps per rollout batch) are the params file's, not implied here.
+- ``advantage: algorithm-positive | algorithm-negative``: GRPO's own advantages where their
+  sign is the one named, 0 elsewhere (the lab's earlier stand-in for PSR / NSR): an all-wrong
+  group gets no signal, and T still counts every rollout's tokens, so the term is scaled by
+  the share of tokens it trains on. KL and entropy terms act on all rollouts.
 - Entropy minimisation without reward (``pg_loss_coef: 0``, ``entropy_coef < 0``;
   one-shot EM, arXiv 2505.20282): L = |entropy_coef| * H, the mean token entropy of
   the policy's own samples over the full vocabulary at the rollout temperature,
@@ -64,6 +69,7 @@ from .config import TrainConfig
 from .env import process_rank, world_size
 from .grading import extract_answer, grade_many
 from .models import BASE_DTYPE_KEY, EVAL_TEMPLATE_KEY, eval_dtype_for, eval_template_for
+from .registry import ADVANTAGES, REWARD_ADVANTAGES, implementations
 from .rewards import completion_text
 from .rundir import ADAPTER_DIR, ROLLOUTS_LOG, SAMPLES_LOG, STEPS_LOG, RunLog, drop_training_state
 
@@ -116,16 +122,46 @@ class StepTable(TrainerCallback):
         self.row = row
 
 
-def shaped_advantages(advantages: torch.Tensor, pg_loss_coef: float, sign: str) -> torch.Tensor:
-    """The advantages the policy term trains on. The clipped policy term is linear in them, so
-    scaling by ``pg_loss_coef`` scales that term alone (0 leaves KL and entropy: Tab. 5 row 10);
-    a zero advantage gives its rollout no policy gradient, so PSR / NSR zero the other sign."""
-    advantages = advantages * pg_loss_coef
-    if sign == "positive":
-        return advantages.clamp(min=0)
-    if sign == "negative":
-        return advantages.clamp(max=0)
-    return advantages
+def shaped_advantages(advantages: torch.Tensor, rewards: torch.Tensor, kind: str, pg_loss_coef: float,
+                      positive_weight: float = 0.1) -> torch.Tensor:
+    """The advantages the policy term trains on (``registry.ADVANTAGES``), one per rollout (or per token).
+
+    ``advantages`` are the algorithm's own, ``rewards`` each rollout's reward (1 right, 0 wrong). The
+    ``algorithm-*`` kinds keep one sign of the algorithm's own (a zero advantage gives its rollout no
+    policy gradient). Zhu et al.'s objectives (``psr``, ``nsr``, ``w-reinforce``) replace them with
+    ``w_right * r + w_wrong * (r - 1)``: +1 / 0 (PSR), 0 / -1 (NSR), ``positive_weight`` / -1
+    (W-REINFORCE) for a right / wrong rollout, with no group normalisation, so a group where every
+    rollout is wrong still pushes each of them down. The clipped policy term is linear in the
+    advantages, so scaling by ``pg_loss_coef`` scales that term alone (0 leaves KL and entropy:
+    Tab. 5 row 10)."""
+    if kind in REWARD_WEIGHTS:
+        right, wrong = REWARD_WEIGHTS[kind](positive_weight)
+        r = rewards.to(advantages.dtype).reshape(-1, *([1] * (advantages.dim() - 1)))
+        advantages = (right * r + wrong * (r - 1)).expand_as(advantages).clone()
+    elif kind == "algorithm-positive":
+        advantages = advantages.clamp(min=0)
+    elif kind == "algorithm-negative":
+        advantages = advantages.clamp(max=0)
+    return advantages * pg_loss_coef
+
+
+# Zhu et al.'s objectives: (weight of a right rollout, weight of a wrong one) given W-REINFORCE's lambda.
+REWARD_WEIGHTS = implementations({name: ADVANTAGES[name] for name in REWARD_ADVANTAGES}, {
+    "psr": lambda positive_weight: (1.0, 0.0),
+    "nsr": lambda positive_weight: (0.0, 1.0),
+    "w-reinforce": lambda positive_weight: (positive_weight, 1.0),
+}, "objectives on the rewards alone")
+
+
+def all_wrong_groups(rewards: torch.Tensor, advantages: torch.Tensor, group_size: int) -> dict[str, float]:
+    """How much of the policy term comes from groups where every rollout is wrong: their share of the
+    groups, and their share of the advantages' total weight (0 under GRPO, which gives such a group no
+    signal; most of it under NSR on a set the model mostly fails)."""
+    wrong = (rewards.reshape(-1, group_size) <= 0).all(dim=1)
+    weight = advantages.detach().abs().reshape(rewards.numel(), -1).sum(dim=1).reshape(-1, group_size).sum(dim=1)
+    total = float(weight.sum())
+    return {"all_wrong_groups": float(wrong.float().mean()),
+            "all_wrong_weight": float(weight[wrong].sum()) / total if total > 0 else 0.0}
 
 
 class LatestKeepsTrainingState(TrainerCallback):
@@ -259,19 +295,35 @@ class RLVRTrainer(GRPOTrainer):
 
     @overrides()
     def _generate_and_score_completions(self, inputs):
-        # pg_loss_coef and advantage_sign shape the advantages as they are made, before any loss
-        # reads them: TRL's loss and the Unsloth path's own loss function (which never calls
+        # pg_loss_coef and the kind of advantage shape the advantages as they are made, before any
+        # loss reads them: TRL's loss and the Unsloth path's own loss function (which never calls
         # _compute_loss) then train the same thing.
         batch = super()._generate_and_score_completions(inputs)
-        batch["advantages"] = shaped_advantages(batch["advantages"], self.pg_loss_coef,
-                                                self.rlvr_config.advantage_sign)
+        batch["advantages"] = self.policy_advantages(batch["advantages"])
         return batch
+
+    def own_rewards(self, n: int) -> torch.Tensor:
+        """This process's rollouts' rewards (TRL scores every process's and gathers them; a process
+        holds the ``n`` rollouts at its index), weighted and summed over the reward functions."""
+        first = self.accelerator.process_index * n
+        return self._rewards[first:first + n]
+
+    def policy_advantages(self, advantages: torch.Tensor) -> torch.Tensor:
+        """``shaped_advantages`` for this run's settings, with the all-wrong groups' share logged."""
+        cfg = self.rlvr_config
+        rewards = self.own_rewards(advantages.size(0)).to(advantages.device)
+        shaped = shaped_advantages(advantages, rewards, cfg.advantage, self.pg_loss_coef, cfg.positive_weight)
+        if rewards.numel() % cfg.rollouts_per_prompt == 0:
+            for name, value in all_wrong_groups(rewards, shaped, cfg.rollouts_per_prompt).items():
+                self._metrics["train"][f"advantage/{name}"].append(value)
+        return shaped
 
     @overrides()
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         # TRL scores the rollouts with the reward functions and gathers every process's scores;
         # this process's share is recorded, as the first reward function (a run's one) scored it.
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._rewards = (rewards * self.reward_weights.to(rewards.device)).nansum(dim=1)  # every process's
         if self.run_log is not None:
             first = self.accelerator.process_index * len(prompts)
             scores = [None if math.isnan(r) else r for r in rewards[first:first + len(prompts), 0].tolist()]

@@ -234,7 +234,7 @@ def deviations(cfg) -> list[str]:
     if cfg.backend == "unsloth":
         found.append(
             "the loss is Unsloth's own function (unsloth_zoo's grpo_compute_loss), not TRL's: pg_loss_coef "
-            "and advantage_sign act on the advantages before it, the optimizer and the upper clip are set "
+            "and advantage act on the advantages before it, the optimizer and the upper clip are set "
             "explicitly, and it keeps the entropy bonus; its k3 KL term is clamped (log-ratio to [-20, 20], "
             "the term to [-10, 10]) where TRL's is not (read in unsloth 2026.10.7, not run)"
         )
