@@ -244,6 +244,23 @@ def test_zhu_et_al_objectives_train_on_rewards_without_group_normalisation(tmp_p
         assert not torch.allclose(ours, without, rtol=1e-3, atol=1e-6)
 
 
+@pytest.mark.parametrize("ratio_clip", [True, False])
+def test_off_policy_the_clip_acts_unless_it_is_removed(tmp_path, ratio_clip):
+    trainer, model, batch = trainer_and_batch(tmp_path, entropy_coef=0.0, ratio_clip=ratio_clip)
+    ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], 1)
+    with torch.no_grad():
+        logps, _, _ = trainer._get_per_token_logps_and_entropies(model, ids, torch.ones_like(ids), 20)
+    # Rollouts sampled by an older policy: each token's ratio pi / pi_old is 1.5 (as after an update).
+    advantages = torch.tensor([1.0, 1.0, 1.0, 1.0, -2.0, -1.0, -1.0, -1.0])
+    old = batch | {"old_per_token_logps": logps - torch.log(torch.tensor(1.5)), "advantages": advantages}
+    loss = trainer._compute_loss(model, old).item()
+    advantages = advantages[:, None].expand(8, 20)
+    unclipped = -(1.5 * advantages).mean().item()
+    clipped = -torch.minimum(1.5 * advantages, 1.2 * advantages).mean().item()  # 1.5 cut to 1 + 0.2 where A > 0
+    assert loss == pytest.approx(clipped if ratio_clip else unclipped, rel=1e-5)
+    assert trainer._metrics["train"]["clip_ratio/region_mean"][-1] == (0.5 if ratio_clip else 0.0)
+
+
 def test_the_share_of_all_wrong_groups_and_the_weight_they_carry():
     nsr = shaped_advantages(torch.zeros(8), TWO_GROUPS, "nsr", 1.0)
     assert all_wrong_groups(TWO_GROUPS, nsr, 4) == {"all_wrong_groups": 0.5, "all_wrong_weight": 4 / 6}

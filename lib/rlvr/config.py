@@ -83,6 +83,9 @@ class TrainConfig(Config):
     positive_weight: float = setting(0.1, "advantage w-reinforce only: the weight of a right rollout (Zhu et al.'s "
                                           "lambda, 0.1 in their paper)")
     clip_epsilon: float = setting(0.2, "PPO clip range of the importance ratio")
+    ratio_clip: bool = setting(True, "false: the importance ratio unclipped (Shao et al.'s control: their random "
+                                     "reward's gain rests on the clip's bias); the clip acts only off-policy, with "
+                                     "optimizer_steps_per_rollout > 1")
     gamma: float = setting(1.0, "PPO only: discount of GAE (verl's default for the paper's runs)", only_for="ppo")
     gae_lambda: float = setting(1.0, "PPO only: GAE's lambda (verl's default: advantages = return - value)",
                                 only_for="ppo")

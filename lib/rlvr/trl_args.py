@@ -45,6 +45,10 @@ def batch_split(cfg, processes: int) -> tuple[int, int]:
     return micro, share // micro
 
 
+# TRL's clip bounds that never act: the ratio clamped to [1 - 1, 1 + 1e9], and a ratio is positive and
+# never near 1e9 (``ratio_clip: false``, the unclipped objective of Shao et al.'s control).
+NO_CLIP = (1.0, 1e9)
+
 # GRPOConfig fields the paper's recipe fixes, where TRL's default differs or is easy to
 # change under us. `trl:` may override these; the run records each as a deviation.
 RECIPE: dict[str, Any] = {
@@ -172,8 +176,9 @@ def grpo_arguments(cfg, on_gpu: bool, processes: int = 1) -> dict[str, Any]:
         "weight_decay": cfg.weight_decay,
         "max_grad_norm": cfg.max_grad_norm,
         "beta": cfg.beta,
-        "epsilon": cfg.clip_epsilon,
-        "epsilon_high": cfg.clip_epsilon if cfg.clip_epsilon_high is None else cfg.clip_epsilon_high,
+        "epsilon": cfg.clip_epsilon if cfg.ratio_clip else NO_CLIP[0],
+        "epsilon_high": (NO_CLIP[1] if not cfg.ratio_clip
+                         else cfg.clip_epsilon if cfg.clip_epsilon_high is None else cfg.clip_epsilon_high),
         "entropy_coef": cfg.entropy_coef,
         "save_steps": cfg.save_every * cfg.optimizer_steps_per_rollout,
         "report_to": cfg.report_to or "none",
@@ -228,7 +233,10 @@ def deviations(cfg) -> list[str]:
               "penalty in the reward (kl_penalty: reward); ") if cfg.beta > 0 and cfg.kl_penalty == "loss" else ""
         found.append(f"PPO: {kl}each prompt gets rollouts_per_prompt responses (TRL needs at least 2; verl's PPO "
                      "default samples 1); the critic is replicated on each training process, not sharded")
-    if cfg.clip_epsilon_high is not None and cfg.clip_epsilon_high != cfg.clip_epsilon:
+    if not cfg.ratio_clip:
+        found.append("ratio_clip: false, the importance ratio unclipped (Shao et al.'s control for the clip's bias; "
+                     "the paper clips at 0.2)")
+    elif cfg.clip_epsilon_high is not None and cfg.clip_epsilon_high != cfg.clip_epsilon:
         found.append(f"clip_epsilon_high: {cfg.clip_epsilon_high:g}, an asymmetric clip (the paper's is "
                      f"{cfg.clip_epsilon:g} both ways)")
     if cfg.backend == "unsloth":
