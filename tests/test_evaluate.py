@@ -179,6 +179,19 @@ def test_checkpoint_series_resumes_where_it_stopped(tmp_path):
     )
 
 
+def test_the_command_line_evaluates_a_runs_checkpoints_and_picks_the_best(tmp_path, capsys):
+    from rlvr.cli import main
+
+    run = tmp_path / "run"
+    for step in (10, 20):
+        save_checkpoint(run, step)
+    assert main(["evaluate-run", str(run), "--preset", "cpu", "--limit", "3", "--max-new-tokens", "16",
+                 "--base", "toy-base"]) == 0
+    shown = capsys.readouterr().out
+    assert "best average (paper)" in shown and "last" in shown
+    assert sorted(p.name for p in (run / "eval").iterdir()) == ["step-0", "step-10", "step-20"]
+
+
 def test_a_series_evaluated_one_process_a_checkpoint_gives_the_same_table(tmp_path):
     # Where vLLM evaluates, each checkpoint gets a process of its own (an engine frees the GPU
     # only when its process ends); the tables are those of the evaluation in this process.

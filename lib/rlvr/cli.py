@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .analysis import select_checkpoint, summarize
 from .config import PRESETS, EvalConfig, eval_preset, load_params, nest
 from .executors import EXECUTORS, STATES, JobState
 from .grading import extract_answer, grade
@@ -111,15 +112,13 @@ def _eval_config(args):
 
 
 def _print_summary(table) -> None:
-    from .evaluate import summarize  # noqa: PLC0415 - imports torch and transformers: only evaluations pay
-
     summary = summarize(table)
     print(summary["per_benchmark"].to_string(index=False))
     print(summary["average"].to_string(index=False))
 
 
 def evaluate_command(args) -> int:
-    from .evaluate import evaluate, save_evaluation  # noqa: PLC0415 - as in _print_summary
+    from .evaluate import evaluate, save_evaluation  # noqa: PLC0415 - imports torch: only evaluations pay
 
     config = _eval_config(args)
     if config is None:
@@ -134,7 +133,7 @@ def evaluate_command(args) -> int:
 
 
 def evaluate_run_command(args) -> int:
-    from .evaluate import evaluate_checkpoints, select_checkpoint  # noqa: PLC0415 - as in _print_summary
+    from .evaluate import evaluate_checkpoints  # noqa: PLC0415 - imports torch: only evaluations pay
 
     config = _eval_config(args)
     if config is None:
