@@ -38,8 +38,6 @@ from .registry import implementations
 from .selection import load_history, rank_examples
 from .toyworld import make_split
 
-DATA_DIR_ENV = env.DATA_DIR
-
 
 def _first(row: dict, *keys: str):
     for key in keys:
@@ -243,7 +241,7 @@ def _missing(spec: DatasetSpec, looked: list[str], error: Exception | None) -> F
     where = "\n  ".join(looked) if looked else "(nowhere)"
     hint = (
         f"Point it at a local copy with load_dataset({spec.name!r}, source='path/to/file.jsonl'), "
-        f"or set {DATA_DIR_ENV} to a folder laid out as eval/<name>/test.jsonl and train/<name>.parquet"
+        f"or set {env.DATA_DIR} to a folder laid out as eval/<name>/test.jsonl and train/<name>.parquet"
     )
     if spec.hub_id:
         hint += f", or download {spec.hub_id} where there is internet (it is then cached)"
@@ -266,12 +264,12 @@ def _raw_rows(spec: DatasetSpec, source: str | os.PathLike | None) -> list[dict]
         else:
             looked.append(f"{path} (does not exist)")
         raise _missing(spec, looked, None)
-    root = os.environ.get(DATA_DIR_ENV)
+    root = os.environ.get(env.DATA_DIR)
     if root:
         found = _find_in_folder(Path(root), spec)
         if found:
             return _read_file(found)
-        looked.append(f"${DATA_DIR_ENV}={root}: none of {', '.join(spec.local)}")
+        looked.append(f"${env.DATA_DIR}={root}: none of {', '.join(spec.local)}")
     if spec.hub_id is None:
         looked.append("the hub: this dataset has no hub id; it needs a local copy")
         raise _missing(spec, looked, None)
