@@ -162,8 +162,8 @@ def train_command(args) -> int:
     try:
         overrides = nest(_overrides(args.set))
         if _asks_for_unsloth(args.params, overrides):
-            # First of all: Unsloth patches transformers and TRL as it loads, and rlvr.train must
-            # bind its trainer (a config's `trl:` block is checked through rlvr.train).
+            # First of all: Unsloth patches transformers and TRL as it loads, and building the
+            # config imports TRL where it has a `trl:` block (rlvr.trl_args checks it).
             prepare()
         cfg = load_params(args.params, **overrides)
         from .data import training_dataset  # noqa: PLC0415 - imports datasets (2 s): only training pays
@@ -243,10 +243,7 @@ def sweep_command(args) -> int:
         if not args.wait:
             print(f"{len(result.submitted)} jobs submitted; follow them with: rlvr sweep {args.sweep} --status")
             return 0
-        states = sweep_status(sweep)
-        while any(s.state in ("pending", "running") for s in states.values()):
-            time.sleep(5)
-            states = sweep_status(sweep)
+        states = sweep_status(sweep, wait=True)
         result.summary = write_summary(sweep)
         result.failed = {name: s.detail for name, s in states.items() if s.state == "failed"}
         result.done = [name for name, s in states.items() if s.state == "done" and name not in result.skipped]

@@ -31,6 +31,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -119,6 +120,14 @@ def kernels_share_cores(workers: int) -> Iterator[None]:
             os.environ.pop(env_names.PARALLEL, None)
 
 
+def check_execution(executor: str, parallel: int | None) -> None:
+    """Refuse an unknown executor or a count of jobs at once below 1, before anything runs."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if parallel is not None and parallel < 1:
+        raise ValueError(f"parallel must be >= 1, got {parallel}")
+
+
 @dataclass
 class JobOutcome:
     job: Job
@@ -137,10 +146,7 @@ def execute_jobs(jobs: Sequence[Job], executor: str = "local", parallel: int | N
     ``finished`` are called around each (from the pool's threads). ``slurm``: each is submitted as
     a SLURM job that starts once the SLURM jobs ``after`` have ended, and this returns once they are
     submitted. ``gpus_per_run``: default 1 where there is a GPU, 0 where there is none."""
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
-    if parallel is not None and parallel < 1:
-        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    check_execution(executor, parallel)
     per_run = default_gpus_per_run() if gpus_per_run is None else gpus_per_run
     if executor == "slurm":
         return submit_slurm(jobs, per_run, after)
@@ -191,6 +197,12 @@ def _tail(path: str | Path | None, lines: int = 8) -> str:
     return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
 
 
+def _with_log(why: str, record: dict) -> str:
+    """Why a job failed, and the end of its SLURM log where it has one (read only for failed jobs)."""
+    log = _tail(record.get("stderr"))
+    return why + ("\n" + log if log else "")
+
+
 def _held(folder: Path) -> bool:
     try:
         with exclusive(folder):
@@ -214,7 +226,6 @@ def job_states(jobs: Sequence[Job]) -> list[JobState]:
     for job, record in zip(jobs, records):
         slurm_job = record.get("job")
         outcome = read_job_record(job.out_dir) or {}
-        log = _tail(record.get("stderr"))
         if job.complete:
             states.append(JobState("done", slurm_job))
         elif slurm_job in queued:
@@ -222,15 +233,28 @@ def job_states(jobs: Sequence[Job]) -> list[JobState]:
         elif job.out_dir.is_dir() and _held(job.out_dir):
             states.append(JobState("running", slurm_job))
         elif outcome.get("status") == "failed":
-            states.append(JobState("failed", slurm_job, (outcome.get("error") or "") + ("\n" + log if log else "")))
+            states.append(JobState("failed", slurm_job, _with_log(outcome.get("error") or "", record)))
         elif slurm_job:
             why = f"SLURM job {slurm_job} ended without finishing the notebook (cancelled, killed, or out of time)"
-            states.append(JobState("failed", slurm_job, why + ("\n" + log if log else "")))
+            states.append(JobState("failed", slurm_job, _with_log(why, record)))
         elif (job.out_dir / NOTEBOOK).is_file():
             states.append(JobState("failed", None, "interrupted: the notebook started and never finished"))
         else:
             states.append(JobState("not started"))
     return states
+
+
+def wait_for(jobs: Sequence[Job], every_s: float = 5.0,
+             on_look: Callable[[list[JobState]], None] | None = None) -> list[JobState]:
+    """Look where ``jobs`` stand every ``every_s`` seconds (``on_look`` sees each look) until none is
+    queued or running; returns their last states."""
+    while True:
+        states = job_states(jobs)
+        if on_look:
+            on_look(states)
+        if not any(s.state in ("pending", "running") for s in states):
+            return states
+        time.sleep(every_s)
 
 
 def live_jobs(jobs: Sequence[Job]) -> dict[Path, str | None]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import nest
-from .executors import EXECUTORS, JobState, execute_jobs, job_states, live_jobs
+from .executors import JobState, check_execution, execute_jobs, job_states, live_jobs, wait_for
 from .parameters import check_configs, check_parameters, declared_parameters, layered, mapping, read_yaml
 from .rundir import SUMMARY, is_safe_name, slug
 from .runner import Job
@@ -160,10 +160,11 @@ def load_sweep(path: str | Path, root: str | Path | None = None) -> Sweep:
     return sweep
 
 
-def sweep_status(sweep: Sweep) -> dict[str, JobState]:
-    """Each job's state by job name (``rlvr.executors.job_states``)."""
+def sweep_status(sweep: Sweep, wait: bool = False) -> dict[str, JobState]:
+    """Each job's state by job name (``rlvr.executors.job_states``); ``wait``: once none is queued or
+    running any more (``rlvr.executors.wait_for``)."""
     jobs = sweep.jobs()
-    return {job.name: state for job, state in zip(jobs, job_states(jobs))}
+    return {job.name: state for job, state in zip(jobs, wait_for(jobs) if wait else job_states(jobs))}
 
 
 def collect_summaries(sweep: Sweep) -> pd.DataFrame:
@@ -201,10 +202,7 @@ def run_sweep(sweep: Sweep | str | Path, parallel: int | None = None, dry_run: b
     """
     if not isinstance(sweep, Sweep):
         sweep = load_sweep(sweep)
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
-    if parallel is not None and parallel < 1:
-        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    check_execution(executor, parallel)
     per_run = gpus_per_run if gpus_per_run is not None else sweep.gpus_per_run
     jobs = sweep.jobs()
     live = live_jobs(jobs) if executor == "slurm" else {}

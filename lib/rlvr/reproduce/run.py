@@ -18,7 +18,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..executors import EXECUTORS, JobState, default_gpus_per_run, execute_jobs, job_states, live_jobs
+from ..executors import (
+    JobState,
+    check_execution,
+    default_gpus_per_run,
+    execute_jobs,
+    job_states,
+    live_jobs,
+    wait_for,
+)
 from ..rundir import RUN_CONFIG, STEPS_LOG, read_log
 from ..runner import Job
 from .document import DOC, report
@@ -88,10 +96,7 @@ def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = No
     ``gpus_per_run`` GPUs on a GPU machine); ``slurm`` submits each job as a SLURM job (jobs queued or
     running already are not submitted twice) and returns once submitted, or with ``wait`` once they
     have ended, then writes the report."""
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
-    if parallel is not None and parallel < 1:
-        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    check_execution(executor, parallel)
     root = Path(root or Path.cwd())
     names = chosen(only)
     waves = [[n for n in names if not EXPERIMENTS[n].after], [n for n in names if EXPERIMENTS[n].after]]
@@ -167,22 +172,20 @@ def _execute_here(todo: list[tuple[str, Job]], parallel: int | None, gpus_per_ru
 def _wait(listed: list[tuple[str, Job]], t0: float, progress_every_s: float) -> dict[str, list[str]]:
     """Follow SLURM jobs until none is queued or running: a line as the count of finished ones
     grows and the training steps as they go; returns the failed ones by experiment."""
-    jobs = [job for _, job in listed]
-    states, last = job_states(jobs), -1
-    running = {}
+    last, running = [-1], {}
+
+    def show(states: list[JobState]) -> None:
+        ended = sum(s.state in ("done", "failed") for s in states)
+        if ended != last[0]:
+            print(f"reproduce: {ended}/{len(listed)} jobs done, {(time.monotonic() - t0) / 60:.0f} min so far",
+                  flush=True)
+            last[0] = ended
+        running.clear()
+        running.update({job.out_dir: f"[{name}] {job.name}" for (name, job), s in zip(listed, states)
+                        if s.state == "running"})
+
     with _training_lines(lambda: running, progress_every_s):
-        while True:
-            ended = sum(s.state in ("done", "failed") for s in states)
-            if ended != last:
-                print(f"reproduce: {ended}/{len(jobs)} jobs done, {(time.monotonic() - t0) / 60:.0f} min so far",
-                      flush=True)
-                last = ended
-            running = {job.out_dir: f"[{name}] {job.name}" for (name, job), s in zip(listed, states)
-                       if s.state == "running"}
-            if not any(s.state in ("pending", "running") for s in states):
-                break
-            time.sleep(POLL_S)
-            states = job_states(jobs)
+        states = wait_for([job for _, job in listed], POLL_S, show)
     failed: dict[str, list[str]] = {}
     for (name, job), state in zip(listed, states):
         if state.state == "failed":
