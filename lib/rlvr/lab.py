@@ -33,7 +33,7 @@ from .config import EvalConfig, TrainConfig, preset_configs
 from .env import smoke
 from .plots import training_steps
 from .provenance import environment
-from .rundir import META, STEPS_LOG, SUMMARY, read_log
+from .rundir import META, STEPS_LOG, SUMMARY, job_table, read_log
 
 SMOKE = smoke()
 # What smoke mode cuts: a few steps, a few problems.
@@ -97,7 +97,7 @@ def save(out_dir: str | Path, summary: pd.DataFrame, *, tables: dict[str, pd.Dat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, table in (tables or {}).items():
-        table.to_parquet(out / f"{name}.parquet", index=False)
+        table.to_parquet(job_table(out, name), index=False)
     for name, fig in (figures or {}).items():
         fig.savefig(out / f"{name}.png", dpi=120, bbox_inches="tight")
     meta = {"settings": settings or {}, "smoke": SMOKE, "environment": environment()}

@@ -253,6 +253,11 @@ def eval_step_dir(out: str | Path, step: int) -> Path:
 # ----------------------------------------------------------------------------- a notebook job's folder
 
 
+def job_table(folder: str | Path, name: str) -> Path:
+    """Where a notebook job keeps its table ``name`` (``rlvr.lab.save`` writes it, the reproduce reads it)."""
+    return Path(folder) / f"{name}.parquet"
+
+
 def read_job_record(folder: str | Path) -> dict | None:
     """A job's record (``job.json``, or its earlier name), or None where there is none or it is cut."""
     for name in (JOB_RECORD, LEGACY_JOB_RECORD):

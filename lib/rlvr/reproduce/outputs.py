@@ -1,8 +1,7 @@
 """The notebook jobs' outputs across seeds: a sweep file's jobs, the tables their notebooks saved
 stacked with each job's seed, each seed's best checkpoint beside the base, and mean ± std over seeds.
 
-Every file name comes from ``rlvr.rundir`` (a job's summary, a training run's config) or is a
-table's name as ``rlvr.lab.save`` wrote it.
+Every file name comes from ``rlvr.rundir`` (a job's summary and tables, a training run's config).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import analysis
-from ..rundir import RUN_CONFIG, SUMMARY
+from ..rundir import RUN_CONFIG, SUMMARY, job_table
 from ..runner import Job
 from ..sweep import Sweep, load_sweep
 from .verdicts import mean_std
@@ -38,17 +37,13 @@ def complete_jobs(sweep_file: str, seeds: Sequence[int] | None, root: Path) -> l
     return [job for _, job in sweep_jobs(sweep_file, seeds, root) if job.complete]
 
 
-def _table_path(job: Job, name: str) -> Path:
-    return job.out_dir / f"{name}.parquet"  # how rlvr.lab.save names a notebook's table
-
-
 def has_saved_table(job: Job, name: str) -> bool:
-    return _table_path(job, name).is_file()
+    return job_table(job.out_dir, name).is_file()
 
 
 def saved_table(job: Job, name: str) -> pd.DataFrame:
     """A table the job's notebook saved: its summary (``SUMMARY``, CSV) or another one by name (Parquet)."""
-    return pd.read_csv(job.out_dir / SUMMARY) if name == SUMMARY else pd.read_parquet(_table_path(job, name))
+    return pd.read_csv(job.out_dir / SUMMARY) if name == SUMMARY else pd.read_parquet(job_table(job.out_dir, name))
 
 
 def stacked(jobs: list[Job], name: str) -> pd.DataFrame:
