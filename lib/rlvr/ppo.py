@@ -207,9 +207,9 @@ class PPOTrainer(RLVRTrainer):
         start = prompt_ids.size(1) - 1
         return outputs[:, start:start + completion_ids.size(1)]
 
-    @overrides()
-    def _generate_and_score_completions(self, inputs):
-        batch = super()._generate_and_score_completions(inputs)
+    def algorithm_advantages(self, batch: dict) -> torch.Tensor:
+        """GAE over the critic's values of the batch's response tokens, whitened over the whole batch;
+        the batch also gets the values and returns the critic then trains on."""
         mask = batch["completion_mask"]
         with torch.no_grad():
             values = self.critic_values(batch["prompt_ids"], batch["prompt_mask"], batch["completion_ids"], mask)
@@ -221,11 +221,9 @@ class PPOTrainer(RLVRTrainer):
             rewards = kl_penalised(rewards, old, batch["ref_per_token_logps"], mask, self.beta)
             self._metrics["train"]["kl_in_reward"].append(process_mean(old - batch["ref_per_token_logps"], mask))
         advantages, returns = gae(rewards, values, mask, self.rlvr_config.gamma, self.rlvr_config.gae_lambda)
-        advantages = whiten(advantages, mask, total=process_sum)
-        batch["advantages"] = self.policy_advantages(advantages)
         batch["old_values"], batch["returns"] = values * mask, returns
         self._metrics["train"]["critic/values_mean"].append(process_mean(values, mask))
-        return batch
+        return whiten(advantages, mask, total=process_sum)
 
     def _policy_logps(self, batch) -> torch.Tensor:
         """The policy's log-probabilities of the sampled tokens as it was at rollout time (what TRL

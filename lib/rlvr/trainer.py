@@ -299,8 +299,13 @@ class RLVRTrainer(GRPOTrainer):
         # loss reads them: TRL's loss and the Unsloth path's own loss function (which never calls
         # _compute_loss) then train the same thing.
         batch = super()._generate_and_score_completions(inputs)
-        batch["advantages"] = self.policy_advantages(batch["advantages"])
+        batch["advantages"] = self.policy_advantages(self.algorithm_advantages(batch))
         return batch
+
+    def algorithm_advantages(self, batch: dict) -> torch.Tensor:
+        """The algorithm's own advantages of a scored batch: GRPO's, as TRL made them (``PPOTrainer``:
+        GAE over its critic's values)."""
+        return batch["advantages"]
 
     def own_rewards(self, n: int) -> torch.Tensor:
         """This process's rollouts' rewards (TRL scores every process's and gathers them; a process
