@@ -40,6 +40,10 @@ def test_tab5_rows_switch_the_loss_terms_the_paper_names(tmp_path):
         )
     with pytest.raises(ValueError, match="rows 1-10"):
         ablations.tab5(base, tmp_path, rows=[12])
+    # Row 13 is row 5's terms with a label no rollout says: only the reward-free terms can train.
+    (name, unguessable), = ablations.tab5(base, tmp_path, rows=[13]).items()
+    assert name == "row 13: PG + WD + KL + Ent 0.001, label 929725"
+    assert (unguessable.label, unguessable.pg_loss_coef, unguessable.beta) == ("929725", 1.0, 0.001)
 
 
 def test_the_reachable_wrong_label_is_one_the_base_model_boxes():

@@ -46,19 +46,27 @@ def tab5(
     """Tab. 5's switch rows on ``base``, read from the paper's table: a term switched on
     takes the paper's value (weight decay and KL beta of the ``paper`` preset, the
     row's entropy coefficient), off is zero. ``entropy_coef`` replaces the paper's
-    default bonus (0.001, row 5); row 6, the paper's three-times bonus, takes three times it."""
+    default bonus (0.001, row 5); row 6, the paper's three-times bonus, takes three times it.
+    Row 13 (every term on, a label no rollout can say) is allowed too: its reward is always 0,
+    so only the terms without the reward train, as in row 10. Rows 11 and 12 are wrong labels
+    chosen for pi_1's answer (see ``label_rows``)."""
     table, recipe = _tab5(), preset("paper")
     default = table[5]["entropy_coef"]
     conditions = {}
     for row in rows:
-        if row not in table or table[row]["label"] != table[1]["label"]:
-            raise ValueError(f"Tab. 5 row {row!r}: rows 1-10 are switches (11-13 are labels: see label_rows)")
+        if row not in table or (table[row]["label"] != table[1]["label"] and row != 13):
+            raise ValueError(f"Tab. 5 row {row!r}: rows 1-10 are switches and 13 the unguessable label "
+                             "(11 and 12 are labels chosen for pi_1: see label_rows)")
         r = table[row]
         coef = r["entropy_coef"] if entropy_coef is None else round(r["entropy_coef"] / default * entropy_coef, 12)
         terms = (("PG", r["pg_loss"]), ("WD", r["weight_decay"]), ("KL", r["kl"]), (f"Ent {coef:g}", coef != 0))
         name = f"row {row}: " + (" + ".join(n for n, on in terms if on) or "nothing")
+        label = {"label": unguessable_label()} if row == 13 else {}
+        if label:
+            name += f", label {label['label']}"
         conditions[name] = replace(
             base,
+            **label,
             pg_loss_coef=1.0 if r["pg_loss"] else 0.0,
             weight_decay=recipe.weight_decay if r["weight_decay"] else 0.0,
             beta=recipe.beta if r["kl"] else 0.0,
