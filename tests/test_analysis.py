@@ -66,3 +66,23 @@ def test_the_base_model_overtaking_a_trained_one_at_large_k():
     ])
     seeds = pd.concat([curves[curves["model"] != "full set"].assign(seed=0), other_seed.assign(seed=1)])
     assert pd.isna(analysis.pass_at_crossing(seeds).set_index("model").loc["1-shot", "crossing_k"])
+
+
+def test_mechanism_signals_say_whether_the_clip_and_the_all_wrong_groups_could_act():
+    # Two updates per rollout batch: the second of each pair is off the sampling policy.
+    off_policy = pd.DataFrame({
+        "step": [1, 2, 3, 4], "rollout_step": [1, 1, 3, 3],
+        "clip_ratio_region_mean": [0.0, 0.02, 0.0, 0.04],
+        "advantage_all_wrong_groups": [0.5, None, 1.0, None], "advantage_all_wrong_weight": [0.6, None, 0.8, None],
+        "entropy": [0.4, 0.4, 0.2, 0.2],
+    }).assign(condition="random, clip")
+    on_policy = pd.DataFrame({"step": [1, 2], "rollout_step": [1, 2], "clip_ratio_region_mean": [0.0, 0.0],
+                              "entropy": [0.3, 0.5]}).assign(condition="cpu recipe")
+    signals = analysis.mechanism_signals(pd.concat([off_policy, on_policy]), window=1).set_index("condition")
+    assert round(signals.loc["random, clip", "clipped"], 3) == 0.03  # the off-policy updates' mean only
+    assert (signals.loc["random, clip", "all_wrong_groups"], signals.loc["random, clip", "all_wrong_weight"]) == (
+        0.75, 0.7)
+    assert (signals.loc["random, clip", "entropy_start"], signals.loc["random, clip", "entropy_end"]) == (0.4, 0.2)
+    # Every update on-policy: the ratio is 1 and the clip had nothing to act on (not "0%").
+    assert pd.isna(signals.loc["cpu recipe", "clipped"]) and pd.isna(signals.loc["cpu recipe", "all_wrong_groups"])
+    assert list(signals.columns) == list(analysis.SIGNALS)

@@ -53,3 +53,19 @@ def test_settings_panel_returns_the_config_the_widgets_hold():
     panel.widgets["steps"].value = 0
     with pytest.raises(ValueError, match="steps"):
         panel.config()
+
+
+def test_params_files_become_a_notebooks_conditions_at_their_papers_recipes(tmp_path):
+    # 08_beyond_the_paper runs each follow-up at its paper's recipe beside its own conditions.
+    one_shot = preset("cpu", examples=["toy-train-00004"])
+    runs = lab.recipes(["params/toy/nsr_zhu.yaml", "params/toy/random_clip.yaml"], tmp_path, {"seed": 2},
+                       like=one_shot)
+    nsr, random = runs["recipe: nsr_zhu"], runs["recipe: random_clip"]
+    assert (nsr.advantage, nsr.optimizer_steps_per_rollout, nsr.examples, nsr.seed) == ("nsr", 4, None, 2)
+    assert (random.reward, random.examples, random.seed) == ("random", ["toy-train-00004"], 2)
+    assert nsr.output_dir == str(tmp_path / "recipe-nsr_zhu")
+    # A toy recipe beside a notebook training another model belongs to another preset.
+    with pytest.raises(ValueError, match="trains toy-base, this notebook Qwen"):
+        lab.recipes(["params/toy/nsr_zhu.yaml"], tmp_path, like=preset("paper"))
+    with pytest.raises(FileNotFoundError, match="no_such.yaml"):
+        lab.recipes(["params/toy/no_such.yaml"], tmp_path)

@@ -178,7 +178,7 @@ def test_the_follow_up_papers_findings_are_checked_on_beyond_runs(tmp_path):
                 {"base": (0.1, 0.4, 0.6), "1-shot, outcome": (0.3, 0.7, 0.9)})
     result = reproduce.check_beyond(reproduce.complete_jobs("beyond.yaml", [0, 1], root), root)
     verdicts = {p.finding.split(" (")[0]: p for p in result.patterns}
-    random, majority, em, nsr, yue = result.patterns
+    random, majority, em, nsr, w_reinforce, yue = result.patterns
     assert random.claims[0].per_seed == {0: True, 1: False} and random.verdict == HOLDS_MEAN  # 20 > 14; 12 < 14
     assert majority.verdict == HOLDS_ALL  # a gain of 16 against outcome's 20
     assert em.verdict == FAILS  # 10 < 14
@@ -188,7 +188,35 @@ def test_the_follow_up_papers_findings_are_checked_on_beyond_runs(tmp_path):
     table = result.table.set_index("condition")
     assert table.loc["1-shot, random", "theirs: MATH-500 gain, Qwen2.5-Math-7B"] == "21.4"
     assert table.loc["1-shot, majority", "gain over the base (points)"] == "16.0"
-    assert len(verdicts) == 5
+    assert len(verdicts) == 6
+    assert w_reinforce.verdict == "not run" and em.recipe_verdict == "not run"  # no recipe ran
+
+
+def test_each_follow_up_is_also_judged_at_its_papers_recipe_with_its_mechanisms_signal(tmp_path):
+    root = fake_project(tmp_path)
+    strict = {"1-shot, outcome": 0.34, "1-shot, random": 0.12, "recipe: random_clip": 0.20,
+              "recipe: random_noclip": 0.18, "recipe: nsr_zhu": 0.30, "recipe: grpo_zhu": 0.44,
+              "recipe: w-reinforce_zhu": 0.30}
+    for seed, noclip in ((0, 0.18), (1, 0.21)):  # seed 1: the clip removed does better
+        run = fake_scores(root, "beyond", seed, {**strict, "recipe: random_noclip": noclip})
+        pd.DataFrame({"condition": ["recipe: random_clip", "1-shot, random", "recipe: nsr_zhu"],
+                      "clipped": [0.02, float("nan"), 0.001], "all_wrong_groups": [float("nan"), float("nan"), 0.6],
+                      "all_wrong_weight": [float("nan"), float("nan"), 0.7], "entropy_start": [0.3, 0.3, 0.3],
+                      "entropy_end": [0.2, 0.4, 0.1]}).to_parquet(run / "signals.parquet")
+    result = reproduce.check_beyond(reproduce.complete_jobs("beyond.yaml", [0, 1], root), root)
+    random, majority, em, nsr, w_reinforce, yue = result.patterns
+    # The lab's recipe: 12 < the base's 14. Shao et al.'s: above the base, above the clip removed on seed 0 only.
+    assert random.verdict == FAILS and random.recipe_verdict == HOLDS_MEAN
+    assert [c.per_seed for c in random.recipe_claims] == [{0: True, 1: True}, {0: True, 1: False}]
+    assert nsr.recipe_verdict == HOLDS_ALL  # a gain of 16 against GRPO's 30 at the same recipe: at least half
+    assert w_reinforce.recipe_verdict == FAILS  # a gain of 16 against GRPO's 30
+    assert majority.recipe_verdict == "-"  # TTRL's recipe is the lab's: no second verdict
+    signals = result.table.set_index("condition")
+    assert signals.loc["recipe: random_clip", "clipped tokens, off-policy updates (%)"] == "2.00%"
+    assert signals.loc["1-shot, random", "clipped tokens, off-policy updates (%)"] == "on-policy"
+    assert signals.loc["recipe: nsr_zhu", "all-wrong groups; their advantage weight"] == "60%; 70%"
+    assert signals.loc["recipe: nsr_zhu", "entropy, first → last steps"] == "0.30 → 0.10"
+    assert signals.loc["recipe: grpo_zhu", "entropy, first → last steps"] == "-"  # no signals saved for it
 
 
 def test_wrong_labels_are_checked_for_grpo_and_ppo_alike(tmp_path):
@@ -239,7 +267,8 @@ def test_every_check_reads_its_experiments_jobs_and_gives_a_table_and_verdicts(t
         fake_scores(root, "tab14", seed, {f"1-shot, {reward}, {entropy} entropy": value for entropy in ("with", "no")
                                           for reward, value in (("outcome", 0.36), ("format", 0.25))})
         fake_beyond(root, seed, {"1-shot, outcome": 0.34, "1-shot, random": 0.20, "1-shot, majority": 0.30,
-                                 "1-shot, entropy minimisation": 0.10, "1-shot, NSR": 0.20},
+                                 "1-shot, entropy minimisation": 0.10, "1-shot, NSR": 0.20,
+                                 "1-shot, W-REINFORCE (Zhu et al.)": 0.30},
                     {"base": (0.1, 0.4, 0.9), "1-shot, outcome": (0.3, 0.6, 0.8)})
         fake_scores(root, "ppo", seed, {"1-shot, GRPO": 0.36, "1-shot, PPO": 0.34})
     # Every other job where its sweep puts it (tab3's folders are named after their example lists).

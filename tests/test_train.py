@@ -274,6 +274,12 @@ def test_an_objective_without_a_critic_is_refused_for_ppo_naming_what_is_allowed
         preset("cpu", algorithm="ppo", advantage="nsr")
     with pytest.raises(ValueError, match="advantage_sign is now advantage \\(all -> algorithm"):
         preset("cpu", advantage_sign="negative")
+    # Settings that would change nothing in the objective asked for are refused, not ignored.
+    with pytest.raises(ValueError, match="positive_weight: weighs W-REINFORCE's right rollouts only"):
+        preset("cpu", advantage="nsr", positive_weight=0.3)
+    assert preset("cpu", advantage="w-reinforce", positive_weight=0.3).positive_weight == 0.3
+    with pytest.raises(ValueError, match="ratio_clip is false"):
+        preset("cpu", ratio_clip=False, clip_epsilon_high=0.28)
 
 
 def test_a_run_stored_under_the_earlier_name_of_a_setting_compares_under_the_new_one(tmp_path):

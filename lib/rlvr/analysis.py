@@ -66,6 +66,38 @@ def saturation_step(steps: pd.DataFrame, threshold: float = 0.9, window: int = 5
     return int(hit["step"].iloc[0]) if len(hit) else None
 
 
+# What each follow-up's mechanism needs in order to act, read from a run's step table:
+# signal -> (meaning, shown as a percentage).
+SIGNALS = {
+    "clipped": ("share of tokens the ratio clip acts on, over the updates off the sampling policy (none: "
+                "every update is on-policy, the ratio is 1 and the clip cannot act)", True),
+    "all_wrong_groups": ("share of rollout groups in which every rollout is wrong", True),
+    "all_wrong_weight": ("their share of the batch's advantage weight (sum of |A|): the gradient they carry",
+                         True),
+    "entropy_start": ("mean token entropy of the first 5 steps' rollouts", False),
+    "entropy_end": ("mean token entropy of the last 5 steps' rollouts", False),
+}
+
+
+def mechanism_signals(steps: pd.DataFrame, by: str = "condition", window: int = 5) -> pd.DataFrame:
+    """``SIGNALS`` per ``by`` group of step tables (``rlvr.runs.step_tables``): whether a
+    mechanism could act in a run. A run that logged no such column (an older run) gets NaN."""
+    rows = []
+    for name, run in steps.groupby(by, sort=False):
+        run = run.sort_values("step")
+        row = {by: name}
+        off_policy = run["step"] != run["rollout_step"] if "rollout_step" in run else pd.Series(False, run.index)
+        clipped = run.loc[off_policy, "clip_ratio_region_mean"] if "clip_ratio_region_mean" in run else None
+        row["clipped"] = clipped.mean() if clipped is not None and len(clipped) else float("nan")
+        for signal in ("all_wrong_groups", "all_wrong_weight"):
+            column = f"advantage_{signal}"
+            row[signal] = run[column].mean() if column in run else float("nan")
+        entropy = run["entropy"] if "entropy" in run else pd.Series(dtype=float)
+        row["entropy_start"], row["entropy_end"] = entropy.head(window).mean(), entropy.tail(window).mean()
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[by, *SIGNALS])
+
+
 def best_step(results: pd.DataFrame, metric: str = "strict", by: str | list[str] = "condition") -> pd.DataFrame:
     """Each group's row at its best step (the paper reports the best checkpoint; the earliest
     on a tie). Rows are found by position, so a table with a repeated index (two tables

@@ -147,6 +147,12 @@ class TrainConfig(Config):
                             "algorithm, algorithm-positive or algorithm-negative")
         if not 0 < self.positive_weight <= 1:
             problems.append(f"positive_weight: must be within (0, 1], got {self.positive_weight}")
+        elif self.positive_weight != type(self).positive_weight and self.advantage != "w-reinforce":
+            problems.append(f"positive_weight: weighs W-REINFORCE's right rollouts only; with advantage "
+                            f"{self.advantage!r} it changes nothing: set advantage w-reinforce, or leave it out")
+        if not self.ratio_clip and self.clip_epsilon_high is not None:
+            problems.append("clip_epsilon_high: the clip's upper range, but ratio_clip is false (no clip): "
+                            "leave one of them out")
         if self.kl_penalty == "reward" and self.algorithm != "ppo":
             problems.append("kl_penalty: 'reward' puts the KL in token rewards, which only PPO's GAE reads; "
                             "use algorithm ppo, or kl_penalty loss")

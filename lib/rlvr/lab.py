@@ -29,11 +29,11 @@ from IPython.display import HTML, display
 from transformers import TrainerCallback
 from transformers.utils import logging as hf_logging
 
-from .config import EvalConfig, TrainConfig, preset_configs
+from .config import EvalConfig, TrainConfig, load_params, preset_configs
 from .env import smoke
 from .plots import training_steps
 from .provenance import environment
-from .rundir import META, STEPS_LOG, SUMMARY, job_table, read_log
+from .rundir import META, STEPS_LOG, SUMMARY, job_table, read_log, slug
 
 SMOKE = smoke()
 # What smoke mode cuts: a few steps, a few problems.
@@ -79,6 +79,24 @@ def configs(preset: str, train: Mapping | None = None, eval: Mapping | None = No
         train, eval = {**train, **SMOKE_TRAIN}, {**eval, **SMOKE_EVAL}
         print(f"smoke mode: train {SMOKE_TRAIN}, eval {SMOKE_EVAL}")
     return preset_configs(preset, train, eval)
+
+
+def recipes(paths: Iterable[str | Path], out: str | Path, train: Mapping | None = None,
+            like: TrainConfig | None = None) -> dict[str, TrainConfig]:
+    """Training params files as a notebook's conditions, each named ``recipe: <file stem>`` and
+    written to ``out/recipe-<stem>``: a follow-up at its paper's recipe (``params/toy/nsr_zhu.yaml``)
+    beside the notebook's own conditions. The notebook's ``train`` settings (a sweep's seed, say) go
+    on top of each file, and smoke mode cuts them short. A file that trains another model than
+    ``like`` (the notebook's own config) is refused: its recipe belongs to another preset."""
+    train = {**(train or {}), **(SMOKE_TRAIN if SMOKE else {})}
+    conditions = {}
+    for path in map(Path, paths):
+        cfg = load_params(path, **train)
+        if like is not None and cfg.model != like.model:
+            raise ValueError(f"recipe {path} trains {cfg.model}, this notebook {like.model}: give recipes for "
+                             f"{like.model} (params/toy/ holds toy-base's), or none")
+        conditions[f"recipe: {path.stem}"] = replace(cfg, output_dir=str(Path(out) / slug(f"recipe-{path.stem}")))
+    return conditions
 
 
 def output_dir(path: str | Path) -> Path:

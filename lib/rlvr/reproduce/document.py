@@ -52,6 +52,12 @@ def figure(result: Result, title: str, path: Path) -> Path:
     return path
 
 
+def _claim_line(c, rule: str | None) -> str:
+    seeds_text = ", ".join(f"seed {s} {'yes' if ok else 'no'}" for s, ok in sorted(c.per_seed.items()))
+    mean = "; on the mean yes" if c.on_mean else "; on the mean no" if not rule else ""
+    return f"  - {c.text}: {seeds_text}{mean}"
+
+
 def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
            doc: str | Path = DOC, minutes: float | None = None, failed: dict | None = None) -> Path:
     """Regenerate the generated part of ``doc`` from the jobs on disk (the rest of it is kept).
@@ -74,7 +80,7 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     parts.append(f"Seeds {', '.join(map(str, seeds))}; strict accuracy on all 500 problems of `toy-test` (the "
                  "training reward's rule), best checkpoint per run, mean ± sample std over seeds, next to the "
                  "paper's MATH500 (Qwen2.5-Math-1.5B). Verdicts: *holds on all seeds*, *holds on the mean*, "
-                 "*fails* (rules in `rlvr/reproduce.py`)." + took)
+                 "*fails* (rules in `rlvr/reproduce/__init__.py`)." + took)
     verdicts = []
     for name in names:
         experiment = EXPERIMENTS[name]
@@ -93,16 +99,19 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
         for p in result.patterns:
             verdicts.append((name, p))
             parts += ["", f"- **{p.verdict}**: {p.finding}."]
-            for c in p.claims:
-                seeds_text = ", ".join(f"seed {s} {'yes' if ok else 'no'}" for s, ok in sorted(c.per_seed.items()))
-                parts.append(f"  - {c.text}: {seeds_text}" + ("; on the mean yes" if c.on_mean else "; on the mean no"
-                                                             if not p.rule else ""))
+            parts += [_claim_line(c, p.rule) for c in p.claims]
+            if p.recipe_claims is not None:
+                parts.append(f"  - at the paper's recipe: **{p.recipe_verdict}**")
+                parts += ["  " + _claim_line(c, None) for c in p.recipe_claims]
             if p.note:
                 parts.append(f"  - {p.note}")
         for failure in (failed or {}).get(name, []):
             parts.append(f"- failed run: {failure}")
-    parts += ["", "### Verdicts", "", "| experiment | pattern | verdict |", "|---|---|---|"]
-    parts += [f"| {n} | {p.finding} | {p.verdict} |" for n, p in verdicts]
+    parts += ["", "### Verdicts", "",
+              "The lab's recipe (the cpu preset), and where a follow-up's paper ran it otherwise, that paper's "
+              "recipe (`params/toy/`, through `recipes` in 08_beyond_the_paper).", "",
+              "| experiment | pattern | verdict | at the paper's recipe |", "|---|---|---|---|"]
+    parts += [f"| {n} | {p.finding} | {p.verdict} | {p.recipe_verdict} |" for n, p in verdicts]
     parts += ["", END]
     generated = "\n".join(parts) + "\n"
     if BEGIN in text and END in text:

@@ -8,14 +8,17 @@ import pandas as pd
 
 from .. import analysis, paper
 from ..runner import Job
-from .outputs import by_condition, has_saved_table, job_seed, saved_table, summary_over_seeds
+from .outputs import by_condition, has_saved_table, job_seed, saved_table, stacked, summary_over_seeds
 from .verdicts import Claim, Pattern, Result, claim
 
 # Shao et al.'s signals for ours (their first version's MATH-500 gains; the full-set outcome run is
 # their "ground truth", the 1-shot one their "one-shot RL").
 _THEIRS = {"full set, outcome": "ground truth", "1-shot, outcome": "one-shot RL", "1-shot, random": "random",
            "full set, random": "random", "1-shot, majority": "majority", "full set, majority": "majority",
-           "1-shot, format": "format", "full set, format": "format"}
+           "1-shot, format": "format", "full set, format": "format", "recipe: random_clip": "random"}
+# 08's recipes (params/toy/<stem>.yaml), as its conditions are named: the follow-ups at their papers' recipes.
+RANDOM, NO_CLIP, EM, NSR, W_REINFORCE, GRPO = (f"recipe: {stem}" for stem in (
+    "random_clip", "random_noclip", "one_shot_em_gao", "nsr_zhu", "w-reinforce_zhu", "grpo_zhu"))
 
 
 def check_beyond(jobs: list[Job], root: Path) -> Result:
@@ -27,34 +30,55 @@ def check_beyond(jobs: list[Job], root: Path) -> Result:
     em = Pattern("entropy minimisation without any reward lifts the base (one-shot EM, arXiv 2505.20282)")
     nsr = Pattern("training only on rollouts with a negative advantage (NSR) gains at least half as much as the "
                   "full policy gradient (Zhu et al., arXiv 2506.01347)")
+    w_reinforce = Pattern("W-REINFORCE (the positive part weighted by 0.1, every wrong rollout pushed down) gains "
+                          "at least as much as GRPO at the same recipe (Zhu et al., arXiv 2506.01347)")
     yue = Pattern("at large k the base model's pass@k catches up with the RL-trained model's (Yue et al., "
                   "arXiv 2504.13837): a crossing k exists for the outcome-reward runs")
-    patterns = [spurious, ttrl, em, nsr, yue]
+    patterns = [spurious, ttrl, em, nsr, w_reinforce, yue]
+    for pattern in (spurious, em, nsr, w_reinforce):
+        pattern.recipe_claims = []
     if not jobs:
         return Result(pd.DataFrame(), patterns)
     scores, best, strict = by_condition(jobs)
     gain = strict.sub(strict["base"], axis=0)
-    # (pattern, signal): the signal above the base, and at least half of the outcome reward's gain.
+    # At the papers' recipes: each against the base, or against its control at the same recipe.
+    if RANDOM in strict:
+        spurious.recipe_claims.append(claim(strict, "random (clip acting) above the base",
+                                            lambda r: r[RANDOM] > r["base"]))
+        if NO_CLIP in strict:
+            spurious.recipe_claims.append(claim(strict, "random (clip acting) above the clip removed (Shao et al.'s "
+                                                "control)", lambda r: r[RANDOM] > r[NO_CLIP]))
+    if EM in strict:
+        em.recipe_claims.append(claim(strict, "one-shot EM (Gao et al.) above the base", lambda r: r[EM] > r["base"]))
+    if GRPO in gain:
+        if NSR in gain:
+            nsr.recipe_claims.append(claim(gain, "NSR's gain >= half of GRPO's, same recipe",
+                                           lambda r: r[NSR] >= 0.5 * r[GRPO]))
+        if W_REINFORCE in gain:
+            w_reinforce.recipe_claims.append(claim(gain, "W-REINFORCE's gain >= GRPO's, same recipe",
+                                                   lambda r: r[W_REINFORCE] >= r[GRPO]))
+    # (pattern, signal, share): the signal above the base; its gain at least ``share`` of the outcome reward's.
     above_base = ((spurious, "random"), (em, "entropy minimisation"))
-    half_the_gain = ((ttrl, "majority"), (nsr, "NSR"))
+    of_the_gain = ((ttrl, "majority", 0.5), (nsr, "NSR", 0.5), (w_reinforce, "W-REINFORCE (Zhu et al.)", 1.0))
     for setting in ("1-shot", "full set"):
         for pattern, signal in above_base:
             if (c := f"{setting}, {signal}") in strict:
                 pattern.claims.append(claim(strict, f"{setting}: {signal} above the base",
                                             lambda r, c=c: r[c] > r["base"]))
-        for pattern, signal in half_the_gain:
+        for pattern, signal, share in of_the_gain:
             c, outcome = f"{setting}, {signal}", f"{setting}, outcome"
             if c in gain and outcome in gain:
-                pattern.claims.append(claim(gain, f"{setting}: {signal}'s gain >= half of outcome's",
-                                            lambda r, c=c, o=outcome: r[c] >= 0.5 * r[o]))
+                part = "half of " if share == 0.5 else ""
+                pattern.claims.append(claim(gain, f"{setting}: {signal}'s gain >= {part}outcome's",
+                                            lambda r, c=c, o=outcome, share=share: r[c] >= share * r[o]))
     curves = [saved_table(job, "pass_at").assign(seed=job_seed(job)) for job in jobs
               if has_saved_table(job, "pass_at")]
     if curves:
-        stacked = pd.concat(curves, ignore_index=True)
+        pass_curves = pd.concat(curves, ignore_index=True)
         per_seed = {seed: analysis.pass_at_crossing(c).set_index("model")["crossing_k"]
-                    for seed, c in stacked.groupby("seed")}
-        on_mean = analysis.pass_at_crossing(stacked).set_index("model")["crossing_k"]  # curves averaged first
-        largest = int(stacked["k"].max())
+                    for seed, c in pass_curves.groupby("seed")}
+        on_mean = analysis.pass_at_crossing(pass_curves).set_index("model")["crossing_k"]  # curves averaged first
+        largest = int(pass_curves["k"].max())
         for model in (m for m in ("1-shot, outcome", "full set, outcome") if m in on_mean):
             yue.claims.append(Claim(f"{model}: the base catches up by k = {largest}",
                                     {s: not pd.isna(k.get(model)) for s, k in per_seed.items()},
@@ -69,7 +93,28 @@ def check_beyond(jobs: list[Job], root: Path) -> Result:
     table["gain over the base (points)"] = ["-" if c == "base" else f"{means.get(c):.1f}" for c in table["condition"]]
     table["theirs: MATH-500 gain, Qwen2.5-Math-7B"] = [
         f"{theirs[_THEIRS[c]]:.1f}" if c in _THEIRS else "-" for c in table["condition"]]
+    if any(has_saved_table(job, "signals") for job in jobs):
+        table = with_signals(table, stacked([job for job in jobs if has_saved_table(job, "signals")], "signals"))
     return Result(table, patterns, best[["seed", "condition", "strict"]])
+
+
+def with_signals(table: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with each condition's mechanism signals (``analysis.SIGNALS``), mean over seeds:
+    the clip's share of tokens off-policy, the all-wrong groups and their weight, entropy start to end."""
+    means = signals.drop(columns="seed").groupby("condition").mean()
+
+    def shown(condition: str, columns: list[str], form: str, sep: str, none: str = "-") -> str:
+        values = means.loc[condition, columns] if condition in means.index else pd.Series(dtype=float)
+        return none if values.isna().all() else sep.join(form.format(v) for v in values)
+
+    table = table.copy()
+    rows = table["condition"]
+    table["clipped tokens, off-policy updates (%)"] = [
+        shown(c, ["clipped"], "{:.2%}", "", "on-policy" if c in means.index else "-") for c in rows]
+    table["all-wrong groups; their advantage weight"] = [
+        shown(c, ["all_wrong_groups", "all_wrong_weight"], "{:.0%}", "; ") for c in rows]
+    table["entropy, first → last steps"] = [shown(c, ["entropy_start", "entropy_end"], "{:.2f}", " → ") for c in rows]
+    return table
 
 
 def check_ppo(jobs: list[Job], root: Path) -> Result:

@@ -31,16 +31,25 @@ class Pattern:
     claims: list[Claim] = field(default_factory=list)
     rule: str | None = None  # set where the pattern has its own verdict rule
     note: str = ""
+    # The same finding at its own paper's recipe (batch, updates per rollout batch, objective), beside
+    # the lab's: None where the lab's recipe is the paper's, so there is no second verdict.
+    recipe_claims: list[Claim] | None = None
 
     @property
     def verdict(self) -> str:
-        if self.rule:
-            return self.rule
-        if not self.claims:
-            return NOT_RUN
-        if all(c.holds_all for c in self.claims):
-            return HOLDS_ALL
-        return HOLDS_MEAN if all(c.on_mean for c in self.claims) else FAILS
+        return self.rule or _verdict(self.claims)
+
+    @property
+    def recipe_verdict(self) -> str:
+        return "-" if self.recipe_claims is None else _verdict(self.recipe_claims)
+
+
+def _verdict(claims: list[Claim]) -> str:
+    if not claims:
+        return NOT_RUN
+    if all(c.holds_all for c in claims):
+        return HOLDS_ALL
+    return HOLDS_MEAN if all(c.on_mean for c in claims) else FAILS
 
 
 def claim(values: pd.DataFrame, text: str, test: Callable[[pd.Series], bool]) -> Claim:
