@@ -148,6 +148,7 @@ PARTNERS = {
     "optimizer_steps_per_rollout": {"optimizer_steps_per_rollout": 2},
     "trl": {"trl": {"top_entropy_quantile": 0.2}},
     "demos": {"demos": [["What is 1 + 1?", "\\boxed{2}"]]},
+    "positive_weight": {"advantage": "w-reinforce", "positive_weight": 0.25},  # W-REINFORCE's weight only
 }
 
 
