@@ -27,12 +27,11 @@ one() {  # name params-file seed [--set field=value ...]
 
 case "${1:-}" in
   random)
-    # updates per rollout batch and learning rate: Shao et al.'s two updates at the cpu preset's rate, then
-    # what moves the policy further from the one that sampled (the full set: the two ends of the rate).
+    # Shao et al.'s two updates per rollout batch (the most 2 prompts a step allow: updates must divide the
+    # prompts), the learning rate from the cpu preset's up, which moves the policy further from the sampler.
     for scope in 1shot full; do
-      cells=("2 5e-5" "2 2e-4" "2 1e-3" "8 5e-5"); examples=()
-      [ "$scope" = full ] && cells=("2 5e-5" "2 1e-3") && examples=(--set examples=null)
-      for cell in "${cells[@]}"; do
+      [ "$scope" = full ] && examples=(--set examples=null) || examples=()
+      for cell in "2 5e-5" "2 2e-4" "2 1e-3"; do
         read -r updates lr <<< "$cell"
         for clip in clip noclip; do
           name=random_${clip}_${scope}_u${updates}_lr${lr}
