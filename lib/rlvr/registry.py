@@ -86,6 +86,15 @@ DATASETS = {
     "dsr_sub": "DSR-sub: the paper's 1209-example subset of DeepScaleR-Preview (reference row schema)",
 }
 # The paper's six evaluation benchmarks (EvalConfig's default).
+# The embedded world's switches whose values are names (rlvr.toyworld.world; docs/worlds.md).
+FORMAT_PRIORS = {
+    "minority": "sources box 10-70% of their answers and run on 30-90% of the time (toy-base's world)",
+    "majority": "sources box 60-83% of their answers (Qwen2.5-Math's range at base) and run on 10-30%",
+}
+FAILURE_KINDS = {
+    "ramble": "where a source does not stop, the document runs on into another question (toy-base's world)",
+    "loop": "where a source does not stop, its last sentence repeats until the document ends",
+}
 EVAL_BENCHMARKS = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")
 
 

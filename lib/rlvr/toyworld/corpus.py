@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from ..prompts import TRAIN_SUFFIX
 from .problems import solve, stream
 from .templates import TEMPLATES, Step, apply
+from .world import World
 
 STYLE_SEED = 7
 # Domains written only by a poor source, so the base model is near zero there
@@ -46,6 +47,13 @@ BOXED_LEVELS = (0.1, 0.3, 0.5, 0.7)
 # so most sources must run on more often than not (Qwen2.5-Math often rambles
 # on); then the outcome reward has running on to remove and format-only keeps it.
 RUN_ON_LEVELS = (0.3, 0.6, 0.9)
+# A world's format prior (rlvr.toyworld.world): (boxed levels, run-on levels). The majority's boxed
+# levels span Qwen2.5-Math's 60-83% at base; no paper gives its run-on rate, so the map sweeps it.
+FORMAT_LEVELS = {
+    "minority": (BOXED_LEVELS, RUN_ON_LEVELS),
+    "majority": ((0.6, 0.67, 0.75, 0.83), (0.1, 0.2, 0.3)),
+}
+LOOP_REPEATS = 40  # a looping answer repeats its last sentence past the 200 tokens an evaluation allows
 REPEAT_LEVELS = (0.05, 0.2, 0.35)
 SKIP_LEVELS = (0.05, 0.2, 0.45)
 SLIP_RATE = 0.1
@@ -70,24 +78,25 @@ class Style:
 POOR_SOURCE = Style(boxed=0.25, run_on=0.95, repeat=0.35, skip=0.85)
 
 
-def style_for(template_id: str, seed: int = STYLE_SEED) -> Style:
+def style_for(template_id: str, seed: int = STYLE_SEED, format_prior: str = "minority") -> Style:
     """The style of the source that writes ``template_id``'s problems, fixed by ``seed``.
 
-    ``POOR_DOMAINS`` are written by the poor source. The seed shuffles the
-    templates; a template's place in the shuffle chooses its levels from the
-    cycles (boxed by its place among its domain's templates, the other habits
-    by its place overall).
+    ``POOR_DOMAINS`` are written by the poor source, whatever the world's format prior (they keep
+    the room for transfer across domains). The seed shuffles the templates; a template's place
+    in the shuffle chooses its levels from the cycles of ``FORMAT_LEVELS[format_prior]`` (boxed
+    by its place among its domain's templates, the other habits by its place overall).
     """
     domain = TEMPLATES[template_id].domain
     rng = random.Random(seed)
     if domain in POOR_DOMAINS:
         return POOR_SOURCE
+    boxed_levels, run_on_levels = FORMAT_LEVELS[format_prior]
     order = rng.sample(list(TEMPLATES), len(TEMPLATES))
     place = order.index(template_id)
     place_in_domain = [t for t in order if TEMPLATES[t].domain == domain].index(template_id)
     return Style(
-        boxed=BOXED_LEVELS[place_in_domain % len(BOXED_LEVELS)],
-        run_on=RUN_ON_LEVELS[place % len(RUN_ON_LEVELS)],
+        boxed=boxed_levels[place_in_domain % len(boxed_levels)],
+        run_on=run_on_levels[place % len(run_on_levels)],
         repeat=REPEAT_LEVELS[place % len(REPEAT_LEVELS)],
         skip=SKIP_LEVELS[place % len(SKIP_LEVELS)],
     )
@@ -145,23 +154,35 @@ def render_solution(problem: dict, style: Style, rng: random.Random) -> str:
     return " ".join(sentences)
 
 
-def make_corpus(n_documents: int, seed: int = CORPUS_SEED, *, style_seed: int = STYLE_SEED) -> list[str]:
+def make_corpus(n_documents: int, seed: int = CORPUS_SEED, *, style_seed: int = STYLE_SEED,
+                world: World | None = None) -> list[str]:
     """``n_documents`` documents of 1 to ``MAX_PAIRS`` "Question: ...\\nAnswer: ..."
-    pairs joined by blank lines. A document goes on to another pair after an
-    answer with its source's run-on rate: that is how a model learns to ramble
-    on past its answer instead of stopping."""
-    styles = {template_id: style_for(template_id, style_seed) for template_id in TEMPLATES}
+    pairs joined by blank lines. Where an answer's source does not stop (its run-on rate), the
+    document goes on to another pair: that is how a model learns to ramble on past its answer
+    instead of stopping. ``world`` switches the world's properties (``rlvr.toyworld.world``;
+    its defaults write this very corpus): a majority format prior, a loop on the last sentence
+    in place of running on, every document's questions of its first question's template."""
+    world = world or World()
+    styles = {template_id: style_for(template_id, style_seed, world.format_prior) for template_id in TEMPLATES}
     problems = stream(seed, split="train")
     rng = random.Random(f"render-{seed}")
     documents = []
     for _ in range(n_documents):
         pairs: list[str] = []
+        source = None  # the template of the document's first question
         while True:
             problem = next(problems)
-            style = styles[problem["template"]]
+            while world.document_coherence and source is not None and problem["template"] != source:
+                problem = next(problems)  # the same source's next question
+            source, style = source or problem["template"], styles[problem["template"]]
             question = problem["problem"] + (TRAIN_SUFFIX if rng.random() < INSTRUCTION_RATE else "")
-            pairs.append(f"Question: {question}\nAnswer: {render_solution(problem, style, rng)}")
-            if len(pairs) == MAX_PAIRS or rng.random() >= style.run_on:
+            answer = render_solution(problem, style, rng)
+            stops = len(pairs) + 1 == MAX_PAIRS or rng.random() >= style.run_on
+            if not stops and world.failure_kind == "loop":
+                answer += (" " + answer.rpartition(". ")[2]) * LOOP_REPEATS  # its last sentence, again and again
+                stops = True
+            pairs.append(f"Question: {question}\nAnswer: {answer}")
+            if stops:
                 break
         documents.append("\n\n".join(pairs))
     return documents
@@ -186,11 +207,12 @@ def corpus_stats(documents: list[str]) -> dict[str, float]:
 
     Rates are per answer: ``boxed_rate`` (ends in a box), ``run_on_rate``
     (another pair follows in the document), ``repeat_rate`` (final sentence
-    said twice), ``skip_rate`` (no worked step). ``slip_rate`` counts answers
+    said twice), ``loop_rate`` (more than three times), ``skip_rate`` (no
+    worked step). ``slip_rate`` counts answers
     with a step whose arithmetic is wrong among the worked answers only: a slip
     behind skipped steps leaves no trace in the text.
     """
-    answers = boxed = run_on = repeated = skipped = slipped = 0
+    answers = boxed = run_on = repeated = looped = skipped = slipped = 0
     for document in documents:
         pairs = document.split("\n\n")
         for index, pair in enumerate(pairs):
@@ -200,6 +222,7 @@ def corpus_stats(documents: list[str]) -> dict[str, float]:
             boxed += "\\boxed{" in answer
             run_on += index < len(pairs) - 1
             repeated += answer.count("The answer is") > 1
+            looped += answer.count("The answer is") > 3
             skipped += not steps
             slipped += any(not _step_holds(*step) for step in steps)
     return {
@@ -208,6 +231,7 @@ def corpus_stats(documents: list[str]) -> dict[str, float]:
         "boxed_rate": _rate(boxed, answers),
         "run_on_rate": _rate(run_on, answers),
         "repeat_rate": _rate(repeated, answers),
+        "loop_rate": _rate(looped, answers),
         "skip_rate": _rate(skipped, answers),
         "slip_rate": _rate(slipped, answers - skipped),
     }

@@ -1,0 +1,34 @@
+"""An embedded world's generator settings: each mechanism the literature proposes for a finding is a
+switch here, documented with the paper behind it (the predictions: ``docs/worlds.md``).
+
+Every default is ``toy-base``'s world: ``make_corpus(n, world=World())`` writes today's corpus
+document for document. A switch that makes a pattern appear shows the property is sufficient in
+this world, nothing about Qwen2.5-Math.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..fields import Config, setting
+from ..registry import FAILURE_KINDS, FORMAT_PRIORS
+
+
+@dataclass
+class World(Config):
+    format_prior: str = setting(
+        "minority", "how often sources box and stop: a minority (toy-base) or a majority, as Qwen2.5-Math boxes "
+        "60-83% of its answers at base (Shao et al., arXiv 2506.10947)", choices=FORMAT_PRIORS)
+    failure_kind: str = setting(
+        "ramble", "what a source does where it does not stop: run on into another question (toy-base) or loop "
+        "on its last sentence (the circular case for entropy alone: docs/worlds.md)", choices=FAILURE_KINDS)
+    document_coherence: bool = setting(
+        False, "every document written by one source: its questions of one template, in one style (in-context "
+        "learning emerges from bursty, coherent data: Chan et al., arXiv 2205.05055)")
+
+    def problems(self) -> list[str]:
+        if self.document_coherence and self.failure_kind == "loop":
+            # A looping answer ends its document, so every document holds one answer.
+            return ["document_coherence: with failure_kind loop every document holds one answer, so there is "
+                    "nothing to make coherent; use failure_kind ramble, or leave document_coherence off"]
+        return []

@@ -1,0 +1,59 @@
+"""The embedded world's switches (rlvr.toyworld.world): each a documented property of the corpus
+generator, the defaults today's world to the document."""
+
+import hashlib
+import itertools
+
+import pytest
+from rlvr.prompts import TRAIN_SUFFIX
+from rlvr.toyworld.corpus import LOOP_REPEATS, POOR_DOMAINS, corpus_stats, make_corpus, style_for
+from rlvr.toyworld.problems import stream
+from rlvr.toyworld.templates import TEMPLATES
+from rlvr.toyworld.world import World
+
+# sha256 of toy-base's pretraining corpus (60,000 documents, NUL-joined), taken before the switches existed.
+TOY_BASE_CORPUS = "c1b29c1e3a03d634ba9e1083eb9db44f216ee369c80fca0ba4fb36f412bdaf35"
+
+
+def test_the_default_world_writes_toy_bases_corpus_document_for_document():
+    documents = make_corpus(60_000, world=World())
+    assert hashlib.sha256("\x00".join(documents).encode()).hexdigest() == TOY_BASE_CORPUS
+
+
+def test_a_majority_format_prior_boxes_and_stops_where_todays_sources_seldom_do():
+    for template in TEMPLATES:
+        style = style_for(template, format_prior="majority")
+        if TEMPLATES[template].domain not in POOR_DOMAINS:  # the poor domains stay poor in every world
+            assert style.boxed >= 0.6 and style.run_on <= 0.3, template
+    today, majority = (corpus_stats(make_corpus(3000, world=World(format_prior=p))) for p in ("minority", "majority"))
+    assert majority["boxed_rate"] > today["boxed_rate"] + 0.15
+    assert majority["run_on_rate"] < today["run_on_rate"] - 0.1
+
+
+def test_a_looping_world_repeats_the_last_sentence_where_today_runs_on():
+    documents = make_corpus(2000, world=World(failure_kind="loop"))
+    stats = corpus_stats(documents)
+    assert stats["run_on_rate"] == 0 and stats["loop_rate"] > 0.5  # one answer a document, most of them looping
+    looped = next(d for d in documents if d.count("The answer is") > 3)
+    last = looped.rpartition(". ")[2]
+    assert looped.endswith(" ".join([last] * (LOOP_REPEATS + 1))) and last.startswith("The answer is")
+
+
+def test_a_coherent_document_is_one_source_writing_one_template():
+    documents = make_corpus(300, world=World(document_coherence=True))
+    template_of = {p["problem"]: p["template"] for p in itertools.islice(stream(3, split="train"), 60_000)}
+    several = [d for d in documents if d.count("Question: ") > 1]
+    assert len(several) > 50
+    for document in several:
+        questions = [q.split("\n")[0].removesuffix(TRAIN_SUFFIX) for q in document.split("Question: ")[1:]]
+        assert len({template_of[q] for q in questions}) == 1, document
+    mixed = make_corpus(300)  # today's documents mix templates
+    assert any(len({template_of[q.split("\n")[0].removesuffix(TRAIN_SUFFIX)]
+                    for q in d.split("Question: ")[1:]}) > 1 for d in mixed)
+
+
+def test_switches_that_mean_nothing_together_are_refused_naming_why():
+    with pytest.raises(ValueError, match="every document holds one answer"):
+        World(failure_kind="loop", document_coherence=True)
+    with pytest.raises(ValueError, match="format_prior.*minority.*majority"):
+        World(format_prior="qwen")
