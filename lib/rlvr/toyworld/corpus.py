@@ -73,12 +73,14 @@ class Style:
     repeat: float
     skip: float
     slip: float = SLIP_RATE
+    verify: float = 0.0  # rechecks every written step by its inverse, correcting a slip it finds
 
 
 POOR_SOURCE = Style(boxed=0.25, run_on=0.95, repeat=0.35, skip=0.85)
 
 
-def style_for(template_id: str, seed: int = STYLE_SEED, format_prior: str = "minority") -> Style:
+def style_for(template_id: str, seed: int = STYLE_SEED, format_prior: str = "minority",
+              verification: float = 0.0) -> Style:
     """The style of the source that writes ``template_id``'s problems, fixed by ``seed``.
 
     ``POOR_DOMAINS`` are written by the poor source, whatever the world's format prior (they keep
@@ -89,7 +91,7 @@ def style_for(template_id: str, seed: int = STYLE_SEED, format_prior: str = "min
     domain = TEMPLATES[template_id].domain
     rng = random.Random(seed)
     if domain in POOR_DOMAINS:
-        return POOR_SOURCE
+        return replace(POOR_SOURCE, verify=verification)  # checking is reachable in every domain
     boxed_levels, run_on_levels = FORMAT_LEVELS[format_prior]
     order = rng.sample(list(TEMPLATES), len(TEMPLATES))
     place = order.index(template_id)
@@ -99,6 +101,7 @@ def style_for(template_id: str, seed: int = STYLE_SEED, format_prior: str = "min
         run_on=run_on_levels[place % len(run_on_levels)],
         repeat=REPEAT_LEVELS[place % len(REPEAT_LEVELS)],
         skip=SKIP_LEVELS[place % len(SKIP_LEVELS)],
+        verify=verification,
     )
 
 
@@ -135,20 +138,55 @@ def slip(steps: list[Step], rng: random.Random) -> list[Step]:
     )
 
 
+# A step checked by its inverse: a + b = r by r - b = a, and so on (``//`` has none: it is recomputed).
+INVERSE = {"+": "-", "-": "+", "*": "/", "/": "*"}
+
+
+def checked(steps: list[Step], right: list[Step]) -> list[str]:
+    """``steps`` written out, each followed by its recheck; at a slip (the first step whose result is
+    not ``right``'s) the recheck finds it, the step is corrected and ``right``'s steps follow.
+
+    ``"4 * 11 = 45. Recheck: 45 / 11 is not 4. So 4 * 11 = 44. Recheck: 44 / 11 = 4. ..."``
+    """
+    sentences = []
+    for i, (step, true) in enumerate(zip(steps, right)):
+        if step.result != true.result:
+            if step.op in INVERSE and step.b:
+                found = f"Recheck: {step.result} {INVERSE[step.op]} {step.b} is not {step.a}."
+            else:
+                found = f"Recheck: {true.render()}, not {step.result}."
+            sentences += [f"{step.render()}.", f"{found} So {true.render()}."]
+            sentences += [sentence for later in right[i + 1:] for sentence in (f"{later.render()}.", _recheck(later))
+                          if sentence]
+            return sentences
+        sentences += [s for s in (f"{step.render()}.", _recheck(step)) if s]
+    return sentences
+
+
+def _recheck(step: Step) -> str:
+    if step.op not in INVERSE or not step.b:
+        return ""
+    return f"Recheck: {step.result} {INVERSE[step.op]} {step.b} = {step.a}."
+
+
 def render_solution(problem: dict, style: Style, rng: random.Random) -> str:
     """The answer text a source with ``style`` writes for ``problem``.
 
     For example ``"4 * 11 = 44. 23 + 44 = 67. The answer is \\boxed{67}."``,
-    or with the steps skipped and no box, ``"The answer is 67."``.
+    or with the steps skipped and no box, ``"The answer is 67."``. A source that verifies
+    (``style.verify``) rechecks each written step and corrects its slip (``checked``).
     """
-    steps = solve(problem)
-    if rng.random() < style.slip:
-        steps = slip(steps, rng)
-    answer = steps[-1].result
-    shown = f"\\boxed{{{answer}}}" if rng.random() < style.boxed else str(answer)
+    right = solve(problem)
+    steps = slip(right, rng) if rng.random() < style.slip else right
+    # Drawn only where sources verify, so a world without checking writes today's text.
+    verifies = style.verify > 0 and rng.random() < style.verify
+    boxed = rng.random() < style.boxed
+    worked = [] if rng.random() < style.skip else checked(steps, right) if verifies else [
+        f"{s.render()}." for s in steps]
+    answer = (right if verifies and worked else steps)[-1].result
+    shown = f"\\boxed{{{answer}}}" if boxed else str(answer)
     final = f"The answer is {shown}."
-    sentences = [] if rng.random() < style.skip else [f"{s.render()}." for s in steps]
-    sentences.append(final)
+    sentences = [*worked, final]
     if rng.random() < style.repeat:
         sentences.append(final)
     return " ".join(sentences)
@@ -163,7 +201,8 @@ def make_corpus(n_documents: int, seed: int = CORPUS_SEED, *, style_seed: int = 
     its defaults write this very corpus): a majority format prior, a loop on the last sentence
     in place of running on, every document's questions of its first question's template."""
     world = world or World()
-    styles = {template_id: style_for(template_id, style_seed, world.format_prior) for template_id in TEMPLATES}
+    styles = {template_id: style_for(template_id, style_seed, world.format_prior, world.verification)
+              for template_id in TEMPLATES}
     problems = stream(seed, split="train")
     rng = random.Random(f"render-{seed}")
     documents = []
@@ -207,12 +246,13 @@ def corpus_stats(documents: list[str]) -> dict[str, float]:
 
     Rates are per answer: ``boxed_rate`` (ends in a box), ``run_on_rate``
     (another pair follows in the document), ``repeat_rate`` (final sentence
-    said twice), ``loop_rate`` (more than three times), ``skip_rate`` (no
-    worked step). ``slip_rate`` counts answers
+    said twice), ``loop_rate`` (more than three times), ``recheck_rate`` (a
+    step rechecked), ``corrected_rate`` (a slip found and corrected), ``skip_rate``
+    (no worked step). ``slip_rate`` counts answers
     with a step whose arithmetic is wrong among the worked answers only: a slip
     behind skipped steps leaves no trace in the text.
     """
-    answers = boxed = run_on = repeated = looped = skipped = slipped = 0
+    answers = boxed = run_on = repeated = looped = rechecked = corrected = skipped = slipped = 0
     for document in documents:
         pairs = document.split("\n\n")
         for index, pair in enumerate(pairs):
@@ -223,6 +263,8 @@ def corpus_stats(documents: list[str]) -> dict[str, float]:
             run_on += index < len(pairs) - 1
             repeated += answer.count("The answer is") > 1
             looped += answer.count("The answer is") > 3
+            rechecked += "Recheck: " in answer
+            corrected += ". So " in answer
             skipped += not steps
             slipped += any(not _step_holds(*step) for step in steps)
     return {
@@ -232,6 +274,8 @@ def corpus_stats(documents: list[str]) -> dict[str, float]:
         "run_on_rate": _rate(run_on, answers),
         "repeat_rate": _rate(repeated, answers),
         "loop_rate": _rate(looped, answers),
+        "recheck_rate": _rate(rechecked, answers),
+        "corrected_rate": _rate(corrected, answers),
         "skip_rate": _rate(skipped, answers),
         "slip_rate": _rate(slipped, answers - skipped),
     }

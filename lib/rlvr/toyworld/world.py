@@ -26,7 +26,14 @@ class World(Config):
         False, "every document written by one source: its questions of one template, in one style (in-context "
         "learning emerges from bursty, coherent data: Chan et al., arXiv 2205.05055)")
 
+    verification: float = setting(
+        0.0, "share of answers whose source rechecks every written step by its inverse and corrects a slip it "
+        "finds, in every domain: correct behaviour rare but reachable everywhere, and self-reflection to count "
+        "(the paper's section 4)")
+
     def problems(self) -> list[str]:
+        if not 0.0 <= self.verification <= 1.0:
+            return [f"verification: a share of answers, within [0, 1], got {self.verification}"]
         if self.document_coherence and self.failure_kind == "loop":
             # A looping answer ends its document, so every document holds one answer.
             return ["document_coherence: with failure_kind loop every document holds one answer, so there is "
