@@ -80,3 +80,27 @@ def test_a_verifying_source_rechecks_each_step_by_its_inverse_and_corrects_its_s
     assert checked_domains == {t.domain for t in TEMPLATES.values()}
     with pytest.raises(ValueError, match="verification: a share of answers"):
         World(verification=1.5)
+
+
+def test_a_world_with_switches_on_builds_a_base_model_that_records_its_world(tmp_path):
+    from rlvr.models import load_model_and_tokenizer
+    from rlvr.toyworld.build import build
+    from rlvr.toyworld.model import PretrainConfig
+
+    world = World(format_prior="majority", verification=0.2)
+    record = build(tmp_path, PretrainConfig(steps=3), progress=False, world=world, n_documents=400)
+    assert record["world"] == {"generator": 2, **world.to_dict()}
+    assert record["corpus"]["recheck_rate"] > 0 and record["corpus"]["boxed_rate"] > 0.5
+    model, tokenizer = load_model_and_tokenizer(str(tmp_path))  # a built world loads by its folder
+    assert model.num_parameters() == record["parameters"]
+
+
+def test_the_build_command_refuses_a_bad_switch_and_keeps_toy_base_in_place(capsys):
+    from rlvr.toyworld.build import command
+
+    assert command(["--world", "format_prior=qwen", "--out", "/tmp/never"]) == 2
+    assert "format_prior: 'qwen' is not one of minority, majority" in capsys.readouterr().err
+    assert command(["--world", "verification"]) == 2
+    assert "--world takes SWITCH=VALUE" in capsys.readouterr().err
+    assert command(["--world", "verification=0.1"]) == 2  # the shipped checkpoint is toy-base's alone
+    assert "holds toy-base" in capsys.readouterr().err

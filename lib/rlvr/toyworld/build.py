@@ -3,6 +3,8 @@
     python -m rlvr.toyworld.build                      # rebuild the shipped checkpoint in place
     python -m rlvr.toyworld.build --out /tmp/toy-base --check
                                                        # rebuild elsewhere, compare with the shipped profile
+    python -m rlvr.toyworld.build --out outputs/worlds/verifying --world verification=0.1
+                                                       # a world with switches on (rlvr.toyworld.world)
 
 Corpus, tokenizer and model are all seeded, and pretraining runs a fixed number
 of steps on one thread, so a rebuild reproduces the shipped weights on the same
@@ -27,6 +29,7 @@ from .model import PretrainConfig, pretrain
 from .problems import make_split
 from .profile import answer_table, profile_summary
 from .tokenizer import train_tokenizer, wrap
+from .world import GENERATOR_VERSION, World
 
 CHECKPOINT = Path(__file__).parent / "checkpoint" / "toy-base"
 N_DOCUMENTS = 60_000
@@ -41,10 +44,13 @@ def library_versions() -> dict:
     }
 
 
-def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = True) -> dict:
+def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = True, world: World | None = None,
+          n_documents: int = N_DOCUMENTS) -> dict:
+    """Pretrain a base model on ``world``'s corpus (default: toy-base's) into ``out``, with its profile."""
+    world = world or World()
     torch.set_num_threads(1)  # deterministic, and faster than two on a busy 2-core machine
     t0 = time.perf_counter()
-    documents = make_corpus(N_DOCUMENTS)
+    documents = make_corpus(n_documents, world=world)
     tokenizer = wrap(train_tokenizer(documents[:TOKENIZER_DOCUMENTS]))
     model, log = pretrain(documents, tokenizer, cfg, progress=progress)
     pretrain_seconds = time.perf_counter() - t0
@@ -62,8 +68,9 @@ def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = Tr
         "profile_on_toy_test": profile,
         "pretrain": cfg.to_dict(),
         "pretrain_seconds": round(pretrain_seconds, 1),
+        "world": {"generator": GENERATOR_VERSION, **world.to_dict()},
         "corpus": {
-            "documents": N_DOCUMENTS,
+            "documents": n_documents,
             "seed": corpus_module.CORPUS_SEED,
             "style_seed": corpus_module.STYLE_SEED,
             **{k: round(v, 4) if isinstance(v, float) else v for k, v in corpus_stats(documents[:5000]).items()},
@@ -91,8 +98,26 @@ def command(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=CHECKPOINT)
     parser.add_argument("--steps", type=int, default=PretrainConfig.steps)
     parser.add_argument("--check", action="store_true", help="compare with the shipped profile.json")
+    parser.add_argument("--world", action="append", default=[], metavar="SWITCH=VALUE",
+                        help="a switch of the world (rlvr.toyworld.world.World), e.g. format_prior=majority; "
+                             "repeatable; the defaults are toy-base's world")
     args = parser.parse_args(argv)
-    record = build(args.out, PretrainConfig(steps=args.steps))
+    try:
+        if bad := [pair for pair in args.world if "=" not in pair]:
+            raise ValueError(f"--world takes SWITCH=VALUE, got {', '.join(bad)}; switches: "
+                             f"{', '.join(World.field_names())}")
+        world = World.from_dict(dict(pair.split("=", 1) for pair in args.world), where="--world")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.check and world != World():
+        print("error: --check compares with toy-base's profile; a world with switches on has none to compare with",
+              file=sys.stderr)
+        return 2
+    if args.out == CHECKPOINT and world != World():
+        print(f"error: {CHECKPOINT} holds toy-base; write a world with switches on elsewhere (--out)", file=sys.stderr)
+        return 2
+    record = build(args.out, PretrainConfig(steps=args.steps), world=world)
     p = record["profile_on_toy_test"]
     print(json.dumps({k: v for k, v in p.items() if k != "per_domain"}))
     for domain, row in p["per_domain"].items():

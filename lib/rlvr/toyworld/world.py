@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from ..fields import Config, setting
 from ..registry import FAILURE_KINDS, FORMAT_PRIORS
 
+# The corpus generator's version, recorded with every world built: 2 added the switches (its defaults
+# write version 1's corpus, toy-base's, document for document).
+GENERATOR_VERSION = 2
+
 
 @dataclass
 class World(Config):
