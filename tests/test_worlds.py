@@ -104,3 +104,35 @@ def test_the_build_command_refuses_a_bad_switch_and_keeps_toy_base_in_place(caps
     assert "--world takes SWITCH=VALUE" in capsys.readouterr().err
     assert command(["--world", "verification=0.1"]) == 2  # the shipped checkpoint is toy-base's alone
     assert "holds toy-base" in capsys.readouterr().err
+
+
+def test_named_worlds_are_built_listed_and_refused_when_missing_or_stale(tmp_path, monkeypatch, capsys):
+    import json
+
+    from rlvr.cli import main
+    from rlvr.models import load_model_and_tokenizer, resolve
+    from rlvr.toyworld.build import build
+    from rlvr.toyworld.model import PretrainConfig
+    from rlvr.toyworld.world import named, world_path
+
+    monkeypatch.setenv("RLVR_WORLDS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="build it with `rlvr world build looping`"):
+        resolve("looping")
+    assert main(["world", "build", "nope"]) == 2
+    assert "unknown world 'nope'; worlds: toy-base, format-majority" in capsys.readouterr().err
+    # A small build (what `rlvr world build looping` does at full size): the name now loads as a model.
+    build(world_path("looping"), PretrainConfig(steps=3), progress=False, world=named("looping"), name="looping",
+          n_documents=400)
+    assert resolve("looping") == str(tmp_path / "looping")
+    load_model_and_tokenizer("looping")
+    assert main(["world", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "looping          built: strict" in listed and "coherent         not built" in listed
+    assert main(["world", "build", "looping"]) == 0 and "built already" in capsys.readouterr().out
+    # Built by another version of the generator: refused, naming the command that rebuilds it.
+    profile = tmp_path / "looping" / "profile.json"
+    record = json.loads(profile.read_text())
+    profile.write_text(json.dumps({**record, "world": {**record["world"], "generator": 1}}))
+    with pytest.raises(FileNotFoundError, match="generator version 1 .* `rlvr world build looping --fresh`"):
+        resolve("looping")
+    assert resolve("toy-base").endswith("toy-base")  # the shipped world predates the record and stays usable

@@ -7,6 +7,7 @@ Set by a user:
 - ``RLVR_GPUS``: stands in for the machine's GPUs, a count (``4``) or device ids (``0,1,2,3``), so
   what the executors hand out can be checked on a machine without any (``rlvr.executors``).
 - ``RLVR_PARALLEL``: how many of a notebook's conditions train side by side (``parallel_runs``).
+- ``RLVR_WORLDS``: where named embedded worlds are built (default ``outputs/worlds``; ``rlvr.toyworld.world``).
 
 Set by the lab for the processes it starts:
 
@@ -26,6 +27,7 @@ DATA_DIR = "RLVR_DATA_DIR"
 CACHE = "RLVR_CACHE"
 GPUS = "RLVR_GPUS"
 PARALLEL = "RLVR_PARALLEL"
+WORLDS = "RLVR_WORLDS"
 SMOKE = "RLVR_SMOKE"
 TRAIN_PROCESSES = "RLVR_TRAIN_PROCESSES"
 ACCELERATE_CONFIG = "RLVR_ACCELERATE_CONFIG"

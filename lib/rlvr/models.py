@@ -23,8 +23,10 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging
 
 from . import smollm2
-from .toyworld.build import CHECKPOINT as TOY_BASE_DIR
+from .registry import WORLDS
 from .toyworld.tokenizer import load_toy_tokenizer
+from .toyworld.world import CHECKPOINT as TOY_BASE_DIR
+from .toyworld.world import built_world
 
 
 @dataclass(frozen=True)
@@ -99,10 +101,11 @@ EVAL_TEMPLATE_KEY = "rlvr_eval_template"
 
 
 def resolve(name_or_path: str) -> str:
-    """Registry name -> its path (prepared on first use); anything else as is."""
+    """Registry name -> its path (prepared on first use); a named embedded world -> its built base
+    model (refused when not built, or built by another generator version); anything else as is."""
     spec = MODELS.get(name_or_path)
     if spec is None:
-        return str(name_or_path)
+        return str(built_world(name_or_path)) if name_or_path in WORLDS else str(name_or_path)
     return str(spec.prepare()) if spec.prepare else spec.path
 
 

@@ -95,6 +95,15 @@ FAILURE_KINDS = {
     "ramble": "where a source does not stop, the document runs on into another question (toy-base's world)",
     "loop": "where a source does not stop, its last sentence repeats until the document ends",
 }
+# Named embedded worlds (`rlvr world build NAME`): the switches each sets (rlvr.toyworld.world.World; the
+# rest keep toy-base's values) and what it is for. Levels that no paper gives are the map's to sweep.
+WORLDS = {
+    "toy-base": ({}, "today's world: a minority format, running on, no checking, mixed documents (shipped)"),
+    "format-majority": ({"format_prior": "majority"}, "sources box and stop most of the time, as Qwen2.5-Math"),
+    "looping": ({"failure_kind": "loop"}, "a source that does not stop loops on its last sentence"),
+    "coherent": ({"document_coherence": True}, "each document one source: questions of one template, one style"),
+    "verifying": ({"verification": 0.1}, "one answer in ten rechecks every step and corrects its slip"),
+}
 EVAL_BENCHMARKS = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")
 
 

@@ -29,9 +29,8 @@ from .model import PretrainConfig, pretrain
 from .problems import make_split
 from .profile import answer_table, profile_summary
 from .tokenizer import train_tokenizer, wrap
-from .world import GENERATOR_VERSION, World
+from .world import CHECKPOINT, GENERATOR_VERSION, World
 
-CHECKPOINT = Path(__file__).parent / "checkpoint" / "toy-base"
 N_DOCUMENTS = 60_000
 TOKENIZER_DOCUMENTS = 20_000
 CHECK_TOLERANCE = 0.03  # a rebuild's strict accuracy may differ by this much on another CPU
@@ -45,9 +44,10 @@ def library_versions() -> dict:
 
 
 def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = True, world: World | None = None,
-          n_documents: int = N_DOCUMENTS) -> dict:
+          n_documents: int = N_DOCUMENTS, name: str | None = None) -> dict:
     """Pretrain a base model on ``world``'s corpus (default: toy-base's) into ``out``, with its profile."""
     world = world or World()
+    name = name or ("toy-base" if world == World() else out.name)
     torch.set_num_threads(1)  # deterministic, and faster than two on a busy 2-core machine
     t0 = time.perf_counter()
     documents = make_corpus(n_documents, world=world)
@@ -63,7 +63,7 @@ def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = Tr
     model.save_pretrained(out)
     tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
     record = {
-        "model": "toy-base",
+        "model": name,
         "parameters": sum(p.numel() for p in model.parameters()),
         "profile_on_toy_test": profile,
         "pretrain": cfg.to_dict(),
