@@ -113,7 +113,7 @@ def test_named_worlds_are_built_listed_and_refused_when_missing_or_stale(tmp_pat
     from rlvr.models import load_model_and_tokenizer, resolve
     from rlvr.toyworld.build import build
     from rlvr.toyworld.model import PretrainConfig
-    from rlvr.toyworld.world import named, world_path
+    from rlvr.toyworld.worlds import named, world_path
 
     monkeypatch.setenv("RLVR_WORLDS", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="build it with `rlvr world build looping`"):

@@ -356,7 +356,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def _world(args) -> int:
-    from .toyworld.world import world_command  # noqa: PLC0415 - the toy world's modules load on use
+    from .toyworld.worlds import world_command  # noqa: PLC0415 - the toy world's modules load on use
 
     return world_command(args)
 

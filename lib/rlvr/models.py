@@ -26,7 +26,7 @@ from . import smollm2
 from .registry import WORLDS
 from .toyworld.tokenizer import load_toy_tokenizer
 from .toyworld.world import CHECKPOINT as TOY_BASE_DIR
-from .toyworld.world import built_world
+from .toyworld.worlds import built_world
 
 
 @dataclass(frozen=True)
