@@ -7,7 +7,9 @@ template), measured the ways the paper looks at Qwen2.5-Math-1.5B:
 * ``eval``: the paper's evaluation protocol (box, "the answer is", last number);
 * ``first_answer``: the first answer stated, format ignored (run-on cut off):
   roughly what the model "knows";
-* ``boxed``: a box is present; ``run_on``: the text runs on into a new question.
+* ``boxed``: a box is present; ``run_on``: the text runs on into a new question;
+* ``reflection``: a self-reflection word is used (the paper's "recheck", "rethink", "recalculate");
+  ``repetition``: the text ends in a repeated chunk (a loop).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 from ..generation import generate
 from ..grading import extract_answer, grade_many
 from ..prompts import training_messages
-from ..textfeatures import first_answer, runs_on
+from ..textfeatures import ends_in_repetition, first_answer, reflection_counts, runs_on
 
 
 def answer_table(
@@ -44,11 +46,13 @@ def answer_table(
             "first_answer": grade_many([first_answer(r) for r in responses], golds, "eval"),
             "boxed": [extract_answer(r, "train") is not None for r in responses],
             "run_on": [runs_on(r) for r in responses],
+            "reflection": [sum(reflection_counts(r).values()) > 0 for r in responses],
+            "repetition": [ends_in_repetition(r) for r in responses],
         }
     )
 
 
-METRICS = ["strict", "eval", "first_answer", "boxed", "run_on"]
+METRICS = ["strict", "eval", "first_answer", "boxed", "run_on", "reflection", "repetition"]
 
 
 def profile_summary(table: pd.DataFrame) -> dict:
