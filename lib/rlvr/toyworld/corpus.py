@@ -53,7 +53,9 @@ FORMAT_LEVELS = {
     "minority": (BOXED_LEVELS, RUN_ON_LEVELS),
     "majority": ((0.6, 0.67, 0.75, 0.83), (0.1, 0.2, 0.3)),
 }
-LOOP_REPEATS = 40  # a looping answer repeats its last sentence past the 200 tokens an evaluation allows
+# A looping answer repeats its last sentence this often: about the tokens a run-on question costs, so a
+# looping world's corpus holds as many problems as today's (a model that has learned to repeat goes on).
+LOOP_REPEATS = 6
 REPEAT_LEVELS = (0.05, 0.2, 0.35)
 SKIP_LEVELS = (0.05, 0.2, 0.45)
 SLIP_RATE = 0.1
@@ -169,7 +171,8 @@ def _recheck(step: Step) -> str:
     return f"Recheck: {step.result} {INVERSE[step.op]} {step.b} = {step.a}."
 
 
-def render_solution(problem: dict, style: Style, rng: random.Random) -> str:
+def render_solution(problem: dict, style: Style, rng: random.Random,
+                    verify_rng: random.Random | None = None) -> str:
     """The answer text a source with ``style`` writes for ``problem``.
 
     For example ``"4 * 11 = 44. 23 + 44 = 67. The answer is \\boxed{67}."``,
@@ -178,8 +181,9 @@ def render_solution(problem: dict, style: Style, rng: random.Random) -> str:
     """
     right = solve(problem)
     steps = slip(right, rng) if rng.random() < style.slip else right
-    # Drawn only where sources verify, so a world without checking writes today's text.
-    verifies = style.verify > 0 and rng.random() < style.verify
+    # From its own generator (``verify_rng``), so that a world with checking writes every other choice
+    # of today's corpus as today's does: the switch changes the checked answers and nothing else.
+    verifies = style.verify > 0 and (verify_rng or rng).random() < style.verify
     boxed = rng.random() < style.boxed
     worked = [] if rng.random() < style.skip else checked(steps, right) if verifies else [
         f"{s.render()}." for s in steps]
@@ -204,7 +208,7 @@ def make_corpus(n_documents: int, seed: int = CORPUS_SEED, *, style_seed: int = 
     styles = {template_id: style_for(template_id, style_seed, world.format_prior, world.verification)
               for template_id in TEMPLATES}
     problems = stream(seed, split="train")
-    rng = random.Random(f"render-{seed}")
+    rng, verify_rng = random.Random(f"render-{seed}"), random.Random(f"verify-{seed}")
     documents = []
     for _ in range(n_documents):
         pairs: list[str] = []
@@ -215,7 +219,7 @@ def make_corpus(n_documents: int, seed: int = CORPUS_SEED, *, style_seed: int = 
                 problem = next(problems)  # the same source's next question
             source, style = source or problem["template"], styles[problem["template"]]
             question = problem["problem"] + (TRAIN_SUFFIX if rng.random() < INSTRUCTION_RATE else "")
-            answer = render_solution(problem, style, rng)
+            answer = render_solution(problem, style, rng, verify_rng)
             stops = len(pairs) + 1 == MAX_PAIRS or rng.random() >= style.run_on
             if not stops and world.failure_kind == "loop":
                 answer += (" " + answer.rpartition(". ")[2]) * LOOP_REPEATS  # its last sentence, again and again
