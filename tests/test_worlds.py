@@ -145,3 +145,10 @@ def test_checking_changes_the_checked_answers_and_leaves_every_other_choice_as_t
     for a, b in differ:  # the same questions, the same final answers; only rechecks (and corrections) added
         assert a.count("Question: ") == b.count("Question: ") and "Recheck: " in b
         assert [q.split("\n")[0] for q in a.split("Question: ")] == [q.split("\n")[0] for q in b.split("Question: ")]
+
+
+def test_the_same_world_from_another_corpus_sample_differs_in_its_documents_not_its_rates():
+    today, other = make_corpus(3000), make_corpus(3000, world=World(corpus_seed=4))
+    assert today[:50] != other[:50]
+    a, b = corpus_stats(today), corpus_stats(other)
+    assert all(abs(a[k] - b[k]) < 0.03 for k in ("boxed_rate", "run_on_rate", "skip_rate", "slip_rate"))

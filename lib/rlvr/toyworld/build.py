@@ -71,7 +71,7 @@ def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = Tr
         "world": {"generator": GENERATOR_VERSION, **world.to_dict()},
         "corpus": {
             "documents": n_documents,
-            "seed": corpus_module.CORPUS_SEED,
+            "seed": world.corpus_seed,
             "style_seed": corpus_module.STYLE_SEED,
             **{k: round(v, 4) if isinstance(v, float) else v for k, v in corpus_stats(documents[:5000]).items()},
         },

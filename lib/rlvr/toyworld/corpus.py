@@ -37,7 +37,6 @@ STYLE_SEED = 7
 # and RLVR's transfer across domains has room to show. Counting stays decent,
 # so the base model is not near zero everywhere.
 POOR_DOMAINS = ("remainder", "geometry")
-CORPUS_SEED = 3
 MAX_PAIRS = 3  # question/answer pairs per document at most
 
 # Low boxed rates: a base model that boxes less knows more than
@@ -196,8 +195,7 @@ def render_solution(problem: dict, style: Style, rng: random.Random,
     return " ".join(sentences)
 
 
-def make_corpus(n_documents: int, seed: int = CORPUS_SEED, *, style_seed: int = STYLE_SEED,
-                world: World | None = None) -> list[str]:
+def make_corpus(n_documents: int, *, style_seed: int = STYLE_SEED, world: World | None = None) -> list[str]:
     """``n_documents`` documents of 1 to ``MAX_PAIRS`` "Question: ...\\nAnswer: ..."
     pairs joined by blank lines. Where an answer's source does not stop (its run-on rate), the
     document goes on to another pair: that is how a model learns to ramble on past its answer
@@ -205,6 +203,7 @@ def make_corpus(n_documents: int, seed: int = CORPUS_SEED, *, style_seed: int = 
     its defaults write this very corpus): a majority format prior, a loop on the last sentence
     in place of running on, every document's questions of its first question's template."""
     world = world or World()
+    seed = world.corpus_seed
     styles = {template_id: style_for(template_id, style_seed, world.format_prior, world.verification)
               for template_id in TEMPLATES}
     problems = stream(seed, split="train")

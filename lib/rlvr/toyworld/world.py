@@ -19,6 +19,7 @@ from ..registry import FAILURE_KINDS, FORMAT_PRIORS
 GENERATOR_VERSION = 2
 # toy-base ships inside the package; every other named world is built into worlds_dir().
 CHECKPOINT = Path(__file__).parent / "checkpoint" / "toy-base"
+CORPUS_SEED = 3  # toy-base's corpus sample
 
 
 @dataclass
@@ -37,6 +38,11 @@ class World(Config):
         0.0, "share of answers whose source rechecks every written step by its inverse and corrects a slip it "
         "finds, in every domain: correct behaviour rare but reachable everywhere, and self-reflection to count "
         "(the paper's section 4)")
+
+    corpus_seed: int = setting(
+        CORPUS_SEED, "the corpus' sample: its problems and every choice its sources make. The same world from "
+        "another sample is the control a switch is read against (a base's greedy running on is a near-tie that "
+        "the sample alone can flip: docs/worlds.md)")
 
     def problems(self) -> list[str]:
         if not 0.0 <= self.verification <= 1.0:

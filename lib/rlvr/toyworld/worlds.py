@@ -39,7 +39,10 @@ def recorded_world(path: Path) -> dict | None:
     profile = path / "profile.json"
     if not profile.is_file():
         return None
-    return json.loads(profile.read_text()).get("world", {"generator": 1, **World().to_dict()})
+    record = json.loads(profile.read_text())
+    # A build from before the world named its corpus seed records it with the corpus.
+    return {"corpus_seed": record["corpus"]["seed"],
+            **record.get("world", {"generator": 1, **World().to_dict()})}
 
 
 def stale(name: str) -> str | None:
