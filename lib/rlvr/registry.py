@@ -85,7 +85,6 @@ DATASETS = {
     "deepscaler": "DeepScaleR-Preview, 40315 problems",
     "dsr_sub": "DSR-sub: the paper's 1209-example subset of DeepScaleR-Preview (reference row schema)",
 }
-# The paper's six evaluation benchmarks (EvalConfig's default).
 # The embedded world's switches whose values are names (rlvr.toyworld.world; docs/worlds.md).
 FORMAT_PRIORS = {
     "minority": "sources box 10-70% of their answers and run on 30-90% of the time (toy-base's world)",
@@ -104,6 +103,7 @@ WORLDS = {
     "coherent": ({"document_coherence": True}, "each document one source: questions of one template, one style"),
     "verifying": ({"verification": 0.1}, "one answer in ten rechecks every step and corrects its slip"),
 }
+# The paper's six evaluation benchmarks (EvalConfig's default).
 EVAL_BENCHMARKS = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")
 
 

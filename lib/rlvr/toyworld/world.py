@@ -33,12 +33,10 @@ class World(Config):
     document_coherence: bool = setting(
         False, "every document written by one source: its questions of one template, in one style (in-context "
         "learning emerges from bursty, coherent data: Chan et al., arXiv 2205.05055)")
-
     verification: float = setting(
         0.0, "share of answers whose source rechecks every written step by its inverse and corrects a slip it "
         "finds, in every domain: correct behaviour rare but reachable everywhere, and self-reflection to count "
         "(the paper's section 4)")
-
     corpus_seed: int = setting(
         CORPUS_SEED, "the corpus' sample: its problems and every choice its sources make. The same world from "
         "another sample is the control a switch is read against (a base's greedy running on is a near-tie that "
@@ -52,4 +50,3 @@ class World(Config):
             return ["document_coherence: with failure_kind loop every document holds one answer, so there is "
                     "nothing to make coherent; use failure_kind ramble, or leave document_coherence off"]
         return []
-
