@@ -66,16 +66,14 @@ def saturation_step(steps: pd.DataFrame, threshold: float = 0.9, window: int = 5
     return int(hit["step"].iloc[0]) if len(hit) else None
 
 
-# What each follow-up's mechanism needs in order to act, read from a run's step table:
-# signal -> (meaning, shown as a percentage).
+# What each follow-up's mechanism needs in order to act, read from a run's step table: signal -> meaning.
 SIGNALS = {
-    "clipped": ("share of tokens the ratio clip acts on, over the updates off the sampling policy (none: "
-                "every update is on-policy, the ratio is 1 and the clip cannot act)", True),
-    "all_wrong_groups": ("share of rollout groups in which every rollout is wrong", True),
-    "all_wrong_weight": ("their share of the batch's advantage weight (sum of |A|): the gradient they carry",
-                         True),
-    "entropy_start": ("mean token entropy of the first 5 steps' rollouts", False),
-    "entropy_end": ("mean token entropy of the last 5 steps' rollouts", False),
+    "clipped": "share of tokens the ratio clip acts on, over the updates off the sampling policy (none: "
+               "every update is on-policy, the ratio is 1 and the clip cannot act)",
+    "all_wrong_groups": "share of rollout groups in which every rollout is wrong",
+    "all_wrong_weight": "their share of the batch's advantage weight (sum of |A|): the gradient they carry",
+    "entropy_start": "mean token entropy of the first 5 steps' rollouts",
+    "entropy_end": "mean token entropy of the last 5 steps' rollouts",
 }
 
 
@@ -86,9 +84,10 @@ def mechanism_signals(steps: pd.DataFrame, by: str = "condition", window: int = 
     for name, run in steps.groupby(by, sort=False):
         run = run.sort_values("step")
         row = {by: name}
-        off_policy = run["step"] != run["rollout_step"] if "rollout_step" in run else pd.Series(False, run.index)
-        clipped = run.loc[off_policy, "clip_ratio_region_mean"] if "clip_ratio_region_mean" in run else None
-        row["clipped"] = clipped.mean() if clipped is not None and len(clipped) else float("nan")
+        # The mean over no off-policy update is NaN: the clip had nothing to act on.
+        logged = {"rollout_step", "clip_ratio_region_mean"} <= set(run)
+        row["clipped"] = run.loc[run["step"] != run["rollout_step"], "clip_ratio_region_mean"].mean() if logged \
+            else float("nan")
         for signal in ("all_wrong_groups", "all_wrong_weight"):
             column = f"advantage_{signal}"
             row[signal] = run[column].mean() if column in run else float("nan")

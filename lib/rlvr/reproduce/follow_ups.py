@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import analysis, paper
 from ..runner import Job
-from .outputs import by_condition, has_saved_table, job_seed, saved_table, stacked, summary_over_seeds
+from .outputs import by_condition, has_saved_table, stacked, summary_over_seeds
 from .verdicts import Claim, Pattern, Result, claim
 
 # Shao et al.'s signals for ours (their first version's MATH-500 gains; the full-set outcome run is
@@ -71,10 +71,8 @@ def check_beyond(jobs: list[Job], root: Path) -> Result:
                 part = "half of " if share == 0.5 else ""
                 pattern.claims.append(claim(gain, f"{setting}: {signal}'s gain >= {part}outcome's",
                                             lambda r, c=c, o=outcome, share=share: r[c] >= share * r[o]))
-    curves = [saved_table(job, "pass_at").assign(seed=job_seed(job)) for job in jobs
-              if has_saved_table(job, "pass_at")]
-    if curves:
-        pass_curves = pd.concat(curves, ignore_index=True)
+    if with_curves := [job for job in jobs if has_saved_table(job, "pass_at")]:
+        pass_curves = stacked(with_curves, "pass_at")
         per_seed = {seed: analysis.pass_at_crossing(c).set_index("model")["crossing_k"]
                     for seed, c in pass_curves.groupby("seed")}
         on_mean = analysis.pass_at_crossing(pass_curves).set_index("model")["crossing_k"]  # curves averaged first
@@ -93,8 +91,8 @@ def check_beyond(jobs: list[Job], root: Path) -> Result:
     table["gain over the base (points)"] = ["-" if c == "base" else f"{means.get(c):.1f}" for c in table["condition"]]
     table["theirs: MATH-500 gain, Qwen2.5-Math-7B"] = [
         f"{theirs[_THEIRS[c]]:.1f}" if c in _THEIRS else "-" for c in table["condition"]]
-    if any(has_saved_table(job, "signals") for job in jobs):
-        table = with_signals(table, stacked([job for job in jobs if has_saved_table(job, "signals")], "signals"))
+    if with_signal_tables := [job for job in jobs if has_saved_table(job, "signals")]:
+        table = with_signals(table, stacked(with_signal_tables, "signals"))
     return Result(table, patterns, best[["seed", "condition", "strict"]])
 
 

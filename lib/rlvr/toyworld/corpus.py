@@ -152,22 +152,25 @@ def checked(steps: list[Step], right: list[Step]) -> list[str]:
     sentences = []
     for i, (step, true) in enumerate(zip(steps, right)):
         if step.result != true.result:
-            if step.op in INVERSE and step.b:
+            if _invertible(step):
                 found = f"Recheck: {step.result} {INVERSE[step.op]} {step.b} is not {step.a}."
             else:
                 found = f"Recheck: {true.render()}, not {step.result}."
-            sentences += [f"{step.render()}.", f"{found} So {true.render()}."]
-            sentences += [sentence for later in right[i + 1:] for sentence in (f"{later.render()}.", _recheck(later))
-                          if sentence]
-            return sentences
-        sentences += [s for s in (f"{step.render()}.", _recheck(step)) if s]
+            return [*sentences, f"{step.render()}.", f"{found} So {true.render()}.",
+                    *(sentence for later in right[i + 1:] for sentence in _written(later))]
+        sentences += _written(step)
     return sentences
 
 
-def _recheck(step: Step) -> str:
-    if step.op not in INVERSE or not step.b:
-        return ""
-    return f"Recheck: {step.result} {INVERSE[step.op]} {step.b} = {step.a}."
+def _invertible(step: Step) -> bool:
+    return step.op in INVERSE and step.b != 0
+
+
+def _written(step: Step) -> list[str]:
+    """A right step and its recheck by the inverse (none for a step without one)."""
+    if not _invertible(step):
+        return [f"{step.render()}."]
+    return [f"{step.render()}.", f"Recheck: {step.result} {INVERSE[step.op]} {step.b} = {step.a}."]
 
 
 def render_solution(problem: dict, style: Style, rng: random.Random,
