@@ -54,6 +54,7 @@ def test_a_short_run_records_every_step_and_rollout_and_saves_checkpoints(tmp_pa
     assert (out / "checkpoint-2").is_dir() and (out / "checkpoint-4").is_dir()
     run = json.loads((out / "run_config.json").read_text())
     assert run["config"]["examples"] == [HANDSHAKES] and "trl" in run["environment"]["versions"]
+    assert run["world"]["format_prior"] == "minority"  # the run records the embedded world it started from
     # A checkpoint is a model the evaluation harness takes like any other.
     small = EvalConfig(benchmarks=["toy-test"], limit=3, max_new_tokens=16)
     table = evaluate(str(out / "checkpoint-4"), small, progress=False)

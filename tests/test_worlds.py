@@ -88,7 +88,7 @@ def test_a_world_with_switches_on_builds_a_base_model_that_records_its_world(tmp
     from rlvr.toyworld.model import PretrainConfig
 
     world = World(format_prior="majority", verification=0.2)
-    record = build(tmp_path, PretrainConfig(steps=3), progress=False, world=world, n_documents=400)
+    record = build(tmp_path, PretrainConfig(steps=3), progress=False, world=world, n_documents=400, n_test=20)
     assert record["world"] == {"generator": 2, **world.to_dict()}
     assert record["corpus"]["recheck_rate"] > 0 and record["corpus"]["boxed_rate"] > 0.45  # today 0.34
     model, tokenizer = load_model_and_tokenizer(str(tmp_path))  # a built world loads by its folder
@@ -122,12 +122,12 @@ def test_named_worlds_are_built_listed_and_refused_when_missing_or_stale(tmp_pat
     assert "unknown world 'nope'; worlds: toy-base, format-majority" in capsys.readouterr().err
     # A small build (what `rlvr world build looping` does at full size): the name now loads as a model.
     build(world_path("looping"), PretrainConfig(steps=3), progress=False, world=named("looping"), name="looping",
-          n_documents=400)
+          n_documents=400, n_test=20)
     assert resolve("looping") == str(tmp_path / "looping")
     load_model_and_tokenizer("looping")
     assert main(["world", "list"]) == 0
     listed = capsys.readouterr().out
-    assert "looping          built: strict" in listed and "coherent         not built" in listed
+    assert "looping            built: strict" in listed and "coherent           not built" in listed
     assert main(["world", "build", "looping"]) == 0 and "built already" in capsys.readouterr().out
     # Built by another version of the generator: refused, naming the command that rebuilds it.
     profile = tmp_path / "looping" / "profile.json"
@@ -152,3 +152,97 @@ def test_the_same_world_from_another_corpus_sample_differs_in_its_documents_not_
     assert today[:50] != other[:50]
     a, b = corpus_stats(today), corpus_stats(other)
     assert all(abs(a[k] - b[k]) < 0.03 for k in ("boxed_rate", "run_on_rate", "skip_rate", "slip_rate"))
+
+
+def test_the_code_like_mode_writes_every_intermediate_value_and_slips_as_often_as_prose():
+    from rlvr.toyworld.corpus import fine
+    from rlvr.toyworld.templates import Step
+
+    assert fine(Step(4, "*", 11, 44)) == "4 * 11 = 4 * 10 + 4 * 1 = 40 + 4 = 44"
+    assert fine(Step(12, "*", 7, 84)) == "12 * 7 = 10 * 7 + 2 * 7 = 70 + 14 = 84"
+    assert fine(Step(67, "-", 23, 44)) == "67 - 23 = 67 - 20 - 3 = 47 - 3 = 44"
+    assert fine(Step(4, "*", 11, 45)) == "4 * 11 = 4 * 10 + 4 * 1 = 40 + 4 = 45"  # a slip slips in the last part
+    assert fine(Step(44, "/", 11, 4)) == "44 / 11 = 4"  # nothing finer to write
+    today, modes = make_corpus(3000), make_corpus(3000, world=World(reasoning_modes=0.65))
+    a, b = corpus_stats(today), corpus_stats(modes)
+    assert a["code_rate"] == 0 and 0.6 < b["code_rate"] < 0.7
+    assert b["slip_rate"] == a["slip_rate"]  # its accuracy can come only from granularity
+    # The same questions and final answers as today's corpus: the switch changes how answers are worked.
+    assert [d.split("\nAnswer: ")[0] for d in today] == [d.split("\nAnswer: ")[0] for d in modes]
+    assert any(d.count("Answer: Code: ") for d in modes)
+
+
+def test_a_difficulty_gap_makes_test_problems_longer_than_any_candidate():
+    from rlvr.data import load_dataset
+    from rlvr.toyworld.problems import LONG_EXTRA, check_answer, make_split
+
+    short, long = make_split("test", 50), make_split("test", 50, extra=LONG_EXTRA)
+    for s, lo in zip(short, long):
+        assert lo["problem"].startswith(s["problem"]) and len(lo["steps"]) == len(s["steps"]) + LONG_EXTRA
+        assert check_answer(lo) and lo["id"] == s["id"].replace("toy-test", "toy-test-long")
+    assert load_dataset("toy-test-long")[0]["problem"] == long[0]["problem"]
+    # The world's corpus holds problems as long (so they are within reach); the candidates stay short.
+    documents = make_corpus(1000, world=World(difficulty_gap=True))
+    questions = [q for d in documents for q in d.split("Question: ")[1:]]
+    assert 0.55 < sum("Take that answer" in q for q in questions) / len(questions) < 0.8  # 0, 1 or 2 more
+    assert not any("Take that answer" in p["problem"] for p in make_split("train"))
+    assert "Take that answer" not in "".join(make_corpus(1000))
+
+
+def test_a_worlds_size_sets_its_base_models_width_and_depth():
+    from rlvr.registry import WORLD_SIZES
+    from rlvr.toyworld.model import PretrainConfig, qwen2_config
+    from rlvr.toyworld.tokenizer import load_toy_tokenizer
+    from rlvr.toyworld.world import CHECKPOINT
+    from transformers import Qwen2ForCausalLM
+
+    tokenizer = load_toy_tokenizer(CHECKPOINT)
+    n = {size: Qwen2ForCausalLM(qwen2_config(tokenizer, PretrainConfig.for_size(size))).num_parameters()
+         for size in WORLD_SIZES}
+    assert n["0.9M"] == 905_856 and 2.5e6 < n["3M"] < 3.5e6  # toy-base's, and one of 2-5M
+    with pytest.raises(ValueError, match="size: '5M' is not one of 0.9M, 3M"):
+        World(size="5M")
+
+
+def test_a_pretraining_cut_off_resumes_to_the_weights_of_one_never_stopped(tmp_path):
+    import torch
+    from rlvr.toyworld.model import PretrainConfig, pretrain
+    from rlvr.toyworld.tokenizer import train_tokenizer, wrap
+
+    documents = make_corpus(300)
+    tokenizer = wrap(train_tokenizer(documents))
+    cfg = PretrainConfig(steps=6, warmup_steps=2, batch_size=4)
+    straight, _ = pretrain(documents, tokenizer, cfg, progress=False)
+    state = tmp_path / "state.pt"
+    pretrain(documents, tokenizer, cfg, progress=False, state=state, until=3)  # cut off after 3 steps
+    resumed, _ = pretrain(documents, tokenizer, cfg, progress=False, state=state)
+    assert all(torch.equal(a, b) for a, b in zip(straight.parameters(), resumed.parameters()))
+    with pytest.raises(ValueError, match="another config or corpus"):
+        pretrain(documents, tokenizer, PretrainConfig(steps=7, batch_size=4), progress=False, state=state)
+
+
+def test_a_world_from_another_corpus_sample_is_named_at_its_seed_and_builds_resumably(tmp_path, monkeypatch, capsys):
+    from rlvr.cli import main
+    from rlvr.models import resolve
+    from rlvr.toyworld.build import STATE, build
+    from rlvr.toyworld.model import PretrainConfig
+    from rlvr.toyworld.worlds import named, world_path
+
+    monkeypatch.setenv("RLVR_WORLDS", str(tmp_path))
+    assert named("format-majority@4") == World(format_prior="majority", corpus_seed=4)
+    with pytest.raises(ValueError, match="a whole number, as in looping@4"):
+        named("looping@x")
+    with pytest.raises(FileNotFoundError, match="`rlvr world build toy-base@4`"):
+        resolve("toy-base@4")
+    path, world = world_path("toy-base@4"), named("toy-base@4")
+    small = dict(progress=False, world=world, name="toy-base@4", n_documents=400, n_test=20)
+    assert build(path, PretrainConfig(steps=4), until=2, **small) is None  # cut off: only the state kept
+    assert (path / STATE).is_file() and not (path / "profile.json").exists()
+    record = build(path, PretrainConfig(steps=4), **small)  # picks up at step 2
+    assert not (path / STATE).exists() and record["world"]["corpus_seed"] == 4
+    assert resolve("toy-base@4") == str(path)
+    profile = record["profile_on_toy_test"]
+    assert set(profile["in_context"]) == {"0", "1", "4"} and profile["sampled"]["samples"] == 4
+    assert profile["long"]["n"] == 20
+    assert main(["world", "list"]) == 0
+    assert "toy-base@4" in capsys.readouterr().out.split("built: strict")[-2].splitlines()[-1]

@@ -413,15 +413,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="list the jobs still to do; execute nothing")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the jobs on disk")
     p.set_defaults(func=reproduce_command)
-    p = sub.add_parser("world", help="the embedded worlds: list them, or build one by name (docs/worlds.md)")
-    p.add_argument("action", choices=("list", "build"))
-    p.add_argument("name", nargs="?", help="a world's name (`rlvr world list`)")
+    p = sub.add_parser("world", help="the embedded worlds: list them, build one by name (resumable), or measure "
+                                     "a built one's profile again (docs/worlds.md)")
+    p.add_argument("action", choices=("list", "build", "profile"))
+    p.add_argument("name", nargs="?", help="a world's name (`rlvr world list`), NAME@SEED from another corpus sample")
     p.add_argument("--steps", type=int, default=1300, help="pretraining steps (default: toy-base's 1300)")
     p.add_argument("--fresh", action="store_true", help="build again a world already built")
     p.set_defaults(func=_world)
     args = parser.parse_args(argv)
-    if args.command == "world" and args.action == "build" and not args.name:
-        parser.error("rlvr world build NAME: which world (`rlvr world list`)")
+    if args.command == "world" and args.action != "list" and not args.name:
+        parser.error(f"rlvr world {args.action} NAME: which world (`rlvr world list`)")
     return args.func(args)
 
 

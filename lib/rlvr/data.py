@@ -37,6 +37,7 @@ from .prompts import TRAIN_SUFFIX, training_messages
 from .registry import implementations
 from .selection import load_history, rank_examples
 from .toyworld import make_split
+from .toyworld.problems import LONG_EXTRA
 
 
 def _first(row: dict, *keys: str):
@@ -106,7 +107,7 @@ class DatasetSpec:
     generate: Callable[[], list[dict]] | None = field(default=None, compare=False)
 
 
-def _toy(split: str) -> Callable[[], list[dict]]:
+def _toy(split: str, extra: int = 0) -> Callable[[], list[dict]]:
     def load() -> list[dict]:
         return [
             {
@@ -117,7 +118,7 @@ def _toy(split: str) -> Callable[[], list[dict]]:
                 "template": p["template"],
                 "solution": " ".join(f"{s}." for s in p["steps"]),
             }
-            for p in make_split(split)
+            for p in make_split(split, extra=extra)
         ]
 
     return load
@@ -134,6 +135,7 @@ DATASETS: dict[str, DatasetSpec] = implementations(registry.DATASETS, {
     for spec in [
         _spec("toy-train", generate=_toy("train")),
         _spec("toy-test", generate=_toy("test")),
+        _spec("toy-test-long", generate=_toy("test", extra=LONG_EXTRA)),
         _spec(
             "math500",
             "HuggingFaceH4/MATH-500",

@@ -23,10 +23,9 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging
 
 from . import smollm2
-from .registry import WORLDS
 from .toyworld.tokenizer import load_toy_tokenizer
 from .toyworld.world import CHECKPOINT as TOY_BASE_DIR
-from .toyworld.worlds import built_world
+from .toyworld.worlds import built_world, is_world
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ def resolve(name_or_path: str) -> str:
     model (refused when not built, or built by another generator version); anything else as is."""
     spec = MODELS.get(name_or_path)
     if spec is None:
-        return str(built_world(name_or_path)) if name_or_path in WORLDS else str(name_or_path)
+        return str(built_world(name_or_path)) if is_world(name_or_path) else str(name_or_path)
     return str(spec.prepare()) if spec.prepare else spec.path
 
 

@@ -73,6 +73,7 @@ TRAINING_BACKENDS = {
 DATASETS = {
     "toy-train": "embedded miniature math world, 2000 training problems",
     "toy-test": "embedded miniature math world, 500 held-out problems",
+    "toy-test-long": "toy-test's problems, each with two more operations on its answer (a world's difficulty gap)",
     "math500": "MATH500 (Lightman et al.), 500 problems, subject and level",
     "aime24": "AIME 2024, 30 problems",
     "aime25": "AIME 2025, 30 problems",
@@ -94,6 +95,11 @@ FAILURE_KINDS = {
     "ramble": "where a source does not stop, the document runs on into another question (toy-base's world)",
     "loop": "where a source does not stop, its last sentence repeats until the document ends",
 }
+# A world's base model sizes: width and depth of each in rlvr.toyworld.model.SIZES.
+WORLD_SIZES = {
+    "0.9M": "hidden 128, 4 layers of 4 heads (toy-base)",
+    "3M": "hidden 192, 6 layers of 6 heads: about 3.3 times toy-base's parameters",
+}
 # Named embedded worlds (`rlvr world build NAME`): the switches each sets (rlvr.toyworld.world.World; the
 # rest keep toy-base's values) and what it is for. Levels that no paper gives are the map's to sweep.
 WORLDS = {
@@ -102,6 +108,16 @@ WORLDS = {
     "looping": ({"failure_kind": "loop"}, "a source that does not stop loops on its last sentence"),
     "coherent": ({"document_coherence": True}, "each document one source: questions of one template, one style"),
     "verifying": ({"verification": 0.1}, "one answer in ten rechecks every step and corrects its slip"),
+    "code-majority": ({"reasoning_modes": 0.65},
+                      "65% of worked answers in the finer code-like mode (Qwen2.5-Math's share)"),
+    "code-minority": ({"reasoning_modes": 0.35}, "35% of worked answers in the finer code-like mode"),
+    "gap": ({"difficulty_gap": True},
+            "the corpus holds problems made longer; toy-test-long is longer than any candidate"),
+    "toy-base-3M": ({"size": "3M"}, "toy-base's corpus, a 3M-parameter base"),
+    "qwen-like": ({"format_prior": "majority", "reasoning_modes": 0.65, "verification": 0.1, "difficulty_gap": True,
+                   "document_coherence": True}, "every switch on, the accurate mode the majority (Qwen2.5-Math-like)"),
+    "llama-like": ({"format_prior": "majority", "reasoning_modes": 0.35, "verification": 0.1, "difficulty_gap": True,
+                    "document_coherence": True}, "qwen-like with the accurate mode the minority (Llama-like)"),
 }
 # The paper's six evaluation benchmarks (EvalConfig's default).
 EVAL_BENCHMARKS = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")

@@ -30,6 +30,7 @@ from .provenance import environment
 from .registry import ALGORITHMS, implementations
 from .rewards import RewardFunc, get_reward_funcs
 from .rundir import RunLog, checkpoint_dir, exclusive, last_step, read_run_config, write_run_config, write_tables
+from .toyworld.worlds import recorded_world
 from .trainer import LatestKeepsTrainingState, RLVRTrainer, StepTable
 from .trl_args import deviations, grpo_arguments, grpo_config
 from .unsloth_path import PROMPT_TOKENS, load_unsloth_model, prepare
@@ -109,6 +110,7 @@ def _train(cfg: TrainConfig, args: GRPOConfig, dataset, out: Path, main_process:
             {
                 "config": cfg.to_dict(),
                 "model_path": resolve(cfg.model),
+                "world": recorded_world(Path(resolve(cfg.model))),  # the embedded world's switches; None: a real model
                 "dataset_rows": len(dataset),
                 "examples": sorted(set(dataset["example_id"]))[:50],
                 "deviations": departures,

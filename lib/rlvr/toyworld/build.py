@@ -22,16 +22,18 @@ from importlib.metadata import version
 from pathlib import Path
 
 import torch
+import yaml
 
 from . import corpus as corpus_module
 from .corpus import corpus_stats, make_corpus
 from .model import PretrainConfig, pretrain
-from .problems import make_split
-from .profile import answer_table, profile_summary
+from .problems import LONG_EXTRA, make_split
+from .profile import world_profile
 from .tokenizer import train_tokenizer, wrap
 from .world import CHECKPOINT, GENERATOR_VERSION, World
 
 N_DOCUMENTS = 60_000
+STATE = "pretrain-state.pt"  # a build's pretraining state, until its model is written
 TOKENIZER_DOCUMENTS = 20_000
 CHECK_TOLERANCE = 0.03  # a rebuild's strict accuracy may differ by this much on another CPU
 
@@ -43,23 +45,33 @@ def library_versions() -> dict:
     }
 
 
-def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = True, world: World | None = None,
-          n_documents: int = N_DOCUMENTS, name: str | None = None) -> dict:
-    """Pretrain a base model on ``world``'s corpus (default: toy-base's) into ``out``, with its profile."""
+def build(out: Path, cfg: PretrainConfig | None = None, progress: bool = True, world: World | None = None,
+          n_documents: int = N_DOCUMENTS, name: str | None = None, until: int | None = None,
+          n_test: int | None = None) -> dict | None:
+    """Pretrain a base model on ``world``'s corpus (default: toy-base's) into ``out``, with its profile.
+
+    ``cfg`` defaults to the world's size at toy-base's settings. Resumable: the pretraining's state is
+    kept in ``out/STATE`` (every 100 steps) until the model is written, and a build started again picks
+    up from it; ``until`` stops after that many steps (returns None, only the state written). ``n_test``
+    profiles a prefix of toy-test (a quick look; the profile of record uses all 500).
+    """
     world = world or World()
+    cfg = cfg or PretrainConfig.for_size(world.size)
     name = name or ("toy-base" if world == World() else out.name)
     torch.set_num_threads(1)  # deterministic, and faster than two on a busy 2-core machine
     t0 = time.perf_counter()
     documents = make_corpus(n_documents, world=world)
     tokenizer = wrap(train_tokenizer(documents[:TOKENIZER_DOCUMENTS]))
-    model, log = pretrain(documents, tokenizer, cfg, progress=progress)
-    pretrain_seconds = time.perf_counter() - t0
-
-    test = make_split("test")
-    table = answer_table(model, tokenizer, test)
-    profile = profile_summary(table)
-
     out.mkdir(parents=True, exist_ok=True)
+    corpus_seconds = time.perf_counter() - t0
+    model, log = pretrain(documents, tokenizer, cfg, progress=progress, state=out / STATE, until=until)
+    if until is not None and until < cfg.steps:
+        return None
+    pretrain_seconds = corpus_seconds + log[-1]["seconds"]  # the steps' time summed over every sitting
+
+    t1 = time.perf_counter()
+    profile, table = world_profile(model, tokenizer, make_split("test", n_test),
+                                   make_split("test", n_test, extra=LONG_EXTRA))
     model.save_pretrained(out)
     tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
     record = {
@@ -68,6 +80,7 @@ def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = Tr
         "profile_on_toy_test": profile,
         "pretrain": cfg.to_dict(),
         "pretrain_seconds": round(pretrain_seconds, 1),
+        "profile_seconds": round(time.perf_counter() - t1, 1),
         "world": {"generator": GENERATOR_VERSION, **world.to_dict()},
         "corpus": {
             "documents": n_documents,
@@ -80,6 +93,23 @@ def build(out: Path, cfg: PretrainConfig = PretrainConfig(), progress: bool = Tr
     }
     (out / "profile.json").write_text(json.dumps(record, indent=2))
     table.to_parquet(out / "test_answers.parquet", index=False)
+    (out / STATE).unlink(missing_ok=True)  # the model is written: nothing left to resume
+    return record
+
+
+def reprofile(path: Path) -> dict:
+    """Measure a built base model's profile again, in place (a world built before the profile measured
+    what it measures now); its greedy answers are the build's own, so only the added parts are new."""
+    from ..models import load_model_and_tokenizer  # noqa: PLC0415 - rlvr.models imports this package
+
+    torch.set_num_threads(1)
+    model, tokenizer = load_model_and_tokenizer(str(path))
+    record = json.loads((path / "profile.json").read_text())
+    t0 = time.perf_counter()
+    profile, table = world_profile(model, tokenizer, make_split("test"), make_split("test", extra=LONG_EXTRA))
+    record |= {"profile_on_toy_test": profile, "profile_seconds": round(time.perf_counter() - t0, 1)}
+    (path / "profile.json").write_text(json.dumps(record, indent=2))
+    table.to_parquet(path / "test_answers.parquet", index=False)
     return record
 
 
@@ -97,6 +127,7 @@ def command(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=CHECKPOINT)
     parser.add_argument("--steps", type=int, default=PretrainConfig.steps)
+    parser.add_argument("--fresh", action="store_true", help="start the pretraining afresh where a build was cut off")
     parser.add_argument("--check", action="store_true", help="compare with the shipped profile.json")
     parser.add_argument("--world", action="append", default=[], metavar="SWITCH=VALUE",
                         help="a switch of the world (rlvr.toyworld.world.World), e.g. format_prior=majority; "
@@ -106,7 +137,9 @@ def command(argv: list[str] | None = None) -> int:
         if bad := [pair for pair in args.world if "=" not in pair]:
             raise ValueError(f"--world takes SWITCH=VALUE, got {', '.join(bad)}; switches: "
                              f"{', '.join(World.field_names())}")
-        world = World.from_dict(dict(pair.split("=", 1) for pair in args.world), where="--world")
+        # Values read as YAML, as `rlvr train --set` reads them: corpus_seed=4 is a number.
+        world = World.from_dict({k: yaml.safe_load(v) for k, v in (pair.split("=", 1) for pair in args.world)},
+                                where="--world")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -117,7 +150,9 @@ def command(argv: list[str] | None = None) -> int:
     if args.out == CHECKPOINT and world != World():
         print(f"error: {CHECKPOINT} holds toy-base; write a world with switches on elsewhere (--out)", file=sys.stderr)
         return 2
-    record = build(args.out, PretrainConfig(steps=args.steps), world=world)
+    if args.fresh:
+        (args.out / STATE).unlink(missing_ok=True)
+    record = build(args.out, PretrainConfig.for_size(world.size, steps=args.steps), world=world)
     p = record["profile_on_toy_test"]
     print(json.dumps({k: v for k, v in p.items() if k != "per_domain"}))
     for domain, row in p["per_domain"].items():

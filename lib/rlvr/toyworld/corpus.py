@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, replace
 
 from ..prompts import TRAIN_SUFFIX
-from .problems import solve, stream
+from .problems import LONG_EXTRA, extend, solve, stream
 from .templates import TEMPLATES, Step, apply
 from .world import World
 
@@ -143,9 +143,26 @@ def slip(steps: list[Step], rng: random.Random) -> list[Step]:
 INVERSE = {"+": "-", "-": "+", "*": "/", "/": "*"}
 
 
-def checked(steps: list[Step], right: list[Step]) -> list[str]:
-    """``steps`` written out, each followed by its recheck; at a slip (the first step whose result is
-    not ``right``'s) the recheck finds it, the step is corrected and ``right``'s steps follow.
+def fine(step: Step) -> str:
+    """A step in the code-like mode: every intermediate value written, splitting a two-digit operand
+    into tens and units (``"4 * 11 = 4 * 10 + 4 * 1 = 40 + 4 = 44"``). A slipped step slips in its last
+    operation, so the mode's sources are as often wrong as the others: its only advantage is granularity."""
+    a, op, b, r = step.a, step.op, step.b, step.result
+    if op in "+-" and b > 10 and b % 10:
+        tens, units = b - b % 10, b % 10
+        return f"{a} {op} {b} = {a} {op} {tens} {op} {units} = {apply(a, op, tens)} {op} {units} = {r}"
+    if op == "*" and (b > 10 and b % 10 or a > 10 and a % 10):
+        if b > 10 and b % 10:
+            tens, units = b - b % 10, b % 10
+            return f"{a} * {b} = {a} * {tens} + {a} * {units} = {a * tens} + {a * units} = {r}"
+        tens, units = a - a % 10, a % 10
+        return f"{a} * {b} = {tens} * {b} + {units} * {b} = {tens * b} + {units * b} = {r}"
+    return step.render()
+
+
+def checked(steps: list[Step], right: list[Step], render=Step.render) -> list[str]:
+    """``steps`` written out (each by ``render``), each followed by its recheck; at a slip (the first step
+    whose result is not ``right``'s) the recheck finds it, the step is corrected and ``right``'s steps follow.
 
     ``"4 * 11 = 45. Recheck: 45 / 11 is not 4. So 4 * 11 = 44. Recheck: 44 / 11 = 4. ..."``
     """
@@ -156,9 +173,9 @@ def checked(steps: list[Step], right: list[Step]) -> list[str]:
                 found = f"Recheck: {step.result} {INVERSE[step.op]} {step.b} is not {step.a}."
             else:
                 found = f"Recheck: {true.render()}, not {step.result}."
-            return [*sentences, f"{step.render()}.", f"{found} So {true.render()}.",
-                    *(sentence for later in right[i + 1:] for sentence in _written(later))]
-        sentences += _written(step)
+            return [*sentences, f"{render(step)}.", f"{found} So {render(true)}.",
+                    *(sentence for later in right[i + 1:] for sentence in _written(later, render))]
+        sentences += _written(step, render)
     return sentences
 
 
@@ -166,20 +183,25 @@ def _invertible(step: Step) -> bool:
     return step.op in INVERSE and step.b != 0
 
 
-def _written(step: Step) -> list[str]:
+def _written(step: Step, render=Step.render) -> list[str]:
     """A right step and its recheck by the inverse (none for a step without one)."""
     if not _invertible(step):
-        return [f"{step.render()}."]
-    return [f"{step.render()}.", f"Recheck: {step.result} {INVERSE[step.op]} {step.b} = {step.a}."]
+        return [f"{render(step)}."]
+    return [f"{render(step)}.", f"Recheck: {step.result} {INVERSE[step.op]} {step.b} = {step.a}."]
+
+
+# A code-like answer says so first: what the profile counts as the mode (rlvr.textfeatures.reasoning_mode).
+CODE_MARK = "Code:"
 
 
 def render_solution(problem: dict, style: Style, rng: random.Random,
-                    verify_rng: random.Random | None = None) -> str:
+                    verify_rng: random.Random | None = None, code: bool = False) -> str:
     """The answer text a source with ``style`` writes for ``problem``.
 
     For example ``"4 * 11 = 44. 23 + 44 = 67. The answer is \\boxed{67}."``,
     or with the steps skipped and no box, ``"The answer is 67."``. A source that verifies
-    (``style.verify``) rechecks each written step and corrects its slip (``checked``).
+    (``style.verify``) rechecks each written step and corrects its slip (``checked``); ``code``
+    writes the worked steps in the code-like mode (``CODE_MARK``, then every step by ``fine``).
     """
     right = solve(problem)
     steps = slip(right, rng) if rng.random() < style.slip else right
@@ -187,8 +209,11 @@ def render_solution(problem: dict, style: Style, rng: random.Random,
     # of today's corpus as today's does: the switch changes the checked answers and nothing else.
     verifies = style.verify > 0 and (verify_rng or rng).random() < style.verify
     boxed = rng.random() < style.boxed
-    worked = [] if rng.random() < style.skip else checked(steps, right) if verifies else [
-        f"{s.render()}." for s in steps]
+    render = fine if code else Step.render
+    worked = [] if rng.random() < style.skip else checked(steps, right, render) if verifies else [
+        f"{render(s)}." for s in steps]
+    if code and worked:
+        worked = [CODE_MARK, *worked]
     answer = (right if verifies and worked else steps)[-1].result
     shown = f"\\boxed{{{answer}}}" if boxed else str(answer)
     final = f"The answer is {shown}."
@@ -211,6 +236,8 @@ def make_corpus(n_documents: int, *, style_seed: int = STYLE_SEED, world: World 
               for template_id in TEMPLATES}
     problems = stream(seed, split="train")
     rng, verify_rng = random.Random(f"render-{seed}"), random.Random(f"verify-{seed}")
+    # The newer switches draw from generators of their own too: at their defaults they draw nothing.
+    mode_rng, gap_rng = random.Random(f"modes-{seed}"), random.Random(f"gap-{seed}")
     documents = []
     for _ in range(n_documents):
         pairs: list[str] = []
@@ -220,8 +247,11 @@ def make_corpus(n_documents: int, *, style_seed: int = STYLE_SEED, world: World 
             while world.document_coherence and source is not None and problem["template"] != source:
                 problem = next(problems)  # the same source's next question
             source, style = source or problem["template"], styles[problem["template"]]
+            if world.difficulty_gap:
+                problem = extend(problem, gap_rng, gap_rng.randint(0, LONG_EXTRA))
             question = problem["problem"] + (TRAIN_SUFFIX if rng.random() < INSTRUCTION_RATE else "")
-            answer = render_solution(problem, style, rng, verify_rng)
+            code = world.reasoning_modes > 0 and mode_rng.random() < world.reasoning_modes
+            answer = render_solution(problem, style, rng, verify_rng, code)
             stops = len(pairs) + 1 == MAX_PAIRS or rng.random() >= style.run_on
             if not stops and world.failure_kind == "loop":
                 answer += (" " + answer.rpartition(". ")[2]) * LOOP_REPEATS  # its last sentence, again and again
@@ -233,7 +263,8 @@ def make_corpus(n_documents: int, *, style_seed: int = STYLE_SEED, world: World 
     return documents
 
 
-_STEP = re.compile(r"(\d+) (\+|-|\*|//|/) (\d+) = (\d+)")
+# A written step: "a op b = r", or in the code-like mode "a op b = <its parts> = r" (r its last value).
+STEP = re.compile(r"(\d+) (\+|-|\*|//|/) (\d+) = (?:[^.,]* = )?(\d+)(?=[.,]|$)")
 
 
 def _step_holds(a: str, op: str, b: str, result: str) -> bool:
@@ -254,16 +285,16 @@ def corpus_stats(documents: list[str]) -> dict[str, float]:
     (another pair follows in the document), ``repeat_rate`` (final sentence
     said twice), ``loop_rate`` (more than three times), ``recheck_rate`` (a
     step rechecked), ``corrected_rate`` (a slip found and corrected), ``skip_rate``
-    (no worked step). ``slip_rate`` counts answers
+    (no worked step), ``code_rate`` (worked answers in the code-like mode). ``slip_rate`` counts answers
     with a step whose arithmetic is wrong among the worked answers only: a slip
     behind skipped steps leaves no trace in the text.
     """
-    answers = boxed = run_on = repeated = looped = rechecked = corrected = skipped = slipped = 0
+    answers = boxed = run_on = repeated = looped = rechecked = corrected = skipped = slipped = code = 0
     for document in documents:
         pairs = document.split("\n\n")
         for index, pair in enumerate(pairs):
             answer = pair.partition("\nAnswer: ")[2]
-            steps = _STEP.findall(answer)
+            steps = STEP.findall(answer)
             answers += 1
             boxed += "\\boxed{" in answer
             run_on += index < len(pairs) - 1
@@ -273,6 +304,7 @@ def corpus_stats(documents: list[str]) -> dict[str, float]:
             corrected += ". So " in answer
             skipped += not steps
             slipped += any(not _step_holds(*step) for step in steps)
+            code += answer.startswith(CODE_MARK)
     return {
         "documents": len(documents),
         "answers": answers,
@@ -284,4 +316,5 @@ def corpus_stats(documents: list[str]) -> dict[str, float]:
         "corrected_rate": _rate(corrected, answers),
         "skip_rate": _rate(skipped, answers),
         "slip_rate": _rate(slipped, answers - skipped),
+        "code_rate": _rate(code, answers - skipped),
     }

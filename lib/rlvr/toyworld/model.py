@@ -11,9 +11,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+from ..registry import WORLD_SIZES, implementations
+
+# A world's base model sizes (rlvr.registry.WORLD_SIZES): width and depth, 32 dimensions a head.
+SIZES = implementations(WORLD_SIZES, {
+    "0.9M": {"hidden_size": 128, "num_layers": 4, "num_heads": 4, "intermediate_size": 384},
+    "3M": {"hidden_size": 192, "num_layers": 6, "num_heads": 6, "intermediate_size": 576},
+}, "world sizes")
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,11 @@ class PretrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def for_size(cls, size: str, **overrides) -> PretrainConfig:
+        """The config of a world's model size (``SIZES``), everything else as given or toy-base's."""
+        return cls(**{**SIZES[size], **overrides})
 
 
 def qwen2_config(tokenizer: PreTrainedTokenizerFast, cfg: PretrainConfig) -> Qwen2Config:
@@ -77,8 +91,17 @@ def pretrain(
     cfg: PretrainConfig = PretrainConfig(),
     log_every: int = 50,
     progress: bool = True,
+    state: Path | None = None,
+    save_every: int = 100,
+    until: int | None = None,
 ) -> tuple[Qwen2ForCausalLM, list[dict]]:
-    """Train a fresh model on ``documents``; returns it and a per-step log."""
+    """Train a fresh model on ``documents``; returns it and a per-step log.
+
+    With ``state`` (a file), the run saves everything it needs every ``save_every`` steps and picks up
+    from there when started again, to the same weights as a run never stopped; ``until`` stops it after
+    that many steps with the state saved (a build spread over several sittings). The caller removes
+    the state when it no longer wants it.
+    """
     torch.manual_seed(cfg.seed)
     model = Qwen2ForCausalLM(qwen2_config(tokenizer, cfg))
     data = pack(documents, tokenizer, cfg.seq_len)
@@ -91,9 +114,30 @@ def pretrain(
         lr=cfg.lr,
         betas=(0.9, 0.95),
     )
+    log, cursor, start, before = [], 0, 0, 0.0
+    if state is not None and state.is_file():
+        saved = torch.load(state, weights_only=False)
+        if saved["config"] != cfg.to_dict() or saved["rows"] != len(data):
+            raise ValueError(f"{state} holds a pretraining of another config or corpus ({saved['config']}); "
+                             "remove it to start afresh (`rlvr world build NAME --fresh`)")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        generator.set_state(saved["generator"])
+        order, cursor, start = saved["order"], saved["cursor"], saved["step"]
+        log, before = saved["log"], saved["seconds"]
+        if progress:
+            print(f"resuming at step {start} from {state}", flush=True)
+
+    def save(step: int) -> None:
+        tmp = state.with_suffix(".tmp")
+        torch.save({"config": cfg.to_dict(), "rows": len(data), "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "order": order,
+                    "cursor": cursor, "step": step, "log": log, "seconds": before + time.perf_counter() - t0}, tmp)
+        tmp.replace(state)  # whole or not at all: an interruption mid-save keeps the previous state
+
     model.train()
-    log, t0, cursor = [], time.perf_counter(), 0
-    for step in range(cfg.steps):
+    t0 = time.perf_counter()
+    for step in range(start, cfg.steps):
         if cursor + cfg.batch_size > len(order):  # next epoch, reshuffled
             order, cursor = torch.randperm(len(data), generator=generator), 0
         batch = data[order[cursor : cursor + cfg.batch_size]]
@@ -106,7 +150,7 @@ def pretrain(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         if step % log_every == 0 or step == cfg.steps - 1:
-            elapsed = time.perf_counter() - t0
+            elapsed = before + time.perf_counter() - t0
             tokens = (step + 1) * cfg.batch_size * cfg.seq_len
             log.append({"step": step, "loss": loss.item(), "lr": _lr(step, cfg), "seconds": elapsed, "tokens": tokens})
             if progress:
@@ -114,5 +158,10 @@ def pretrain(
                     f"step {step:5d}  loss {loss.item():.3f}  {tokens / elapsed:7.0f} tok/s  {elapsed:6.0f}s",
                     flush=True,
                 )
+        done = step + 1
+        if state is not None and (done % save_every == 0 or done == until or done == cfg.steps):
+            save(done)
+        if done == until:
+            break
     model.eval()
     return model, log

@@ -19,11 +19,15 @@ import hashlib
 import random
 from collections.abc import Iterable, Iterator
 
-from .templates import DOMAINS, TEMPLATES, Step, Template, Work
+from .templates import DOMAINS, TEMPLATES, Step, Template, Work, apply
 
 SPLIT_SEEDS = {"train": 1, "test": 2}
 SPLIT_SIZES = {"train": 2000, "test": 500}
 TEST_SHARE = 5  # one problem text in TEST_SHARE belongs to the test split
+# A longer problem: a problem of a template, then this many more operations on its answer
+# ("toy-test-long"; a world with a difficulty gap has seen such problems in its corpus).
+LONG_EXTRA = 2
+EXTENSION_SEED = 4
 
 
 def split_of(text: str) -> str:
@@ -39,8 +43,40 @@ def _worked(template: Template, params: dict) -> list[Step]:
 
 
 def solve(problem: dict) -> list[Step]:
-    """The worked solution of a problem, rebuilt from its template and parameters."""
-    return _worked(TEMPLATES[problem["template"]], problem["params"])
+    """The worked solution of a problem, rebuilt from its template and parameters (and the operations
+    an extended problem adds to its answer)."""
+    steps = _worked(TEMPLATES[problem["template"]], problem["params"])
+    for op, n in problem.get("extra", ()):
+        last = steps[-1].result
+        steps.append(Step(last, op, n, apply(last, op, n), a_from=len(steps) - 1))
+    return steps
+
+
+_EXTRA_WORDS = {"+": "add {n}", "-": "subtract {n}", "*": "multiply by {n}"}
+
+
+def extend(problem: dict, rng: random.Random, k: int) -> dict:
+    """``problem`` with ``k`` more operations on its answer, each one more step:
+    "... How many are left? Take that answer, add 7, then multiply by 3. What is the result?"
+
+    The split stays the one of the problem's own text, so an extended test problem is never
+    an extended train problem.
+    """
+    if k == 0:
+        return problem
+    value, extra = int(problem["answer"]), []
+    for _ in range(k):
+        op = rng.choice("+-*")
+        if op == "-" and value == 0:
+            op = "+"  # the world has only non-negative numbers
+        n = rng.randint(2, 5) if op == "*" else rng.randint(1, min(20, value)) if op == "-" else rng.randint(2, 20)
+        extra.append((op, n))
+        value = apply(value, op, n)
+    words = ", then ".join(_EXTRA_WORDS[op].format(n=n) for op, n in extra)
+    extended = {**problem, "problem": f"{problem['problem']} Take that answer, {words}. What is the result?",
+                "extra": extra}
+    steps = solve(extended)
+    return {**extended, "answer": str(steps[-1].result), "steps": [s.render() for s in steps]}
 
 
 def _draw(template: Template, rng: random.Random, split: str) -> dict:
@@ -114,16 +150,21 @@ def generate_problems(
     return problems
 
 
-def make_split(name: str, n: int | None = None) -> list[dict]:
+def make_split(name: str, n: int | None = None, extra: int = 0) -> list[dict]:
     """The fixed ``train`` (2000) or ``test`` (500) split, ids like ``toy-test-00042``.
 
     ``n`` takes a prefix (or a longer run of the same stream); the two splits
-    never share a problem text, whatever their sizes.
+    never share a problem text, whatever their sizes. ``extra`` adds that many operations to every
+    problem (``extend``): the same problems made longer, ids like ``toy-test-long-00042``.
     """
     if name not in SPLIT_SIZES:
         raise ValueError(f"unknown split {name!r}; known: {sorted(SPLIT_SIZES)}")
     size = SPLIT_SIZES[name] if n is None else n
-    return generate_problems(size, SPLIT_SEEDS[name], split=name, id_prefix=f"toy-{name}")
+    problems = generate_problems(size, SPLIT_SEEDS[name], split=name, id_prefix=f"toy-{name}")
+    if not extra:
+        return problems
+    rng = random.Random(f"extend-{EXTENSION_SEED}")
+    return [{**extend(p, rng, extra), "id": p["id"].replace(f"toy-{name}", f"toy-{name}-long")} for p in problems]
 
 
 def check_answer(problem: dict) -> bool:
@@ -131,6 +172,10 @@ def check_answer(problem: dict) -> bool:
     template's own formula, not by its steps; the text must match the parameters."""
     template = TEMPLATES[problem["template"]]
     params = problem["params"]
-    if template.text.format(**params) != problem["problem"]:
+    text = template.text.format(**params)
+    if text != problem["problem"].split(" Take that answer, ")[0]:
         return False
-    return str(template.answer(params)) == problem["answer"]
+    answer = template.answer(params)
+    for op, n in problem.get("extra", ()):
+        answer = apply(answer, op, n)
+    return str(answer) == problem["answer"]

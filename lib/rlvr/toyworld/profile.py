@@ -9,57 +9,120 @@ template), measured the ways the paper looks at Qwen2.5-Math-1.5B:
   roughly what the model "knows";
 * ``boxed``: a box is present; ``run_on``: the text runs on into a new question;
 * ``reflection``: a self-reflection word is used (the paper's "recheck", "rethink", "recalculate");
-  ``repetition``: the text ends in a repeated chunk (a loop).
+  ``repetition``: the text ends in a repeated chunk (a loop);
+* ``code``: the first answer is in the code-like reasoning mode (``corpus.CODE_MARK``); ``worked``: it
+  writes at least one step (the modes are shares of the worked answers).
+
+``world_profile`` adds what greedy answers to toy-test cannot show: sampled answers (temperature 1,
+``SAMPLES`` a problem: how often each reasoning mode and checking are reachable, and each mode's
+accuracy), the gain from 1 and 4 demonstrations of the question's own template, and the longer
+problems of toy-test-long.
 """
 
 from __future__ import annotations
+
+import random
 
 import pandas as pd
 
 from ..generation import generate
 from ..grading import extract_answer, grade_many
-from ..prompts import training_messages
+from ..prompts import few_shot_input, training_messages
 from ..textfeatures import ends_in_repetition, first_answer, reflection_counts, runs_on
+from .corpus import CODE_MARK, STEP
+from .problems import make_split
 
 
 def answer_table(
-    model, tokenizer, problems: list[dict], max_new_tokens: int = 200, batch_size: int = 50
+    model, tokenizer, problems: list[dict], max_new_tokens: int = 200, batch_size: int = 50, *,
+    demos: int = 0, temperature: float = 0.0, samples: int = 1, seed: int = 0,
 ) -> pd.DataFrame:
+    """One row an answer: ``samples`` answers a problem at ``temperature`` (0: greedy), each prompt
+    led by ``demos`` worked examples of its problem's template (``template_demos``)."""
+    shown = template_demos(problems, demos)
     prompts = [
-        tokenizer.apply_chat_template(training_messages(p["problem"]), tokenize=False, add_generation_prompt=True)
-        for p in problems
+        tokenizer.apply_chat_template(training_messages(few_shot_input(p["problem"], shown[p["id"]])),
+                                      tokenize=False, add_generation_prompt=True)
+        for p in problems for _ in range(samples)
     ]
-    gens = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    gens = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                    temperature=temperature, seed=seed)
     responses = [g.text for g in gens]
-    golds = [p["answer"] for p in problems]
+    rows = [p for p in problems for _ in range(samples)]
+    golds = [p["answer"] for p in rows]
+    firsts = [first_answer(r) for r in responses]
     return pd.DataFrame(
         {
-            "id": [p["id"] for p in problems],
-            "domain": [p["domain"] for p in problems],
-            "template": [p["template"] for p in problems],
+            "id": [p["id"] for p in rows],
+            "domain": [p["domain"] for p in rows],
+            "template": [p["template"] for p in rows],
             "answer": golds,
             "response": responses,
             "n_tokens": [g.n_tokens for g in gens],
             "finished": [g.finished for g in gens],
             "strict": grade_many(responses, golds, "train"),
             "eval": grade_many(responses, golds, "eval"),
-            "first_answer": grade_many([first_answer(r) for r in responses], golds, "eval"),
+            "first_answer": grade_many(firsts, golds, "eval"),
             "boxed": [extract_answer(r, "train") is not None for r in responses],
             "run_on": [runs_on(r) for r in responses],
             "reflection": [sum(reflection_counts(r).values()) > 0 for r in responses],
             "repetition": [ends_in_repetition(r) for r in responses],
+            "code": [CODE_MARK in f for f in firsts],
+            "worked": [bool(STEP.search(f)) for f in firsts],
         }
     )
 
 
-METRICS = ["strict", "eval", "first_answer", "boxed", "run_on", "reflection", "repetition"]
+def template_demos(problems: list[dict], k: int, seed: int = 0) -> dict[str, list[tuple[str, str]]]:
+    """``k`` toy-train problems of each problem's own template, worked and boxed as a rewarded answer
+    is written (in-context learning can only show where earlier answers say how the next is written)."""
+    if k == 0:
+        return {p["id"]: [] for p in problems}
+    by_template: dict[str, list[dict]] = {}
+    for problem in make_split("train"):
+        by_template.setdefault(problem["template"], []).append(problem)
+    rng = random.Random(seed)
+    def worked(d: dict) -> str:
+        return " ".join(f"{s}." for s in d["steps"]) + f" The answer is \\boxed{{{d['answer']}}}."
+
+    return {p["id"]: [(d["problem"], worked(d)) for d in rng.sample(by_template[p["template"]], k)] for p in problems}
+
+
+METRICS = ["strict", "eval", "first_answer", "boxed", "run_on", "reflection", "repetition", "code"]
+SAMPLES = 4  # sampled answers a problem in a world's profile
+DEMOS = (0, 1, 4)
+
+
+def _rates(table: pd.DataFrame) -> dict:
+    rates = {m: round(float(table[m].mean()), 4) for m in METRICS if m != "code"}
+    worked = table[table["worked"]]
+    code, prose = worked[worked["code"]], worked[~worked["code"]]
+    return rates | {
+        "code": round(float(worked["code"].mean()), 4) if len(worked) else 0.0,  # a share of the worked answers
+        "code_accuracy": round(float(code["first_answer"].mean()), 4) if len(code) else None,
+        "prose_accuracy": round(float(prose["first_answer"].mean()), 4) if len(prose) else None,
+    }
 
 
 def profile_summary(table: pd.DataFrame) -> dict:
     """Overall and per-domain rates, as plain floats (for JSON)."""
-    overall = {m: round(float(table[m].mean()), 4) for m in METRICS}
-    per_domain = {
-        domain: {m: round(float(group[m].mean()), 4) for m in METRICS} | {"n": int(len(group))}
-        for domain, group in table.groupby("domain")
-    }
-    return {"n": int(len(table)), **overall, "per_domain": per_domain}
+    per_domain = {domain: _rates(group) | {"n": int(len(group))} for domain, group in table.groupby("domain")}
+    return {"n": int(len(table)), **_rates(table), "per_domain": per_domain}
+
+
+def world_profile(model, tokenizer, test: list[dict], long_test: list[dict]) -> tuple[dict, pd.DataFrame]:
+    """A built world's profile: greedy answers to ``test`` (``profile_summary``, its table returned too),
+    then ``sampled`` (``SAMPLES`` answers a problem at temperature 1), ``in_context`` (strict and first
+    answer with 0, 1 and 4 demonstrations of the question's template) and ``long`` (greedy, toy-test-long)."""
+    table = answer_table(model, tokenizer, test)
+    profile = profile_summary(table)
+    sampled = answer_table(model, tokenizer, test, temperature=1.0, samples=SAMPLES)
+    profile["sampled"] = {"temperature": 1.0, "samples": SAMPLES, **_rates(sampled)}
+    profile["in_context"] = {}
+    for k in DEMOS:
+        shown = table if k == 0 else answer_table(model, tokenizer, test, demos=k, batch_size=25)
+        profile["in_context"][str(k)] = {m: round(float(shown[m].mean()), 4)
+                                         for m in ("strict", "first_answer", "boxed")}
+    profile["long"] = {k: v for k, v in profile_summary(answer_table(model, tokenizer, long_test)).items()
+                       if k != "per_domain"}
+    return profile, table

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..fields import Config, setting
-from ..registry import FAILURE_KINDS, FORMAT_PRIORS
+from ..registry import FAILURE_KINDS, FORMAT_PRIORS, WORLD_SIZES
 
 # The corpus generator's version, recorded with every world built: 2 added the switches (its defaults
 # write version 1's corpus, toy-base's, document for document).
@@ -37,14 +37,26 @@ class World(Config):
         0.0, "share of answers whose source rechecks every written step by its inverse and corrects a slip it "
         "finds, in every domain: correct behaviour rare but reachable everywhere, and self-reflection to count "
         "(the paper's section 4)")
+    reasoning_modes: float = setting(
+        0.0, "share of worked answers written in a second, code-like mode that writes every intermediate value "
+        "(4 * 11 = 4 * 10 + 4 * 1 = 40 + 4 = 44); its sources slip as often as the others, so any accuracy it "
+        "has comes from granularity. Qwen2.5-Math reasons in code in about 65% of its answers (Shao et al., arXiv "
+        "2506.10947): 0.65 makes the finer mode the majority (Qwen-like), 0.35 the minority (Llama-like)")
+    difficulty_gap: bool = setting(
+        False, "the corpus holds problems made one or two operations longer, so toy-test-long (toy-test's problems, "
+        "two operations longer) is within reach yet longer than any 1-shot candidate (a lower error per step pays "
+        "off as (1 - e)^k over k steps: mechanisms.md); its control is the same base on toy-test")
+    size: str = setting(
+        "0.9M", "the base model's width and depth (rlvr.toyworld.model.SIZES)", choices=WORLD_SIZES)
     corpus_seed: int = setting(
         CORPUS_SEED, "the corpus' sample: its problems and every choice its sources make. The same world from "
         "another sample is the control a switch is read against (a base's greedy running on is a near-tie that "
         "the sample alone can flip: docs/worlds.md)")
 
     def problems(self) -> list[str]:
-        if not 0.0 <= self.verification <= 1.0:
-            return [f"verification: a share of answers, within [0, 1], got {self.verification}"]
+        for name in ("verification", "reasoning_modes"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                return [f"{name}: a share of answers, within [0, 1], got {getattr(self, name)}"]
         if self.document_coherence and self.failure_kind == "loop":
             # A looping answer ends its document, so every document holds one answer.
             return ["document_coherence: with failure_kind loop every document holds one answer, so there is "

@@ -18,10 +18,23 @@ from .world import CHECKPOINT, GENERATOR_VERSION, World
 
 
 def named(name: str) -> World:
-    """A named world's switches (``rlvr.registry.WORLDS``)."""
-    if name not in WORLDS:
-        raise ValueError(f"unknown world {name!r}; worlds: {', '.join(WORLDS)} (`rlvr world list`)")
-    return World(**WORLDS[name][0])
+    """A named world's switches (``rlvr.registry.WORLDS``); ``NAME@S`` is the same world from corpus
+    sample ``S`` (``World.corpus_seed``), the control a switch is read against."""
+    base, _, seed = name.partition("@")
+    if base not in WORLDS:
+        raise ValueError(f"unknown world {base!r}; worlds: {', '.join(WORLDS)} (`rlvr world list`), each also "
+                         "from another corpus sample as NAME@SEED")
+    world = World(**WORLDS[base][0])
+    if not seed:
+        return world
+    if not seed.isdigit():
+        raise ValueError(f"{name!r}: the corpus seed after @ is a whole number, as in {base}@4")
+    return World.from_dict({**world.to_dict(), "corpus_seed": int(seed)}, where=name)
+
+
+def is_world(name: str) -> bool:
+    """Does ``name`` name a world (``NAME`` or ``NAME@SEED``)?"""
+    return name.partition("@")[0] in WORLDS
 
 
 def worlds_dir() -> Path:
@@ -34,15 +47,22 @@ def world_path(name: str) -> Path:
 
 
 def recorded_world(path: Path) -> dict | None:
-    """The world a built base model records in its profile (toy-base's predates the record: version 1,
-    whose corpus version 2's defaults write document for document); None where nothing is built."""
+    """The world a built base model records in its profile, a switch added since at its default (which
+    writes what the build wrote); toy-base's predates the record (version 1, whose corpus version 2's
+    defaults write document for document). None where nothing is built."""
     profile = path / "profile.json"
     if not profile.is_file():
         return None
     record = json.loads(profile.read_text())
     # A build from before the world named its corpus seed records it with the corpus.
-    return {"corpus_seed": record["corpus"]["seed"],
+    return {**World().to_dict(), "corpus_seed": record["corpus"]["seed"],
             **record.get("world", {"generator": 1, **World().to_dict()})}
+
+
+def built() -> list[str]:
+    """The names of the worlds built in ``worlds_dir()``, the named ones first, then their corpus samples."""
+    variants = sorted(p.name for p in worlds_dir().glob("*@*") if is_world(p.name)) if worlds_dir().is_dir() else []
+    return [name for name in [*WORLDS, *variants] if recorded_world(world_path(name)) is not None]
 
 
 def stale(name: str) -> str | None:
@@ -65,34 +85,52 @@ def built_world(name: str) -> Path:
     return world_path(name)
 
 
+def _line(name: str) -> str:
+    problem, recorded = stale(name), recorded_world(world_path(name))
+    if problem is None:
+        p = json.loads((world_path(name) / "profile.json").read_text())["profile_on_toy_test"]
+        state = f"built: strict {p['strict']:.3f}, boxed {p['boxed']:.3f}, runs on {p['run_on']:.3f}"
+    else:
+        state = "not built" if recorded is None else f"stale (generator {recorded.get('generator')})"
+    switches, about = WORLDS[name.partition("@")[0]]
+    about = about if "@" not in name else f"{name.partition('@')[0]} from corpus sample {name.partition('@')[2]}"
+    return f"{name:18s} {state:56s} {about}" + (f"  [{switches}]" if switches and "@" not in name else "")
+
+
 def world_command(args) -> int:
-    """``rlvr world list`` and ``rlvr world build NAME``."""
+    """``rlvr world list``, ``rlvr world build NAME`` and ``rlvr world profile NAME``."""
     if args.action == "list":
-        for name, (switches, about) in WORLDS.items():
-            problem = stale(name)
-            recorded = recorded_world(world_path(name))
-            if problem is None:
-                p = json.loads((world_path(name) / "profile.json").read_text())["profile_on_toy_test"]
-                state = f"built: strict {p['strict']:.3f}, boxed {p['boxed']:.3f}, runs on {p['run_on']:.3f}"
-            else:
-                state = "not built" if recorded is None else f"stale (generator {recorded.get('generator')})"
-            print(f"{name:16s} {state:56s} {about}" + (f"  [{switches}]" if switches else ""))
+        for name in dict.fromkeys([*WORLDS, *built()]):
+            print(_line(name))
         return 0
     try:
         world = named(args.name)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    path = world_path(args.name)
+    if args.action == "profile":
+        if recorded_world(path) is None:
+            print(f"error: world {args.name} is not built; build it with `rlvr world build {args.name}`",
+                  file=sys.stderr)
+            return 2
+        from .build import reprofile  # noqa: PLC0415 - imports torch: only a profile pays for it
+
+        reprofile(path)
+        print(_line(args.name))
+        return 0
     if args.name == "toy-base":
         print("error: toy-base ships with the lab; rebuild it with `python -m rlvr.toyworld.build`", file=sys.stderr)
         return 2
     if stale(args.name) is None and not args.fresh:
-        print(f"world {args.name} is built already ({world_path(args.name)}); --fresh builds it again")
+        print(f"world {args.name} is built already ({path}); --fresh builds it again")
         return 0
-    from .build import build  # noqa: PLC0415 - imports torch: only a build pays for it
+    from .build import STATE, build  # noqa: PLC0415 - imports torch: only a build pays for it
     from .model import PretrainConfig  # noqa: PLC0415
 
-    record = build(world_path(args.name), PretrainConfig(steps=args.steps), world=world, name=args.name)
-    print(f"world {args.name} built in {world_path(args.name)}: "
-          + json.dumps({k: v for k, v in record["profile_on_toy_test"].items() if k != "per_domain"}))
+    if args.fresh:
+        (path / STATE).unlink(missing_ok=True)
+    record = build(path, PretrainConfig.for_size(world.size, steps=args.steps), world=world, name=args.name)
+    print(f"world {args.name} built in {path}: "
+          + json.dumps({k: v for k, v in record["profile_on_toy_test"].items() if not isinstance(v, dict)}))
     return 0
