@@ -313,3 +313,51 @@ def test_every_check_reads_its_experiments_jobs_and_gives_a_table_and_verdicts(t
             assert {"toy-train-00050 (never solved)", "toy-train-00037 (wrong label 84)"} <= examples
         if name == "postsat":  # read from its training run: the 5-step mean reaches 0.9 at step 24
             assert result.table["saturation step"].tolist() == [24, 24]
+
+
+def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_verdict(tmp_path, monkeypatch, capsys):
+    from rlvr.cli import main
+    from rlvr.reproduce.document import map_report
+    from rlvr.toyworld.worlds import named
+
+    root = fake_project(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("RLVR_WORLDS", str(root / "worlds"))
+    # In a world, a job trains from that world's base, in outputs/map/<world>/, and reads its own world's runs.
+    (_, tab16), = [(s, j) for s, j in reproduce.sweep_jobs("tab16.yaml", [0], root, "qwen-like")]
+    assert tab16.parameters["train"]["model"] == "qwen-like"
+    assert tab16.out_dir == root / "outputs/map/qwen-like/tab16/train.seed=0"
+    assert tab16.parameters["rlvr_run"] == "outputs/map/qwen-like/tab8/train.seed={seed}/1shot-outcome"
+    (_, postsat), = reproduce.sweep_jobs("postsat.yaml", [0], root, "qwen-like")
+    assert postsat.parameters["eval"]["benchmarks"] == ["toy-test", "toy-test-long"]  # its difficulty gap
+    # A world not built is refused, naming the command; the map names every world it lacks.
+    assert main(["reproduce", "--world", "qwen-like", "--dry-run"]) == 2
+    assert "build it with `rlvr world build qwen-like`" in capsys.readouterr().err
+    assert main(["reproduce", "--map", "--dry-run"]) == 2
+    assert "`rlvr world build qwen-like~verification`" in capsys.readouterr().err
+    # qwen-like built (its record is what a build writes), with one seed's tab8 in which format-only loses.
+    (root / "worlds" / "qwen-like").mkdir(parents=True)
+    (root / "worlds" / "qwen-like" / "profile.json").write_text(json.dumps(
+        {"corpus": {"seed": 3}, "world": {"generator": 2, **named("qwen-like").to_dict()}}))
+    assert main(["reproduce", "--world", "qwen-like", "--only", "tab8", "--dry-run"]) == 0
+    assert "reproduce tab8: 3 runs, 0 complete, 3 to run" in capsys.readouterr().out
+    for seed in (0, 1):
+        shutil.copytree(root / f"outputs/reproduce/tab8/train.seed={seed}",
+                        root / f"outputs/map/qwen-like/tab8/train.seed={seed}")
+    summary = root / "outputs/map/qwen-like/tab8/train.seed=1/summary.csv"
+    # Format-only now below 1-shot on seed 1 too (its two checkpoints 38% and 37% before).
+    summary.write_text(summary.read_text().replace("0.38", "0.30").replace("0.37", "0.29"))
+    doc = root / "docs" / "results-toy.md"
+    doc.parent.mkdir()
+    doc.write_text("# Results\n\nNotes written by hand.\n")
+    map_report([0, 1], root, doc)
+    text = doc.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| tab8 | base < format-only"))
+    cells = [c.strip() for c in row.strip("|").split("|")][2:]
+    # toy-base, qwen-like; the other worlds that target tab8 not run yet (·), the rest do not target it.
+    assert cells == ["on the mean", "holds", "·", "·", "", "", "", "·", "", "·"]
+    assert "Notes written by hand." in text and (root / "docs" / "figures" / "map.png").stat().st_size > 1000
+    table = pd.read_csv(root / "docs" / "map" / "verdicts.csv")
+    assert set(table.columns) == {"experiment", "pattern", "world", "verdict"}
+    map_report([0, 1], root, doc)  # again: replaced, not repeated
+    assert doc.read_text().count("## The map") == 1

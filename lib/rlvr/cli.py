@@ -21,7 +21,8 @@ from .config import PRESETS, EvalConfig, eval_preset, load_params, nest
 from .executors import EXECUTORS, STATES, JobState
 from .grading import extract_answer, grade
 from .reproduce import EXTRAS, ORDER, report, reproduce
-from .reproduce.run import reproduce_status
+from .reproduce.document import map_report
+from .reproduce.run import reproduce_map, reproduce_status
 from .rewards import format_reward, outcome_reward
 from .rundir import NOTEBOOK, SUMMARY, slug
 from .runner import execute_job, notebook_job
@@ -193,15 +194,17 @@ def reproduce_command(args) -> int:
     try:
         _check_counts(args)
         if args.status:
-            for name, states in reproduce_status(args.only, args.seeds).items():
+            for name, states in reproduce_status(args.only, args.seeds, world=args.world).items():
                 _print_states(name, states)
             return 0
         if args.report_only:
-            doc = report(args.only, args.seeds)
+            doc = map_report(args.seeds) if args.map else report(args.only, args.seeds, world=args.world)
             print(f"written: {doc} and its figures")
             return 0
-        failed = reproduce(args.only, seeds=args.seeds, parallel=args.parallel, dry_run=args.dry_run,
-                           executor=args.executor, gpus_per_run=args.gpus_per_run, wait=args.wait)
+        execution = dict(parallel=args.parallel, dry_run=args.dry_run, executor=args.executor,
+                         gpus_per_run=args.gpus_per_run, wait=args.wait)
+        failed = reproduce_map(args.seeds, **execution) if args.map else reproduce(
+            args.only, seeds=args.seeds, world=args.world, **execution)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -412,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
                            "an experiment that reads another's jobs waits for them", "", "the report")
     p.add_argument("--dry-run", action="store_true", help="list the jobs still to do; execute nothing")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the jobs on disk")
+    p.add_argument("--world", help="run in this embedded world (`rlvr world list`): the map's experiments for it")
+    p.add_argument("--map", action="store_true", help="every world of the map, then its matrix (docs/worlds.md)")
     p.set_defaults(func=reproduce_command)
     p = sub.add_parser("world", help="the embedded worlds: list them, build one by name (resumable), or measure "
                                      "a built one's profile again (docs/worlds.md)")

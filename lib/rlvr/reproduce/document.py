@@ -9,15 +9,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .outputs import complete_jobs
-from .registry import EXPERIMENTS, EXTRAS, ORDER, SEEDS, chosen
-from .verdicts import Result
+from .registry import EXPERIMENTS, EXTRAS, MAP, ORDER, SEEDS, chosen
+from .verdicts import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Result
 
 DOC = Path("docs/results-toy.md")
 FIGURES = Path("docs/figures")
+MAP_DOCS = Path("docs/map")  # each world's report of the map (rlvr.reproduce.registry.MAP)
 BEGIN = "<!-- BEGIN GENERATED: `rlvr reproduce` rewrites everything down to END GENERATED -->"
 END = "<!-- END GENERATED -->"
+MAP_BEGIN = "<!-- BEGIN GENERATED MAP: `rlvr reproduce --map` rewrites everything down to END GENERATED MAP -->"
+MAP_END = "<!-- END GENERATED MAP -->"
 
 
 def figure(result: Result, title: str, path: Path) -> Path:
@@ -58,36 +62,49 @@ def _claim_line(c, rule: str | None) -> str:
     return f"  - {c.text}: {seeds_text}{mean}"
 
 
+def results(names: Sequence[str], seeds: Sequence[int], root: Path,
+            world: str | None = None) -> list[tuple[str, Result]]:
+    """Each named experiment's check over the complete jobs on disk, in ``world`` (None: toy-base's)."""
+    out = []
+    for name in names:
+        experiment = EXPERIMENTS[name]
+        if experiment.check is not None:
+            jobs = [job for f in experiment.sweeps for job in complete_jobs(f, seeds, root, world)]
+            out.append((name, experiment.check(jobs, root)))
+    return out
+
+
 def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
-           doc: str | Path = DOC, minutes: float | None = None, failed: dict | None = None) -> Path:
+           doc: str | Path | None = None, minutes: float | None = None, failed: dict | None = None,
+           world: str | None = None) -> Path:
     """Regenerate the generated part of ``doc`` from the jobs on disk (the rest of it is kept).
 
     Every experiment gets its section (an extra one once it has jobs), whichever ``names``
-    this invocation ran: a reproduce of a subset must not drop the others' results."""
+    this invocation ran: a reproduce of a subset must not drop the others' results. In another
+    ``world`` (the map's), only that world's experiments, into ``docs/map/<world>.md`` by default."""
     root = Path(root or Path.cwd())
-    doc = Path(doc)
-    figures = doc.parent / FIGURES.name
+    doc = Path(doc or (DOC if world is None else MAP_DOCS / f"{world}.md"))
+    figures = doc.parent / FIGURES.name / (world or "")
     figures.mkdir(parents=True, exist_ok=True)
     ran = chosen(names) if names else list(ORDER)
     names = list(ORDER) + [e for e in EXTRAS if e in ran or any(
-        complete_jobs(f, seeds, root) for f in EXPERIMENTS[e].sweeps)]
-    text = doc.read_text() if doc.is_file() else "# The paper's effect on the embedded default\n"
+        complete_jobs(f, seeds, root) for f in EXPERIMENTS[e].sweeps)] if world is None else ran
+    text = doc.read_text() if doc.is_file() else (
+        "# The paper's effect on the embedded default\n" if world is None else
+        f"# The paper's patterns in the world `{world}` (the map: docs/worlds.md)\n")
     if minutes:
         took = f" The last `rlvr reproduce` ({', '.join(ran)}) took {minutes:.0f} minutes."
     else:  # a report that executed nothing (--report-only) keeps what the last reproduce took
         took = next(iter(re.findall(r" The last `rlvr reproduce` \([^)]*\) took \d+ minutes\.", text)), "")
-    parts = [BEGIN, "", "## Reproduced in the embedded world (`rlvr reproduce`)", ""]
+    parts = [BEGIN, "", "## Reproduced in the embedded world (`rlvr reproduce`)" if world is None else
+             f"## Reproduced in `{world}` (`rlvr reproduce --world {world}`)", ""]
     parts.append(f"Seeds {', '.join(map(str, seeds))}; strict accuracy on all 500 problems of `toy-test` (the "
                  "training reward's rule), best checkpoint per run, mean ± sample std over seeds, next to the "
                  "paper's MATH500 (Qwen2.5-Math-1.5B). Verdicts: *holds on all seeds*, *holds on the mean*, "
                  "*fails* (rules in `rlvr/reproduce/__init__.py`)." + took)
     verdicts = []
-    for name in names:
+    for name, result in results(names, seeds, root, world):
         experiment = EXPERIMENTS[name]
-        if experiment.check is None:
-            continue
-        jobs = [job for f in experiment.sweeps for job in complete_jobs(f, seeds, root)]
-        result = experiment.check(jobs, root)
         parts += ["", f"### {experiment.title}", ""]
         if result.table.empty:
             parts.append("Not run yet.")
@@ -121,5 +138,74 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     else:
         title, _, body = text.partition("\n")
         text = f"{title}\n\n{generated}\n## Hand-written analysis (kept by `rlvr reproduce`)\n{body}"
+    doc.write_text(text)
+    return doc
+
+
+def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -> pd.DataFrame:
+    """The map as a tidy table: one row a pattern in a world (toy-base's from ``outputs/reproduce``, the
+    others' from ``MAP``'s worlds), its verdict ("not run" where its jobs are not on disk)."""
+    root = Path(root or Path.cwd())
+    targeted = sorted({name for names in MAP.values() for name in names}, key=(ORDER + EXTRAS).index)
+    rows = []
+    for world, names in {"toy-base": targeted, **MAP}.items():
+        for name, result in results(chosen(names), seeds, root, None if world == "toy-base" else world):
+            rows += [{"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict}
+                     for p in result.patterns]
+    return pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict"])
+
+
+_MARKS = {HOLDS_ALL: "holds", HOLDS_MEAN: "on the mean", FAILS: "fails", NOT_RUN: "·"}
+
+
+def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc: str | Path = DOC) -> Path:
+    """The map's matrix (patterns x worlds, a verdict a cell) into ``doc`` between ``MAP_BEGIN`` and
+    ``MAP_END`` (the rest kept), its tidy table as ``docs/map/verdicts.csv`` and its figure."""
+    import matplotlib  # noqa: PLC0415 - drawing libraries load on use
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import seaborn as sns  # noqa: PLC0415
+
+    doc = Path(doc)
+    table = map_verdicts(seeds, root)
+    out = doc.parent / MAP_DOCS.name
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "verdicts.csv", index=False)
+    worlds = ["toy-base", *MAP]
+    matrix = table.pivot_table(index=["experiment", "pattern"], columns="world", values="verdict", aggfunc="first",
+                               sort=False).reindex(columns=worlds).fillna("")
+    codes = matrix.replace({HOLDS_ALL: 2, HOLDS_MEAN: 1, FAILS: 0, NOT_RUN: -1, "": float("nan")}).astype(float)
+    fig, ax = plt.subplots(figsize=(1.1 * len(worlds) + 6, 0.32 * len(matrix) + 2))
+    sns.heatmap(codes, cmap=["#d9d9d9", "#fc9272", "#c7e9c0", "#31a354"], vmin=-1.5, vmax=2.5, cbar=False,
+                linewidths=0.5, ax=ax, yticklabels=[textwrap.shorten(p, 70) for _, p in matrix.index])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_title("The map: each pattern's verdict in each world (green holds, pale green on the mean, red fails, "
+                 "grey not run)", fontsize=9)
+    fig.tight_layout()
+    figure_path = doc.parent / FIGURES.name / "map.png"
+    figure_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure_path, dpi=110)
+    plt.close(fig)
+    cells = matrix.apply(lambda column: column.map(lambda v: _MARKS.get(v, "")))
+    lines = [MAP_BEGIN, "", "## The map: the paper's patterns across embedded worlds (`rlvr reproduce --map`)", "",
+             f"Seeds {', '.join(map(str, seeds))}. A world's name says what it switches (docs/worlds.md: "
+             "`NAME~SWITCH` is NAME with that switch off, its control). A pattern that holds because of a property "
+             "built into a world shows the property is sufficient in that world, nothing about Qwen2.5-Math. "
+             "Each world's tables: `docs/map/<world>.md`; the verdicts as a table: `docs/map/verdicts.csv`.", "",
+             "| experiment | pattern | " + " | ".join(f"`{w}`" for w in worlds) + " |",
+             "|---|---|" + "---|" * len(worlds)]
+    lines += [f"| {e} | {p} | " + " | ".join(row) + " |" for (e, p), row in zip(matrix.index, cells.values.tolist())]
+    lines += ["", f"![The map]({figure_path.relative_to(doc.parent).as_posix()})", "", MAP_END]
+    text = doc.read_text() if doc.is_file() else "# The paper's effect on the embedded default\n"
+    generated = "\n".join(lines)
+    if MAP_BEGIN in text and MAP_END in text:
+        before, rest = text.split(MAP_BEGIN, 1)
+        text = before + generated + rest.split(MAP_END, 1)[1]
+    elif END in text:  # after the reproduce's generated part
+        before, after = text.split(END, 1)
+        text = before + END + "\n\n" + generated + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + generated + "\n"
     doc.write_text(text)
     return doc

@@ -13,28 +13,56 @@ from pathlib import Path
 import pandas as pd
 
 from .. import analysis
+from ..parameters import declared_parameters
 from ..rundir import RUN_CONFIG, SUMMARY, job_table
 from ..runner import Job
 from ..sweep import Sweep, load_sweep
+from ..toyworld.worlds import is_world, named
 from .verdicts import mean_std
 
 SWEEPS = Path("params/sweeps/reproduce")  # the experiments' sweep files, relative to the project root
 
 
-def sweep_jobs(sweep_file: str, seeds: Sequence[int] | None, root: Path) -> list[tuple[Sweep, Job]]:
-    """A sweep file's jobs, each with its sweep, over ``seeds`` where it sweeps ``train.seed`` (None: its own)."""
-    sweep = load_sweep(root / SWEEPS / sweep_file, root=root)
+MAP_OUT = Path("outputs/map")  # a world's jobs: MAP_OUT/<world>/, laid out as outputs/reproduce/
+
+
+def in_world(sweep: Sweep, world: str | None) -> Sweep:
+    """``sweep`` run from another embedded world's base model: its jobs in ``MAP_OUT/<world>/`` (and a
+    path to another experiment's jobs there too), evaluated on toy-test-long as well where the world has
+    a difficulty gap. None: the sweep as it is (toy-base, ``outputs/reproduce``)."""
+    if world is None:
+        return sweep
+    out, prefix = MAP_OUT / world, f"{sweep.out.as_posix()}/"
+    fixed = {k: f"{out.as_posix()}/{v.removeprefix(prefix)}" if isinstance(v, str) and v.startswith(prefix) else v
+             for k, v in sweep.fixed.items()}
+    fixed["train.model"] = world
+    if named(world).difficulty_gap and "eval" in declared_parameters(sweep.notebook):
+        fixed["eval.benchmarks"] = ["toy-test", "toy-test-long"]
+    return dataclasses.replace(sweep, out=out, fixed=fixed)
+
+
+def sweep_jobs(sweep_file: str, seeds: Sequence[int] | None, root: Path,
+               world: str | None = None) -> list[tuple[Sweep, Job]]:
+    """A sweep file's jobs, each with its sweep, over ``seeds`` where it sweeps ``train.seed`` (None: its
+    own), in ``world`` (``in_world``; None: toy-base's)."""
+    sweep = in_world(load_sweep(root / SWEEPS / sweep_file, root=root), world)
     if "train.seed" in sweep.grid and seeds is not None:
         sweep = dataclasses.replace(sweep, grid={**sweep.grid, "train.seed": list(seeds)})
     return [(sweep, job) for job in sweep.jobs()]
+
+
+def job_world(job: Job) -> str | None:
+    """The world a job ran in (None: toy-base's, the lab's default)."""
+    model = job.parameters.get("train", {}).get("model")
+    return model if isinstance(model, str) and is_world(model) and model != "toy-base" else None
 
 
 def job_seed(job: Job) -> int:
     return int(job.values.get("train.seed", 0))
 
 
-def complete_jobs(sweep_file: str, seeds: Sequence[int] | None, root: Path) -> list[Job]:
-    return [job for _, job in sweep_jobs(sweep_file, seeds, root) if job.complete]
+def complete_jobs(sweep_file: str, seeds: Sequence[int] | None, root: Path, world: str | None = None) -> list[Job]:
+    return [job for _, job in sweep_jobs(sweep_file, seeds, root, world) if job.complete]
 
 
 def has_saved_table(job: Job, name: str) -> bool:

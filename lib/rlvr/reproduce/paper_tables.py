@@ -20,6 +20,7 @@ from .outputs import (
     by_condition,
     has_saved_table,
     job_seed,
+    job_world,
     one_row_per_seed,
     saved_table,
     stacked,
@@ -222,10 +223,10 @@ def example_domain(example: str) -> str:
     return str(choose_examples(preset("cpu", examples=[example]))[0].get("domain", ""))
 
 
-def never_solved(root: Path, selection_sweeps: Sequence[str]) -> set[str]:
+def never_solved(root: Path, selection_sweeps: Sequence[str], world: str | None = None) -> set[str]:
     """Training examples the base-model-led selection run never solved (every epoch's accuracy 0): the
     history its training run left in the selection experiment's job folder (one job: the paper ranks once)."""
-    histories = [history for sweep_file in selection_sweeps for _, job in sweep_jobs(sweep_file, None, root)
+    histories = [history for sweep_file in selection_sweeps for _, job in sweep_jobs(sweep_file, None, root, world)
                  for history in sorted(job.out_dir.glob(f"*/{HISTORY}"))]
     if not histories:
         return set()
@@ -239,7 +240,7 @@ def check_tab3(jobs: list[Job], root: Path, *, selection_sweeps: Sequence[str]) 
     transfer = Pattern("1-shot on one domain lifts the other domains (cross-domain transfer, Tab. 3)")
     if not jobs:
         return Result(pd.DataFrame(), [differ, least, transfer])
-    unsolved = never_solved(root, selection_sweeps)
+    unsolved = never_solved(root, selection_sweeps, job_world(jobs[0]))
     rows = []
     for job in jobs:
         table = saved_table(job, "eval")

@@ -63,6 +63,24 @@ ORDER = ("selection", "postsat", "tab5", "labels", "tab14", "tab8", "tab3", "tab
 EXTRAS = ("beyond", "ppo")
 
 
+# The map (docs/worlds.md): the worlds the paper's patterns run in besides toy-base's, each with the
+# experiments whose patterns its switches target (the predictions there say which and why). Every
+# switch of qwen-like has its control, qwen-like with that switch off (NAME~SWITCH); failure_kind and
+# size, which qwen-like leaves at toy-base's, are read against toy-base. An experiment whose jobs or
+# check read another's comes after it (tab16 reads tab8's run, tab3 the selection's history).
+MAP: dict[str, tuple[str, ...]] = {
+    "qwen-like": ("selection", "postsat", "tab5", "labels", "tab14", "tab8", "tab3", "tab16", "beyond"),
+    "llama-like": ("tab8", "beyond"),
+    "qwen-like~format_prior": ("tab5", "labels", "tab14", "tab8", "beyond"),
+    "qwen-like~reasoning_modes": ("beyond",),
+    "qwen-like~verification": ("selection", "postsat", "tab3"),
+    "qwen-like~difficulty_gap": ("postsat",),
+    "qwen-like~document_coherence": ("tab8", "tab16"),
+    "looping": ("tab5", "tab14"),
+    "toy-base-3M": ("postsat", "tab5", "labels", "tab8", "tab16"),
+}
+
+
 def chosen(only: str | Sequence[str] | None) -> list[str]:
     """Experiment names from ``--only`` (comma-separated), checked against ``EXPERIMENTS``."""
     if not only:

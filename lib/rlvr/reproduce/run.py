@@ -29,9 +29,10 @@ from ..executors import (
 )
 from ..rundir import RUN_CONFIG, STEPS_LOG, read_log
 from ..runner import Job
-from .document import DOC, report
+from ..toyworld.worlds import stale
+from .document import DOC, MAP_DOCS, map_report, report
 from .outputs import sweep_jobs
-from .registry import EXPERIMENTS, SEEDS, chosen
+from .registry import EXPERIMENTS, MAP, SEEDS, chosen
 
 POLL_S = 5.0  # how often a waiting reproduce asks SLURM where its jobs stand
 
@@ -69,17 +70,28 @@ def _training_lines(active: Callable[[], dict[Path, str]], every_s: float) -> It
         stop.set()
 
 
-def experiment_jobs(names: Sequence[str], seeds: Sequence[int], root: Path) -> list[tuple[str, Job]]:
-    """Each named experiment's jobs (all its sweep files'), with the experiment's name."""
+def experiment_jobs(names: Sequence[str], seeds: Sequence[int], root: Path,
+                    world: str | None = None) -> list[tuple[str, Job]]:
+    """Each named experiment's jobs (all its sweep files'), with the experiment's name, in ``world``."""
     return [(name, job) for name in names for sweep_file in EXPERIMENTS[name].sweeps
-            for _, job in sweep_jobs(sweep_file, seeds if EXPERIMENTS[name].seeded else None, root)]
+            for _, job in sweep_jobs(sweep_file, seeds if EXPERIMENTS[name].seeded else None, root, world)]
 
 
-def reproduce_status(only=None, seeds: Sequence[int] = SEEDS,
-                     root: str | Path | None = None) -> dict[str, dict[str, JobState]]:
+def world_experiments(world: str | None, only=None) -> list[str]:
+    """The experiments to run in ``world``: ``only``, else the map's for it (``MAP``), else the default's;
+    a world not built (or built otherwise) is refused with the command that builds it."""
+    if world is None or world == "toy-base":
+        return chosen(only)
+    if why := stale(world):
+        raise FileNotFoundError(why)
+    return chosen(only or MAP.get(world))
+
+
+def reproduce_status(only=None, seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
+                     world: str | None = None) -> dict[str, dict[str, JobState]]:
     """Each chosen experiment's jobs' states, by ``<sweep>/<job>`` (``rlvr.executors.job_states``)."""
-    names = chosen(only)
-    listed = experiment_jobs(names, seeds, Path(root or Path.cwd()))
+    names = chosen(only) if world is None else chosen(only or MAP.get(world))
+    listed = experiment_jobs(names, seeds, Path(root or Path.cwd()), world)
     states: dict[str, dict[str, JobState]] = {name: {} for name in names}
     for (name, job), state in zip(listed, job_states([job for _, job in listed])):
         states[name][f"{job.out_dir.parent.name}/{job.name}"] = state
@@ -88,24 +100,28 @@ def reproduce_status(only=None, seeds: Sequence[int] = SEEDS,
 
 def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = None, root: str | Path | None = None,
               dry_run: bool = False, report_to: str | Path | None = DOC, progress_every_s: float = 60.0,
-              executor: str = "local", gpus_per_run: int | None = None, wait: bool = False) -> dict[str, list[str]]:
+              executor: str = "local", gpus_per_run: int | None = None, wait: bool = False,
+              world: str | None = None) -> dict[str, list[str]]:
     """Execute the chosen experiments' incomplete jobs, then write the report. Returns the jobs that
     failed, by experiment.
 
     ``executor``: ``local`` here, ``parallel`` at once (default: 2 on a CPU, one per free set of
     ``gpus_per_run`` GPUs on a GPU machine); ``slurm`` submits each job as a SLURM job (jobs queued or
     running already are not submitted twice) and returns once submitted, or with ``wait`` once they
-    have ended, then writes the report."""
+    have ended, then writes the report. ``world``: run them from that embedded world's base model instead
+    (``world_experiments``; jobs in ``outputs/map/<world>/``, report in ``docs/map/<world>.md``)."""
     check_execution(executor, parallel)
     root = Path(root or Path.cwd())
-    names = chosen(only)
+    world = None if world == "toy-base" else world
+    names = world_experiments(world, only)
+    report_to = report_to if world is None or report_to != DOC else MAP_DOCS / f"{world}.md"
     waves = [[n for n in names if not EXPERIMENTS[n].after], [n for n in names if EXPERIMENTS[n].after]]
     failed: dict[str, list[str]] = {}
     t0 = time.monotonic()
     first_wave: list[str] = []  # SLURM job ids the next wave waits for
     submitted: list[tuple[str, Job]] = []
     for wave in (w for w in waves if w):
-        listed = experiment_jobs(wave, seeds, root)
+        listed = experiment_jobs(wave, seeds, root, world)
         live = live_jobs([job for _, job in listed]) if executor == "slurm" else {}
         todo = [(name, job) for name, job in listed if not job.complete and job.out_dir not in live]
         print(f"reproduce {', '.join(wave)}: {len(listed)} runs, {len(listed) - len(todo) - len(live)} complete"
@@ -130,11 +146,27 @@ def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = No
             print("once they are done, write the report with: rlvr reproduce --report-only"
                   f"{_options(only and names, sorted(set(SEEDS) | set(seeds)))}", flush=True)
             return failed
-        failed = _wait(experiment_jobs(names, seeds, root), t0, progress_every_s)
+        failed = _wait(experiment_jobs(names, seeds, root, world), t0, progress_every_s)
     if report_to:
         # The report shows every seed, not only the ones this invocation ran (--seeds 1,2 finishes a reproduce).
         report(names, sorted(set(SEEDS) | set(seeds)), root, root / report_to, minutes=(time.monotonic() - t0) / 60,
-               failed=failed)
+               failed=failed, world=world)
+    return failed
+
+
+def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, **execution) -> dict[str, list[str]]:
+    """The map: every world of ``MAP`` with its experiments (resumable, as ``reproduce``), each world's
+    report, then the matrix in ``docs/results-toy.md``. Every world must be built first: the ones that
+    are not are named with the command that builds each, before anything runs."""
+    root = Path(root or Path.cwd())
+    if missing := [why for world in MAP if (why := stale(world))]:
+        raise FileNotFoundError("the map needs every world built:\n  " + "\n  ".join(missing))
+    failed = {}
+    for world in MAP:
+        print(f"map: world {world}", flush=True)
+        failed |= {f"{world}/{k}": v for k, v in reproduce(seeds=seeds, root=root, world=world, **execution).items()}
+    if not execution.get("dry_run"):
+        map_report(sorted(set(SEEDS) | set(seeds)), root, root / DOC)
     return failed
 
 

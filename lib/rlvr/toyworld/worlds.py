@@ -18,23 +18,29 @@ from .world import CHECKPOINT, GENERATOR_VERSION, World
 
 
 def named(name: str) -> World:
-    """A named world's switches (``rlvr.registry.WORLDS``); ``NAME@S`` is the same world from corpus
-    sample ``S`` (``World.corpus_seed``), the control a switch is read against."""
-    base, _, seed = name.partition("@")
+    """A named world's switches (``rlvr.registry.WORLDS``). ``NAME~SWITCH`` is that world with one
+    switch back at its default (the control that tells what the switch does; repeatable), ``NAME@S``
+    the same world from corpus sample ``S`` (``World.corpus_seed``): ``qwen-like~verification@4``."""
+    rest, _, seed = name.partition("@")
+    base, *off = rest.split("~")
     if base not in WORLDS:
         raise ValueError(f"unknown world {base!r}; worlds: {', '.join(WORLDS)} (`rlvr world list`), each also "
-                         "from another corpus sample as NAME@SEED")
-    world = World(**WORLDS[base][0])
-    if not seed:
-        return world
-    if not seed.isdigit():
-        raise ValueError(f"{name!r}: the corpus seed after @ is a whole number, as in {base}@4")
-    return World.from_dict({**world.to_dict(), "corpus_seed": int(seed)}, where=name)
+                         "from another corpus sample as NAME@SEED, or with a switch off as NAME~SWITCH")
+    switches = dict(WORLDS[base][0])
+    for switch in off:
+        if switch not in switches:
+            raise ValueError(f"{name!r}: {base} does not set {switch!r}; it sets {', '.join(switches) or 'nothing'}")
+        del switches[switch]
+    if seed:
+        if not seed.isdigit():
+            raise ValueError(f"{name!r}: the corpus seed after @ is a whole number, as in {base}@4")
+        switches["corpus_seed"] = int(seed)
+    return World.from_dict(switches, where=name)
 
 
 def is_world(name: str) -> bool:
-    """Does ``name`` name a world (``NAME`` or ``NAME@SEED``)?"""
-    return name.partition("@")[0] in WORLDS
+    """Does ``name`` name a world (``NAME``, ``NAME~SWITCH``, ``NAME@SEED``)?"""
+    return name.partition("@")[0].split("~")[0] in WORLDS
 
 
 def worlds_dir() -> Path:
@@ -61,7 +67,8 @@ def recorded_world(path: Path) -> dict | None:
 
 def built() -> list[str]:
     """The names of the worlds built in ``worlds_dir()``, the named ones first, then their corpus samples."""
-    variants = sorted(p.name for p in worlds_dir().glob("*@*") if is_world(p.name)) if worlds_dir().is_dir() else []
+    variants = sorted(p.name for p in worlds_dir().iterdir() if p.name not in WORLDS and is_world(p.name)) \
+        if worlds_dir().is_dir() else []
     return [name for name in [*WORLDS, *variants] if recorded_world(world_path(name)) is not None]
 
 
@@ -92,9 +99,9 @@ def _line(name: str) -> str:
         state = f"built: strict {p['strict']:.3f}, boxed {p['boxed']:.3f}, runs on {p['run_on']:.3f}"
     else:
         state = "not built" if recorded is None else f"stale (generator {recorded.get('generator')})"
-    switches, about = WORLDS[name.partition("@")[0]]
-    about = about if "@" not in name else f"{name.partition('@')[0]} from corpus sample {name.partition('@')[2]}"
-    return f"{name:18s} {state:56s} {about}" + (f"  [{switches}]" if switches and "@" not in name else "")
+    differs = {k: v for k, v in named(name).to_dict().items() if v != getattr(World(), k)}
+    switches, about = WORLDS.get(name, ({}, f"a variant: {differs}"))
+    return f"{name:18s} {state:56s} {about}" + (f"  [{switches}]" if switches else "")
 
 
 def world_command(args) -> int:
