@@ -23,13 +23,14 @@ from pathlib import Path
 
 import torch
 import yaml
+from transformers import Qwen2ForCausalLM
 
 from . import corpus as corpus_module
 from .corpus import corpus_stats, make_corpus
 from .model import PretrainConfig, pretrain
 from .problems import LONG_EXTRA, make_split
 from .profile import world_profile
-from .tokenizer import train_tokenizer, wrap
+from .tokenizer import load_toy_tokenizer, train_tokenizer, wrap
 from .world import CHECKPOINT, GENERATOR_VERSION, World
 
 N_DOCUMENTS = 60_000
@@ -100,10 +101,8 @@ def build(out: Path, cfg: PretrainConfig | None = None, progress: bool = True, w
 def reprofile(path: Path) -> dict:
     """Measure a built base model's profile again, in place (a world built before the profile measured
     what it measures now); its greedy answers are the build's own, so only the added parts are new."""
-    from ..models import load_model_and_tokenizer  # noqa: PLC0415 - rlvr.models imports this package
-
     torch.set_num_threads(1)
-    model, tokenizer = load_model_and_tokenizer(str(path))
+    model, tokenizer = Qwen2ForCausalLM.from_pretrained(path).eval(), load_toy_tokenizer(path)
     record = json.loads((path / "profile.json").read_text())
     t0 = time.perf_counter()
     profile, table = world_profile(model, tokenizer, make_split("test"), make_split("test", extra=LONG_EXTRA))

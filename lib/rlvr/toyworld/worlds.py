@@ -92,6 +92,32 @@ def built_world(name: str) -> Path:
     return world_path(name)
 
 
+def profile_table(names: list[str] | None = None) -> list[dict]:
+    """One row a built world (default: every one built), its profile in percent: greedy answers to
+    toy-test (strict, eval, first answer, boxed, runs on, loops, rechecks, code-like mode), sampled ones (the code-like
+    mode's share of worked answers and each mode's accuracy; rechecks), strict with 0, 1 and 4 demos,
+    and greedy strict and first answer on toy-test-long. Older profiles lack the later parts (None)."""
+    rows = []
+    for name in names or built():
+        p = json.loads((world_path(name) / "profile.json").read_text())["profile_on_toy_test"]
+        sampled, shots, long = p.get("sampled", {}), p.get("in_context", {}), p.get("long", {})
+
+        def pct(value):
+            return None if value is None else round(100 * value, 1)
+
+        rows.append({"world": name, "strict": pct(p["strict"]), "eval": pct(p["eval"]),
+                     "first answer": pct(p["first_answer"]), "boxed": pct(p["boxed"]), "runs on": pct(p["run_on"]),
+                     "loops": pct(p.get("repetition")), "rechecks": pct(p.get("reflection")),
+                     "code share": pct(p.get("code")),
+                     "sampled: code share": pct(sampled.get("code")),
+                     "sampled: code acc.": pct(sampled.get("code_accuracy")),
+                     "sampled: prose acc.": pct(sampled.get("prose_accuracy")),
+                     "sampled: rechecks": pct(sampled.get("reflection")),
+                     **{f"{k} demos": pct(shots.get(k, {}).get("strict")) for k in ("0", "1", "4")},
+                     "long: strict": pct(long.get("strict")), "long: first answer": pct(long.get("first_answer"))})
+    return rows
+
+
 def _line(name: str) -> str:
     problem, recorded = stale(name), recorded_world(world_path(name))
     if problem is None:
