@@ -209,7 +209,7 @@ def test_a_pretraining_cut_off_resumes_to_the_weights_of_one_never_stopped(tmp_p
     from rlvr.toyworld.model import PretrainConfig, pretrain
     from rlvr.toyworld.tokenizer import train_tokenizer, wrap
 
-    documents = make_corpus(300)
+    documents = make_corpus(20)  # 11 rows of 256 tokens: a new epoch, reshuffled, every 2 steps
     tokenizer = wrap(train_tokenizer(documents))
     cfg = PretrainConfig(steps=6, warmup_steps=2, batch_size=4)
     straight, _ = pretrain(documents, tokenizer, cfg, progress=False)
