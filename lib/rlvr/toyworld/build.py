@@ -71,8 +71,8 @@ def build(out: Path, cfg: PretrainConfig | None = None, progress: bool = True, w
     pretrain_seconds = corpus_seconds + log[-1]["seconds"]  # the steps' time summed over every sitting
 
     t1 = time.perf_counter()
-    profile, table = world_profile(model, tokenizer, make_split("test", n_test),
-                                   make_split("test", n_test, extra=LONG_EXTRA))
+    profile, answers = world_profile(model, tokenizer, make_split("test", n_test),
+                                     make_split("test", n_test, extra=LONG_EXTRA))
     model.save_pretrained(out)
     tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
     record = {
@@ -93,9 +93,16 @@ def build(out: Path, cfg: PretrainConfig | None = None, progress: bool = True, w
         "versions": library_versions(),
     }
     (out / "profile.json").write_text(json.dumps(record, indent=2))
-    table.to_parquet(out / "test_answers.parquet", index=False)
+    save_answers(answers, out)
     (out / STATE).unlink(missing_ok=True)  # the model is written: nothing left to resume
     return record
+
+
+def save_answers(answers, out: Path) -> None:
+    """The answers behind a profile: the greedy ones to toy-test as ever (``test_answers.parquet``), and
+    every kind (``profile_answers.parquet``: sampled, with demos, toy-test-long), to redraw any figure."""
+    answers[answers["kind"] == "greedy"].drop(columns="kind").to_parquet(out / "test_answers.parquet", index=False)
+    answers.to_parquet(out / "profile_answers.parquet", index=False)
 
 
 def reprofile(path: Path) -> dict:
@@ -105,10 +112,10 @@ def reprofile(path: Path) -> dict:
     model, tokenizer = Qwen2ForCausalLM.from_pretrained(path).eval(), load_toy_tokenizer(path)
     record = json.loads((path / "profile.json").read_text())
     t0 = time.perf_counter()
-    profile, table = world_profile(model, tokenizer, make_split("test"), make_split("test", extra=LONG_EXTRA))
+    profile, answers = world_profile(model, tokenizer, make_split("test"), make_split("test", extra=LONG_EXTRA))
     record |= {"profile_on_toy_test": profile, "profile_seconds": round(time.perf_counter() - t0, 1)}
     (path / "profile.json").write_text(json.dumps(record, indent=2))
-    table.to_parquet(path / "test_answers.parquet", index=False)
+    save_answers(answers, path)
     return record
 
 

@@ -111,18 +111,17 @@ def profile_summary(table: pd.DataFrame) -> dict:
 
 
 def world_profile(model, tokenizer, test: list[dict], long_test: list[dict]) -> tuple[dict, pd.DataFrame]:
-    """A built world's profile: greedy answers to ``test`` (``profile_summary``, its table returned too),
-    then ``sampled`` (``SAMPLES`` answers a problem at temperature 1), ``in_context`` (strict and first
-    answer with 0, 1 and 4 demonstrations of the question's template) and ``long`` (greedy, toy-test-long)."""
-    table = answer_table(model, tokenizer, test)
-    profile = profile_summary(table)
-    sampled = answer_table(model, tokenizer, test, temperature=1.0, samples=SAMPLES)
-    profile["sampled"] = {"temperature": 1.0, "samples": SAMPLES, **_rates(sampled)}
-    profile["in_context"] = {}
-    for k in DEMOS:
-        shown = table if k == 0 else answer_table(model, tokenizer, test, demos=k, batch_size=25)
-        profile["in_context"][str(k)] = {m: round(float(shown[m].mean()), 4)
-                                         for m in ("strict", "first_answer", "boxed")}
-    profile["long"] = {k: v for k, v in profile_summary(answer_table(model, tokenizer, long_test)).items()
-                       if k != "per_domain"}
-    return profile, table
+    """A built world's profile: greedy answers to ``test`` (``profile_summary``), then ``sampled``
+    (``SAMPLES`` answers a problem at temperature 1), ``in_context`` (strict and first answer with 0, 1
+    and 4 demonstrations of the question's template) and ``long`` (greedy, toy-test-long); and every
+    answer behind it, one table with a ``kind`` column (greedy, sampled, demos-1, demos-4, long)."""
+    tables = {"greedy": answer_table(model, tokenizer, test),
+              "sampled": answer_table(model, tokenizer, test, temperature=1.0, samples=SAMPLES),
+              **{f"demos-{k}": answer_table(model, tokenizer, test, demos=k, batch_size=25) for k in DEMOS if k},
+              "long": answer_table(model, tokenizer, long_test)}
+    profile = profile_summary(tables["greedy"])
+    profile["sampled"] = {"temperature": 1.0, "samples": SAMPLES, **_rates(tables["sampled"])}
+    profile["in_context"] = {str(k): {m: round(float(tables["greedy" if k == 0 else f"demos-{k}"][m].mean()), 4)
+                                      for m in ("strict", "first_answer", "boxed")} for k in DEMOS}
+    profile["long"] = {k: v for k, v in profile_summary(tables["long"]).items() if k != "per_domain"}
+    return profile, pd.concat([t.assign(kind=kind) for kind, t in tables.items()], ignore_index=True)
