@@ -338,7 +338,7 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     # qwen-like built (its record is what a build writes), with one seed's tab8 in which format-only loses.
     (root / "worlds" / "qwen-like").mkdir(parents=True)
     (root / "worlds" / "qwen-like" / "profile.json").write_text(json.dumps(
-        {"corpus": {"seed": 3}, "world": {"generator": 2, **named("qwen-like").to_dict()}}))
+        {"corpus": {"seed": 3}, "world": {"generator": 3, **named("qwen-like").to_dict()}}))
     assert main(["reproduce", "--world", "qwen-like", "--only", "tab8", "--dry-run"]) == 0
     assert "reproduce tab8: 3 runs, 0 complete, 3 to run" in capsys.readouterr().out
     for seed in (0, 1):

@@ -9,7 +9,7 @@ from rlvr.prompts import TRAIN_SUFFIX
 from rlvr.toyworld.corpus import LOOP_REPEATS, POOR_DOMAINS, corpus_stats, make_corpus, style_for
 from rlvr.toyworld.problems import stream
 from rlvr.toyworld.templates import TEMPLATES
-from rlvr.toyworld.world import World
+from rlvr.toyworld.world import GENERATOR_VERSION, World
 
 # sha256 of toy-base's pretraining corpus (60,000 documents, NUL-joined), taken before the switches existed.
 TOY_BASE_CORPUS = "c1b29c1e3a03d634ba9e1083eb9db44f216ee369c80fca0ba4fb36f412bdaf35"
@@ -47,6 +47,12 @@ def test_a_coherent_document_is_one_source_writing_one_template():
     for document in several:
         questions = [q.split("\n")[0].removesuffix(TRAIN_SUFFIX) for q in document.split("Question: ")[1:]]
         assert len({template_of[q] for q in questions}) == 1, document
+    # ... in one style: every answer of a worksheet boxes, skips its steps and repeats itself as its first does.
+    for document in several:
+        answers = [pair.partition("\nAnswer: ")[2] for pair in document.split("\n\n")]
+        for habit in (lambda a: "\\boxed{" in a, lambda a: a.startswith("The answer is"),
+                      lambda a: a.count("The answer is") > 1):
+            assert len({habit(a) for a in answers}) == 1, document
     mixed = make_corpus(300)  # today's documents mix templates
     assert any(len({template_of[q.split("\n")[0].removesuffix(TRAIN_SUFFIX)]
                     for q in d.split("Question: ")[1:]}) > 1 for d in mixed)
@@ -89,7 +95,7 @@ def test_a_world_with_switches_on_builds_a_base_model_that_records_its_world(tmp
 
     world = World(format_prior="majority", verification=0.2)
     record = build(tmp_path, PretrainConfig(steps=3), progress=False, world=world, n_documents=400, n_test=20)
-    assert record["world"] == {"generator": 2, **world.to_dict()}
+    assert record["world"] == {"generator": GENERATOR_VERSION, **world.to_dict()}
     assert record["corpus"]["recheck_rate"] > 0 and record["corpus"]["boxed_rate"] > 0.45  # today 0.34
     model, tokenizer = load_model_and_tokenizer(str(tmp_path))  # a built world loads by its folder
     assert model.num_parameters() == record["parameters"]
@@ -136,6 +142,13 @@ def test_named_worlds_are_built_listed_and_refused_when_missing_or_stale(tmp_pat
     with pytest.raises(FileNotFoundError, match="generator version 1 .* `rlvr world build looping --fresh`"):
         resolve("looping")
     assert resolve("toy-base").endswith("toy-base")  # the shipped world predates the record and stays usable
+    # A build by an earlier version stays valid where no switch it has on changed since (version 3 changed
+    # only what document_coherence writes), and is refused where one did.
+    from rlvr.toyworld.world import written_alike
+
+    assert written_alike(2, named("looping")) and written_alike(2, named("code-majority"))
+    assert not written_alike(2, named("coherent")) and not written_alike(2, named("qwen-like"))
+    assert written_alike(1, World()) and not written_alike(1, named("verifying"))
 
 
 def test_checking_changes_the_checked_answers_and_leaves_every_other_choice_as_today():

@@ -195,30 +195,37 @@ CODE_MARK = "Code:"
 
 
 def render_solution(problem: dict, style: Style, rng: random.Random,
-                    verify_rng: random.Random | None = None, code: bool = False) -> str:
+                    verify_rng: random.Random | None = None, code: bool = False,
+                    habits: dict | None = None) -> str:
     """The answer text a source with ``style`` writes for ``problem``.
 
     For example ``"4 * 11 = 44. 23 + 44 = 67. The answer is \\boxed{67}."``,
     or with the steps skipped and no box, ``"The answer is 67."``. A source that verifies
     (``style.verify``) rechecks each written step and corrects its slip (``checked``); ``code``
     writes the worked steps in the code-like mode (``CODE_MARK``, then every step by ``fine``).
+    ``habits`` (a document's, in a coherent world): the first answer's choices of boxing, skipping,
+    checking and repeating are kept there and every later answer of the document makes the same ones.
     """
+
+    def habit(name: str, drawn: bool) -> bool:
+        return drawn if habits is None else habits.setdefault(name, drawn)
+
     right = solve(problem)
     steps = slip(right, rng) if rng.random() < style.slip else right
     # From its own generator (``verify_rng``), so that a world with checking writes every other choice
     # of today's corpus as today's does: the switch changes the checked answers and nothing else.
-    verifies = style.verify > 0 and (verify_rng or rng).random() < style.verify
-    boxed = rng.random() < style.boxed
+    verifies = habit("verifies", style.verify > 0 and (verify_rng or rng).random() < style.verify)
+    boxed = habit("boxed", rng.random() < style.boxed)
     render = fine if code else Step.render
-    worked = [] if rng.random() < style.skip else checked(steps, right, render) if verifies else [
-        f"{render(s)}." for s in steps]
+    skipped = habit("skipped", rng.random() < style.skip)
+    worked = [] if skipped else checked(steps, right, render) if verifies else [f"{render(s)}." for s in steps]
     if code and worked:
         worked = [CODE_MARK, *worked]
     answer = (right if verifies and worked else steps)[-1].result
     shown = f"\\boxed{{{answer}}}" if boxed else str(answer)
     final = f"The answer is {shown}."
     sentences = [*worked, final]
-    if rng.random() < style.repeat:
+    if habit("repeats", rng.random() < style.repeat):
         sentences.append(final)
     return " ".join(sentences)
 
@@ -242,6 +249,7 @@ def make_corpus(n_documents: int, *, style_seed: int = STYLE_SEED, world: World 
     for _ in range(n_documents):
         pairs: list[str] = []
         source = None  # the template of the document's first question
+        habits = {} if world.document_coherence else None  # one style a document, where coherent
         while True:
             problem = next(problems)
             while world.document_coherence and source is not None and problem["template"] != source:
@@ -251,7 +259,8 @@ def make_corpus(n_documents: int, *, style_seed: int = STYLE_SEED, world: World 
                 problem = extend(problem, gap_rng, gap_rng.randint(0, LONG_EXTRA))
             question = problem["problem"] + (TRAIN_SUFFIX if rng.random() < INSTRUCTION_RATE else "")
             code = world.reasoning_modes > 0 and mode_rng.random() < world.reasoning_modes
-            answer = render_solution(problem, style, rng, verify_rng, code)
+            code = code if habits is None else habits.setdefault("code", code)
+            answer = render_solution(problem, style, rng, verify_rng, code, habits)
             stops = len(pairs) + 1 == MAX_PAIRS or rng.random() >= style.run_on
             if not stops and world.failure_kind == "loop":
                 answer += (" " + answer.rpartition(". ")[2]) * LOOP_REPEATS  # its last sentence, again and again

@@ -14,9 +14,18 @@ from pathlib import Path
 from ..fields import Config, setting
 from ..registry import FAILURE_KINDS, FORMAT_PRIORS, WORLD_SIZES
 
-# The corpus generator's version, recorded with every world built: 2 added the switches (its defaults
-# write version 1's corpus, toy-base's, document for document).
-GENERATOR_VERSION = 2
+# The corpus generator's version, recorded with every world built, and the switches whose corpus each
+# version changed: 2 added the first switches (its defaults write version 1's corpus, toy-base's,
+# document for document), 3 gave a coherent document one style (its first answer's habits). A world
+# built by an earlier version is still this version's where none of the switches changed since is on.
+GENERATOR_VERSION = 3
+CHANGED = {2: ("format_prior", "failure_kind", "document_coherence", "verification"), 3: ("document_coherence",)}
+
+
+def written_alike(version: int, world: World) -> bool:
+    """Does generator ``version`` write ``world``'s corpus as this version does?"""
+    return not any(getattr(world, switch) != getattr(World(), switch)
+                   for later in range(version + 1, GENERATOR_VERSION + 1) for switch in CHANGED.get(later, ()))
 # toy-base ships inside the package; every other named world is built into worlds_dir().
 CHECKPOINT = Path(__file__).parent / "checkpoint" / "toy-base"
 CORPUS_SEED = 3  # toy-base's corpus sample

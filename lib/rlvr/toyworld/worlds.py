@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import env
 from ..registry import WORLDS
-from .world import CHECKPOINT, GENERATOR_VERSION, World
+from .world import CHECKPOINT, GENERATOR_VERSION, World, written_alike
 
 
 def named(name: str) -> World:
@@ -74,14 +74,15 @@ def built() -> list[str]:
 
 def stale(name: str) -> str | None:
     """Why a built world cannot be used as this lab defines it (None: it can)."""
-    want = {"generator": GENERATOR_VERSION, **named(name).to_dict()}
+    world = named(name)
     got = recorded_world(world_path(name))
     if got is None:
         return f"world {name!r} is not built ({world_path(name)}): build it with `rlvr world build {name}`"
-    if name != "toy-base" and got != want:
-        return (f"world {name!r} in {world_path(name)} was built by generator version {got.get('generator')} with "
-                f"{ {k: v for k, v in got.items() if k != 'generator'} }; this lab's version {GENERATOR_VERSION} "
-                f"defines it as {named(name).to_dict()}: rebuild it with `rlvr world build {name} --fresh`")
+    switches = {k: v for k, v in got.items() if k != "generator"}
+    if name != "toy-base" and (switches != world.to_dict() or not written_alike(got["generator"], world)):
+        return (f"world {name!r} in {world_path(name)} was built by generator version {got['generator']} with "
+                f"{switches}; this lab's version {GENERATOR_VERSION} defines it as {world.to_dict()}, and writes "
+                f"its corpus otherwise: rebuild it with `rlvr world build {name} --fresh`")
     return None
 
 
