@@ -355,7 +355,7 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     row = next(line for line in text.splitlines() if line.startswith("| tab8 | base < format-only"))
     cells = [c.strip() for c in row.strip("|").split("|")][2:]
     # toy-base, qwen-like; the other worlds that target tab8 not run yet (·), the rest do not target it.
-    assert cells == ["on the mean", "holds", "·", "·", "", "", "", "·", "", "·"]
+    assert cells == ["on the mean", "holds", "·", "·", "", "", "", "", "·", "", "·"]
     assert "Notes written by hand." in text and (root / "docs" / "figures" / "map.png").stat().st_size > 1000
     table = pd.read_csv(root / "docs" / "map" / "verdicts.csv")
     assert set(table.columns) == {"experiment", "pattern", "world", "verdict"}

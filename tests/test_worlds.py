@@ -245,6 +245,13 @@ def test_a_world_from_another_corpus_sample_is_named_at_its_seed_and_builds_resu
     assert named("format-majority@4") == World(format_prior="majority", corpus_seed=4)
     with pytest.raises(ValueError, match="a whole number, as in looping@4"):
         named("looping@x")
+    # A switch back at today's value (the control), or at another level (a sweep), and both with a sample.
+    assert named("qwen-like~verification~reasoning_modes=0.35@5") == World(
+        format_prior="majority", reasoning_modes=0.35, difficulty_gap=True, document_coherence=True, corpus_seed=5)
+    with pytest.raises(ValueError, match="looping does not set 'verification'.*looping~verification=VALUE"):
+        named("looping~verification")
+    with pytest.raises(ValueError, match="verification: a share of answers, within"):
+        named("verifying~verification=2")
     with pytest.raises(FileNotFoundError, match="`rlvr world build toy-base@4`"):
         resolve("toy-base@4")
     path, world = world_path("toy-base@4"), named("toy-base@4")

@@ -74,6 +74,7 @@ MAP: dict[str, tuple[str, ...]] = {
     "qwen-like~format_prior": ("tab5", "labels", "tab14", "tab8", "beyond"),
     "qwen-like~reasoning_modes": ("beyond",),
     "qwen-like~verification": ("selection", "postsat", "tab3"),
+    "qwen-like~verification=0.3": ("postsat",),  # no paper gives a level: 0, 0.1 and 0.3, the whole sweep
     "qwen-like~difficulty_gap": ("postsat",),
     "qwen-like~document_coherence": ("tab8", "tab16"),
     "looping": ("tab5", "tab14"),

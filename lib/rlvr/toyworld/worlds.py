@@ -12,25 +12,34 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
+
 from .. import env
 from ..registry import WORLDS
 from .world import CHECKPOINT, GENERATOR_VERSION, World, written_alike
 
 
 def named(name: str) -> World:
-    """A named world's switches (``rlvr.registry.WORLDS``). ``NAME~SWITCH`` is that world with one
-    switch back at its default (the control that tells what the switch does; repeatable), ``NAME@S``
-    the same world from corpus sample ``S`` (``World.corpus_seed``): ``qwen-like~verification@4``."""
+    """A named world's switches (``rlvr.registry.WORLDS``). ``NAME~SWITCH`` is that world with one of
+    its switches back at today's value (the control that tells what the switch does), ``NAME~SWITCH=VALUE``
+    that world with a switch at another level (a level swept, not chosen), ``NAME@S`` the same world from
+    corpus sample ``S`` (``World.corpus_seed``); they combine: ``qwen-like~verification=0.2@4``."""
     rest, _, seed = name.partition("@")
-    base, *off = rest.split("~")
+    base, *changes = rest.split("~")
     if base not in WORLDS:
         raise ValueError(f"unknown world {base!r}; worlds: {', '.join(WORLDS)} (`rlvr world list`), each also "
-                         "from another corpus sample as NAME@SEED, or with a switch off as NAME~SWITCH")
+                         "with a switch off as NAME~SWITCH, at another level as NAME~SWITCH=VALUE, or from "
+                         "another corpus sample as NAME@SEED")
     switches = dict(WORLDS[base][0])
-    for switch in off:
-        if switch not in switches:
-            raise ValueError(f"{name!r}: {base} does not set {switch!r}; it sets {', '.join(switches) or 'nothing'}")
-        del switches[switch]
+    for change in changes:
+        switch, is_level, value = change.partition("=")
+        if is_level:
+            switches[switch] = yaml.safe_load(value)
+        elif switch in switches:
+            del switches[switch]
+        else:
+            raise ValueError(f"{name!r}: {base} does not set {switch!r}; it sets {', '.join(switches) or 'nothing'} "
+                             f"(another level: {base}~{switch}=VALUE)")
     if seed:
         if not seed.isdigit():
             raise ValueError(f"{name!r}: the corpus seed after @ is a whole number, as in {base}@4")
@@ -39,7 +48,7 @@ def named(name: str) -> World:
 
 
 def is_world(name: str) -> bool:
-    """Does ``name`` name a world (``NAME``, ``NAME~SWITCH``, ``NAME@SEED``)?"""
+    """Does ``name`` name a world (``NAME``, with ``~SWITCH``, ``~SWITCH=VALUE`` or ``@SEED``)?"""
     return name.partition("@")[0].split("~")[0] in WORLDS
 
 
