@@ -262,13 +262,13 @@ def test_a_world_from_another_corpus_sample_is_named_at_its_seed_and_builds_resu
     assert not (path / STATE).exists() and record["world"]["corpus_seed"] == 4
     assert resolve("toy-base@4") == str(path)
     profile = record["profile_on_toy_test"]
-    assert set(profile["in_context"]) == {"0", "1", "4"} and profile["sampled"]["samples"] == 4
+    assert set(profile["in_context"]) == {"0", "1", "4", "1 other"} and profile["sampled"]["samples"] == 4
     assert profile["long"]["n"] == 20
     import pandas as pd  # every answer behind the profile is kept, to redraw any of its numbers
 
     answers = pd.read_parquet(path / "profile_answers.parquet")
     assert answers.groupby("kind").size().to_dict() == {"greedy": 20, "sampled": 80, "demos-1": 20, "demos-4": 20,
-                                                        "long": 20}
+                                                        "demos-1-other": 20, "long": 20}
     sampled = answers[answers["kind"] == "sampled"]
     assert round(float(sampled["strict"].mean()), 4) == profile["sampled"]["strict"]
     assert main(["world", "list"]) == 0

@@ -35,11 +35,12 @@ from .problems import make_split
 
 def answer_table(
     model, tokenizer, problems: list[dict], max_new_tokens: int = 200, batch_size: int = 50, *,
-    demos: int = 0, temperature: float = 0.0, samples: int = 1, seed: int = 0,
+    demos: int = 0, temperature: float = 0.0, samples: int = 1, seed: int = 0, other_demos: bool = False,
 ) -> pd.DataFrame:
     """One row an answer: ``samples`` answers a problem at ``temperature`` (0: greedy), each prompt
-    led by ``demos`` worked examples of its problem's template (``template_demos``)."""
-    shown = template_demos(problems, demos)
+    led by ``demos`` worked examples of its problem's template (``other_demos``: of another domain's;
+    ``template_demos``)."""
+    shown = template_demos(problems, demos, other=other_demos)
     prompts = [
         tokenizer.apply_chat_template(training_messages(few_shot_input(p["problem"], shown[p["id"]])),
                                       tokenize=False, add_generation_prompt=True)
@@ -73,19 +74,23 @@ def answer_table(
     )
 
 
-def template_demos(problems: list[dict], k: int, seed: int = 0) -> dict[str, list[tuple[str, str]]]:
-    """``k`` toy-train problems of each problem's own template, worked and boxed as a rewarded answer
-    is written (in-context learning can only show where earlier answers say how the next is written)."""
+def template_demos(problems: list[dict], k: int, seed: int = 0,
+                   other: bool = False) -> dict[str, list[tuple[str, str]]]:
+    """``k`` toy-train problems of each problem's own template (``other``: of another domain's, as the
+    paper's in-context demo is another problem), worked and boxed as a rewarded answer is written
+    (in-context learning can only show where earlier answers say how the next is written)."""
     if k == 0:
         return {p["id"]: [] for p in problems}
-    by_template: dict[str, list[dict]] = {}
-    for problem in make_split("train"):
-        by_template.setdefault(problem["template"], []).append(problem)
+    train = make_split("train")
     rng = random.Random(seed)
+
     def worked(d: dict) -> str:
         return " ".join(f"{s}." for s in d["steps"]) + f" The answer is \\boxed{{{d['answer']}}}."
 
-    return {p["id"]: [(d["problem"], worked(d)) for d in rng.sample(by_template[p["template"]], k)] for p in problems}
+    def pool(p: dict) -> list[dict]:
+        return [d for d in train if (d["domain"] != p["domain"] if other else d["template"] == p["template"])]
+
+    return {p["id"]: [(d["problem"], worked(d)) for d in rng.sample(pool(p), k)] for p in problems}
 
 
 METRICS = ["strict", "eval", "first_answer", "boxed", "run_on", "reflection", "repetition", "code"]
@@ -113,15 +118,18 @@ def profile_summary(table: pd.DataFrame) -> dict:
 def world_profile(model, tokenizer, test: list[dict], long_test: list[dict]) -> tuple[dict, pd.DataFrame]:
     """A built world's profile: greedy answers to ``test`` (``profile_summary``), then ``sampled``
     (``SAMPLES`` answers a problem at temperature 1), ``in_context`` (strict and first answer with 0, 1
-    and 4 demonstrations of the question's template) and ``long`` (greedy, toy-test-long); and every
-    answer behind it, one table with a ``kind`` column (greedy, sampled, demos-1, demos-4, long)."""
+    and 4 demonstrations of the question's template, and with 1 of another domain's) and ``long`` (greedy,
+    toy-test-long); and every answer behind it, one table with a ``kind`` column (greedy, sampled,
+    demos-1, demos-4, demos-1-other: one demo of another domain, as the paper's in-context baseline; long)."""
     tables = {"greedy": answer_table(model, tokenizer, test),
               "sampled": answer_table(model, tokenizer, test, temperature=1.0, samples=SAMPLES),
               **{f"demos-{k}": answer_table(model, tokenizer, test, demos=k, batch_size=25) for k in DEMOS if k},
+              "demos-1-other": answer_table(model, tokenizer, test, demos=1, other_demos=True, batch_size=25),
               "long": answer_table(model, tokenizer, long_test)}
     profile = profile_summary(tables["greedy"])
     profile["sampled"] = {"temperature": 1.0, "samples": SAMPLES, **_rates(tables["sampled"])}
-    profile["in_context"] = {str(k): {m: round(float(tables["greedy" if k == 0 else f"demos-{k}"][m].mean()), 4)
-                                      for m in ("strict", "first_answer", "boxed")} for k in DEMOS}
+    shown = {**{str(k): f"demos-{k}" if k else "greedy" for k in DEMOS}, "1 other": "demos-1-other"}
+    profile["in_context"] = {key: {m: round(float(tables[kind][m].mean()), 4)
+                                   for m in ("strict", "first_answer", "boxed")} for key, kind in shown.items()}
     profile["long"] = {k: v for k, v in profile_summary(tables["long"]).items() if k != "per_domain"}
     return profile, pd.concat([t.assign(kind=kind) for kind, t in tables.items()], ignore_index=True)

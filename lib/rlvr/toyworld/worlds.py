@@ -123,7 +123,7 @@ def profile_table(names: list[str] | None = None) -> list[dict]:
                      "sampled: code acc.": pct(sampled.get("code_accuracy")),
                      "sampled: prose acc.": pct(sampled.get("prose_accuracy")),
                      "sampled: rechecks": pct(sampled.get("reflection")),
-                     **{f"{k} demos": pct(shots.get(k, {}).get("strict")) for k in ("0", "1", "4")},
+                     **{f"{k} demos": pct(shots.get(k, {}).get("strict")) for k in ("0", "1", "4", "1 other")},
                      "long: strict": pct(long.get("strict")), "long: first answer": pct(long.get("first_answer"))})
     return rows
 
