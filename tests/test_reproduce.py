@@ -361,3 +361,30 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     assert set(table.columns) == {"experiment", "pattern", "world", "verdict"}
     map_report([0, 1], root, doc)  # again: replaced, not repeated
     assert doc.read_text().count("## The map") == 1
+
+
+def test_in_a_world_with_a_difficulty_gap_post_saturation_is_also_judged_on_the_longer_problems(tmp_path):
+    from rlvr.reproduce.postsat import check_postsat
+
+    root = fake_project(tmp_path)
+    jobs = [job for _, job in reproduce.sweep_jobs("postsat.yaml", [0, 1, 2], root, "gap")]
+    assert all(job.parameters["eval"]["benchmarks"] == ["toy-test", "toy-test-long"] for job in jobs)
+    (_, tab8), *_ = reproduce.sweep_jobs("tab8.yaml", [0], root, "gap")
+    assert "benchmarks" not in tab8.parameters.get("eval", {})  # the gap targets post-saturation alone
+    steps = range(0, 201, 20)
+    for job in jobs:
+        run = job.out_dir / "run"
+        run.mkdir(parents=True)
+        (run / RUN_CONFIG).write_text("{}")
+        pd.DataFrame({"step": range(1, 201), "train_accuracy": [0.5] * 20 + [1.0] * 180, "boxed_rate": 1.0,
+                      "completions_mean_length": 30.0}).to_parquet(run / "steps.parquet")
+        short = [0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]  # flat after saturation
+        long = [0.0, 0.05, 0.1, 0.1, 0.12, 0.14, 0.16, 0.16, 0.17, 0.18, 0.18]  # still rising
+        summary = pd.concat([pd.DataFrame({"step": steps, "benchmark": b, "strict": v, "length": 30.0})
+                             for b, v in (("toy-test", short), ("toy-test-long", long))])
+        summary.to_csv(job.out_dir / SUMMARY, index=False)
+        pd.DataFrame({"step": steps, "rethink": 0.0}).to_parquet(job.out_dir / "reflection.parquet")
+    result = check_postsat(jobs, root)
+    rise, _, long_rise = result.patterns
+    assert rise.verdict == "fails (0 of 3 seeds)" and long_rise.verdict == "reproduced (3 of 3 seeds)"
+    assert "toy-test-long" in long_rise.finding and set(result.points["curve"]) >= {"toy-test-long (strict)"}

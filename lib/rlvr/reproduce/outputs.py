@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 from .. import analysis
-from ..parameters import declared_parameters
 from ..rundir import RUN_CONFIG, SUMMARY, job_table
 from ..runner import Job
 from ..sweep import Sweep, load_sweep
@@ -24,19 +23,23 @@ SWEEPS = Path("params/sweeps/reproduce")  # the experiments' sweep files, relati
 
 
 MAP_OUT = Path("outputs/map")  # a world's jobs: MAP_OUT/<world>/, laid out as outputs/reproduce/
+# The sweeps whose pattern a difficulty gap targets (post-saturation): in a world with the gap they are
+# evaluated on toy-test-long as well, the other experiments' checks read toy-test alone.
+LONG_TEST_SWEEPS = ("postsat.yaml",)
 
 
 def in_world(sweep: Sweep, world: str | None) -> Sweep:
     """``sweep`` run from another embedded world's base model: its jobs in ``MAP_OUT/<world>/`` (and a
     path to another experiment's jobs there too), evaluated on toy-test-long as well where the world has
-    a difficulty gap. None: the sweep as it is (toy-base, ``outputs/reproduce``)."""
+    a difficulty gap and the sweep is one it targets (``LONG_TEST_SWEEPS``). None: the sweep as it is
+    (toy-base, ``outputs/reproduce``)."""
     if world is None:
         return sweep
     out, prefix = MAP_OUT / world, f"{sweep.out.as_posix()}/"
     fixed = {k: f"{out.as_posix()}/{v.removeprefix(prefix)}" if isinstance(v, str) and v.startswith(prefix) else v
              for k, v in sweep.fixed.items()}
     fixed["train.model"] = world
-    if named(world).difficulty_gap and "eval" in declared_parameters(sweep.notebook):
+    if named(world).difficulty_gap and sweep.path.name in LONG_TEST_SWEEPS:
         fixed["eval.benchmarks"] = ["toy-test", "toy-test-long"]
     return dataclasses.replace(sweep, out=out, fixed=fixed)
 

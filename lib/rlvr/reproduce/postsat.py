@@ -12,6 +12,8 @@ from ..runner import Job
 from .outputs import has_saved_table, job_seed, saved_table, training_run
 from .verdicts import Claim, Pattern, Result, claim
 
+LONG = "toy-test-long"
+
 
 def post_saturation(steps: pd.DataFrame, test: pd.DataFrame, margin: float = 0.03) -> dict:
     """The reproduce's rule for one seed: saturation at the first step where the smoothed training
@@ -48,10 +50,16 @@ def check_postsat(jobs: list[Job], root: Path) -> Result:
     passk = Pattern("the best 1-shot checkpoint's pass@8 at or above the base's (Tab. 20)")
     if not jobs:
         return Result(pd.DataFrame(), [rise, passk])
-    rows, pass_rows, curves = [], [], []
+    rows, pass_rows, curves, long_rows = [], [], [], []
     for job in jobs:
         summary = saved_table(job, SUMMARY)
         steps = load_run(training_run(job))["steps"]
+        if "benchmark" in summary:  # a world with a difficulty gap evaluates toy-test-long as well
+            if (summary["benchmark"] == LONG).any():
+                long = summary[summary["benchmark"] == LONG]
+                long_rows.append({"seed": job_seed(job), **post_saturation(steps, long)})
+                curves.append(long[["step", "strict"]].assign(seed=job_seed(job), curve=f"{LONG} (strict)"))
+            summary = summary[summary["benchmark"] != LONG]
         result = post_saturation(steps, summary)
         curves.append(summary[["step", "strict"]].assign(seed=job_seed(job), curve="test (strict)"))
         smooth = analysis.training_curve(steps, 5)
@@ -98,7 +106,23 @@ def check_postsat(jobs: list[Job], root: Path) -> Result:
         passk.note = "pass@k, mean over seeds (%): " + "; ".join(
             f"{m} " + ", ".join(f"k={k} {100 * v:.1f}" for k, v in g.groupby("k")["pass_at_k"].mean().items())
             for m, g in p.groupby("model"))
-    return Result(table, [rise, passk], pd.concat(curves, ignore_index=True), curves=True)
+    patterns = [rise, passk]
+    if long_rows:
+        patterns.append(_long_rise(pd.DataFrame(long_rows).sort_values("seed")))
+    return Result(table, patterns, pd.concat(curves, ignore_index=True), curves=True)
+
+
+def _long_rise(found: pd.DataFrame) -> Pattern:
+    """The same rule on toy-test-long: the difficulty gap's pattern (docs/worlds.md, prediction 4)."""
+    hits = int(found["reproduced"].sum())
+    pattern = Pattern(f"after saturation, accuracy on {LONG} (two operations longer than the example) keeps rising: "
+                      "the same rule")
+    pattern.rule = f"{'reproduced' if hits >= 2 else 'fails'} ({hits} of {len(found)} seeds)"
+    pattern.claims = [Claim(f"{LONG}: best after twice saturation >= at twice saturation + 3 points",
+                            dict(zip(found["seed"], found["reproduced"])), False)]
+    pattern.note = "; ".join(f"seed {r['seed']}: {_cell(r['at_twice'], r.get('twice_step'))} -> "
+                             f"{_cell(r['best_after'], r['best_step'])}" for r in found.to_dict("records"))
+    return pattern
 
 
 def _arrows(before, after, fmt: str) -> list[str]:
