@@ -131,6 +131,10 @@ def test_named_worlds_are_built_listed_and_refused_when_missing_or_stale(tmp_pat
           n_documents=400, n_test=20)
     assert resolve("looping") == str(tmp_path / "looping")
     load_model_and_tokenizer("looping")
+    # ... and is evaluated as the toy model it is: its own chat format, in float32 (by name as by folder).
+    from rlvr.models import eval_dtype_for, eval_template_for
+
+    assert (eval_template_for("looping"), eval_dtype_for("looping")) == ("train", "float32")
     assert main(["world", "list"]) == 0
     listed = capsys.readouterr().out
     assert "looping            built: strict" in listed and "coherent           not built" in listed
