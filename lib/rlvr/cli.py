@@ -211,7 +211,8 @@ def reproduce_command(args) -> int:
     for name, jobs in failed.items():
         print(f"{name}: {len(jobs)} failed job(s):", *jobs, sep="\n  ", file=sys.stderr)
     if not args.dry_run and (args.executor == "local" or args.wait):
-        print("written: docs/results-toy.md and docs/figures/ (rerun to resume or retry failed jobs)")
+        doc = "docs/results-toy.md" if args.map or args.world in (None, "toy-base") else f"docs/map/{args.world}.md"
+        print(f"written: {doc} and its figures (rerun to resume or retry failed jobs)")
     return 1 if failed else 0
 
 
