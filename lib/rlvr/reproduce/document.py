@@ -81,14 +81,17 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
 
     Every experiment gets its section (an extra one once it has jobs), whichever ``names``
     this invocation ran: a reproduce of a subset must not drop the others' results. In another
-    ``world`` (the map's), only that world's experiments, into ``docs/map/<world>.md`` by default."""
+    ``world`` (the map's), the experiments run there, into ``docs/map/<world>.md`` by default."""
     root = Path(root or Path.cwd())
     doc = Path(doc or (DOC if world is None else MAP_DOCS / f"{world}.md"))
     figures = doc.parent / FIGURES.name / (world or "")
     figures.mkdir(parents=True, exist_ok=True)
-    ran = chosen(names) if names else list(ORDER)
-    names = list(ORDER) + [e for e in EXTRAS if e in ran or any(
-        complete_jobs(f, seeds, root) for f in EXPERIMENTS[e].sweeps)] if world is None else ran
+    ran = chosen(names) if names else list(ORDER) if world is None else chosen(MAP[world]) if world in MAP else []
+    def has_jobs(e: str) -> bool:
+        return any(complete_jobs(f, seeds, root, world) for f in EXPERIMENTS[e].sweeps)
+
+    # toy-base's report has every experiment of the paper; a world's, those run in it.
+    names = [e for e in ORDER + EXTRAS if (e in ORDER and world is None) or e in ran or has_jobs(e)]
     text = doc.read_text() if doc.is_file() else (
         "# The paper's effect on the embedded default\n" if world is None else
         f"# The paper's patterns in the world `{world}` (the map: docs/worlds.md)\n")
