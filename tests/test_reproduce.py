@@ -315,6 +315,14 @@ def test_every_check_reads_its_experiments_jobs_and_gives_a_table_and_verdicts(t
             assert result.table["saturation step"].tolist() == [24, 24]
 
 
+def fake_selection(root: Path, world: str, top: str) -> None:
+    """A world's selection run, whose history ranks ``top`` first (its accuracy varies most)."""
+    run = root / "outputs" / "map" / world / "selection" / "train.seed=0" / "selection-run"
+    run.mkdir(parents=True)
+    (run / "history_accuracy.json").write_text(json.dumps(
+        {top: [0.0, 1.0, 0.0, 1.0], "toy-train-00004": [0.5, 0.5, 0.6, 0.5], "toy-train-00001": [0.0] * 4}))
+
+
 def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_verdict(tmp_path, monkeypatch, capsys):
     from rlvr.cli import main
     from rlvr.reproduce.document import map_report
@@ -323,9 +331,13 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     root = fake_project(tmp_path)
     monkeypatch.chdir(root)
     monkeypatch.setenv("RLVR_WORLDS", str(root / "worlds"))
-    # In a world, a job trains from that world's base, in outputs/map/<world>/, and reads its own world's runs.
+    # In a world, a job trains from that world's base on its own pi_1 (none until its selection has run),
+    # in outputs/map/<world>/, and reads its own world's runs.
+    with pytest.raises(FileNotFoundError, match="run it first: rlvr reproduce --world qwen-like --only selection"):
+        reproduce.sweep_jobs("tab16.yaml", [0], root, "qwen-like")
+    fake_selection(root, "qwen-like", "toy-train-00119")
     (_, tab16), = [(s, j) for s, j in reproduce.sweep_jobs("tab16.yaml", [0], root, "qwen-like")]
-    assert tab16.parameters["train"]["model"] == "qwen-like"
+    assert tab16.parameters["train"]["model"] == "qwen-like" and tab16.parameters["example"] == "toy-train-00119"
     assert tab16.out_dir == root / "outputs/map/qwen-like/tab16/train.seed=0"
     assert tab16.parameters["rlvr_run"] == "outputs/map/qwen-like/tab8/train.seed={seed}/1shot-outcome"
     (_, postsat), = reproduce.sweep_jobs("postsat.yaml", [0], root, "qwen-like")
@@ -340,7 +352,8 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     (root / "worlds" / "qwen-like" / "profile.json").write_text(json.dumps(
         {"corpus": {"seed": 3}, "world": {"generator": 3, **named("qwen-like").to_dict()}}))
     assert main(["reproduce", "--world", "qwen-like", "--only", "tab8", "--dry-run"]) == 0
-    assert "reproduce tab8: 3 runs, 0 complete, 3 to run" in capsys.readouterr().out
+    out = capsys.readouterr().out  # its selection first (here its history alone, so not complete), then tab8
+    assert out.index("reproduce selection: 1 runs") < out.index("reproduce tab8: 3 runs, 0 complete, 3 to run")
     for seed in (0, 1):
         shutil.copytree(root / f"outputs/reproduce/tab8/train.seed={seed}",
                         root / f"outputs/map/qwen-like/tab8/train.seed={seed}")
@@ -367,6 +380,7 @@ def test_in_a_world_with_a_difficulty_gap_post_saturation_is_also_judged_on_the_
     from rlvr.reproduce.postsat import check_postsat
 
     root = fake_project(tmp_path)
+    fake_selection(root, "gap", "toy-train-00119")
     jobs = [job for _, job in reproduce.sweep_jobs("postsat.yaml", [0, 1, 2], root, "gap")]
     assert all(job.parameters["eval"]["benchmarks"] == ["toy-test", "toy-test-long"] for job in jobs)
     (_, tab8), *_ = reproduce.sweep_jobs("tab8.yaml", [0], root, "gap")

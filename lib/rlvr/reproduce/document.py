@@ -69,7 +69,10 @@ def results(names: Sequence[str], seeds: Sequence[int], root: Path,
     for name in names:
         experiment = EXPERIMENTS[name]
         if experiment.check is not None:
-            jobs = [job for f in experiment.sweeps for job in complete_jobs(f, seeds, root, world)]
+            try:
+                jobs = [job for f in experiment.sweeps for job in complete_jobs(f, seeds, root, world)]
+            except FileNotFoundError:  # a world whose selection has not run has no runs on its pi_1 yet
+                jobs = []
             out.append((name, experiment.check(jobs, root)))
     return out
 
@@ -88,7 +91,10 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     figures.mkdir(parents=True, exist_ok=True)
     ran = chosen(names) if names else list(ORDER) if world is None else chosen(MAP[world]) if world in MAP else []
     def has_jobs(e: str) -> bool:
-        return any(complete_jobs(f, seeds, root, world) for f in EXPERIMENTS[e].sweeps)
+        try:
+            return any(complete_jobs(f, seeds, root, world) for f in EXPERIMENTS[e].sweeps)
+        except FileNotFoundError:
+            return False
 
     # toy-base's report has every experiment of the paper; a world's, those run in it.
     names = [e for e in ORDER + EXTRAS if (e in ORDER and world is None) or e in ran or has_jobs(e)]

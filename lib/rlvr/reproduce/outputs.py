@@ -13,8 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from .. import analysis
-from ..rundir import RUN_CONFIG, SUMMARY, job_table
+from ..parameters import declared_parameters
+from ..rundir import HISTORY, RUN_CONFIG, SUMMARY, job_table
 from ..runner import Job
+from ..selection import load_history, ranking_table
 from ..sweep import Sweep, load_sweep
 from ..toyworld.worlds import is_world, named
 from .verdicts import mean_std
@@ -26,11 +28,20 @@ MAP_OUT = Path("outputs/map")  # a world's jobs: MAP_OUT/<world>/, laid out as o
 # The sweeps whose pattern a difficulty gap targets (post-saturation): in a world with the gap they are
 # evaluated on toy-test-long as well, the other experiments' checks read toy-test alone.
 LONG_TEST_SWEEPS = ("postsat.yaml",)
+SELECTION = "selection"  # the selection experiment's sweep (its folder under a world's jobs)
+
+
+def world_example(world: str, root: Path) -> str | None:
+    """A world's pi_1: rank 1 of its own selection run, as the paper ranks each model's examples by that
+    model's training history (toy-base's pi_1 can rank far down in another world); None until it has run."""
+    histories = sorted((root / MAP_OUT / world / SELECTION).glob(f"*/*/{HISTORY}"))
+    return str(ranking_table(load_history(histories[0]))["example_id"].iloc[0]) if histories else None
 
 
 def in_world(sweep: Sweep, world: str | None) -> Sweep:
     """``sweep`` run from another embedded world's base model: its jobs in ``MAP_OUT/<world>/`` (and a
-    path to another experiment's jobs there too), evaluated on toy-test-long as well where the world has
+    path to another experiment's jobs there too), training on the world's own pi_1 (``world_example``;
+    refused until its selection has run), evaluated on toy-test-long as well where the world has
     a difficulty gap and the sweep is one it targets (``LONG_TEST_SWEEPS``). None: the sweep as it is
     (toy-base, ``outputs/reproduce``)."""
     if world is None:
@@ -39,6 +50,11 @@ def in_world(sweep: Sweep, world: str | None) -> Sweep:
     fixed = {k: f"{out.as_posix()}/{v.removeprefix(prefix)}" if isinstance(v, str) and v.startswith(prefix) else v
              for k, v in sweep.fixed.items()}
     fixed["train.model"] = world
+    if "example" in declared_parameters(sweep.notebook):
+        if (example := world_example(world, sweep.root)) is None:
+            raise FileNotFoundError(f"{world}: its 1-shot runs train on its own pi_1, which its selection run ranks; "
+                                    f"run it first: rlvr reproduce --world {world} --only selection")
+        fixed["example"] = example
     if named(world).difficulty_gap and sweep.path.name in LONG_TEST_SWEEPS:
         fixed["eval.benchmarks"] = ["toy-test", "toy-test-long"]
     return dataclasses.replace(sweep, out=out, fixed=fixed)

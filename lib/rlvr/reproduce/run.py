@@ -78,23 +78,30 @@ def experiment_jobs(names: Sequence[str], seeds: Sequence[int], root: Path,
 
 
 def world_experiments(world: str | None, only=None) -> list[str]:
-    """The experiments to run in ``world``: ``only``, else the map's for it (``MAP``), else the default's;
-    a world not built (or built otherwise) is refused with the command that builds it."""
+    """The experiments to run in ``world``: ``only``, else the map's for it (``MAP``), else the default's,
+    and in another world its selection run too (its runs train on its own pi_1); a world not built (or
+    built otherwise) is refused with the command that builds it."""
     if world is None or world == "toy-base":
         return chosen(only)
     if why := stale(world):
         raise FileNotFoundError(why)
-    return chosen(only or MAP.get(world))
+    return chosen([*chosen(only or MAP.get(world)), "selection"])
 
 
 def reproduce_status(only=None, seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
                      world: str | None = None) -> dict[str, dict[str, JobState]]:
-    """Each chosen experiment's jobs' states, by ``<sweep>/<job>`` (``rlvr.executors.job_states``)."""
-    names = chosen(only) if world is None else chosen(only or MAP.get(world))
-    listed = experiment_jobs(names, seeds, Path(root or Path.cwd()), world)
+    """Each chosen experiment's jobs' states, by ``<sweep>/<job>`` (``rlvr.executors.job_states``); in a
+    world whose selection has not run, the experiments that wait for its pi_1 have none listed yet."""
+    root = Path(root or Path.cwd())
+    names = chosen(only) if world is None else chosen([*chosen(only or MAP.get(world)), "selection"])
     states: dict[str, dict[str, JobState]] = {name: {} for name in names}
-    for (name, job), state in zip(listed, job_states([job for _, job in listed])):
-        states[name][f"{job.out_dir.parent.name}/{job.name}"] = state
+    for name in names:
+        try:
+            listed = experiment_jobs([name], seeds, root, world)
+        except FileNotFoundError:
+            continue
+        for (_, job), state in zip(listed, job_states([job for _, job in listed])):
+            states[name][f"{job.out_dir.parent.name}/{job.name}"] = state
     return states
 
 
@@ -116,12 +123,18 @@ def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = No
     names = world_experiments(world, only)
     report_to = report_to if world is None or report_to != DOC else MAP_DOCS / f"{world}.md"
     waves = [[n for n in names if not EXPERIMENTS[n].after], [n for n in names if EXPERIMENTS[n].after]]
+    if world is not None:  # the world's own pi_1 comes from its selection run: the rest waits for it
+        waves = [["selection"], *[[n for n in wave if n != "selection"] for wave in waves]]
     failed: dict[str, list[str]] = {}
     t0 = time.monotonic()
     first_wave: list[str] = []  # SLURM job ids the next wave waits for
     submitted: list[tuple[str, Job]] = []
     for wave in (w for w in waves if w):
-        listed = experiment_jobs(wave, seeds, root, world)
+        try:
+            listed = experiment_jobs(wave, seeds, root, world)
+        except FileNotFoundError as exc:  # the world's selection has not run: listing or submitting only
+            print(f"reproduce {', '.join(wave)}: waits for the world's selection run ({exc})", flush=True)
+            continue
         live = live_jobs([job for _, job in listed]) if executor == "slurm" else {}
         todo = [(name, job) for name, job in listed if not job.complete and job.out_dir not in live]
         print(f"reproduce {', '.join(wave)}: {len(listed)} runs, {len(listed) - len(todo) - len(live)} complete"
