@@ -21,7 +21,7 @@ from .config import PRESETS, EvalConfig, eval_preset, load_params, nest
 from .executors import EXECUTORS, STATES, JobState
 from .grading import extract_answer, grade
 from .reproduce import EXTRAS, ORDER, report, reproduce
-from .reproduce.document import map_report
+from .reproduce.document import map_report, report_path
 from .reproduce.run import reproduce_map, reproduce_status
 from .rewards import format_reward, outcome_reward
 from .rundir import NOTEBOOK, SUMMARY, slug
@@ -211,8 +211,8 @@ def reproduce_command(args) -> int:
     for name, jobs in failed.items():
         print(f"{name}: {len(jobs)} failed job(s):", *jobs, sep="\n  ", file=sys.stderr)
     if not args.dry_run and (args.executor == "local" or args.wait):
-        doc = "docs/results-toy.md" if args.map or args.world in (None, "toy-base") else f"docs/map/{args.world}.md"
-        print(f"written: {doc} and its figures (rerun to resume or retry failed jobs)")
+        print(f"written: {report_path(None if args.map else args.world)} and its figures (rerun to resume or retry "
+              "failed jobs)")
     return 1 if failed else 0
 
 

@@ -108,11 +108,6 @@ def resolve(name_or_path: str) -> str:
     return str(spec.prepare()) if spec.prepare else spec.path
 
 
-def _folder(name_or_path: str) -> str:
-    """Where a named embedded world is built; anything else as is (a folder, a hub id)."""
-    return str(built_world(name_or_path)) if is_world(name_or_path) else name_or_path
-
-
 def _is_toy_folder(path: Path) -> bool:
     config = path / "tokenizer_config.json"
     if (path / "tokenizer.json").is_file() and not config.is_file():
@@ -151,7 +146,7 @@ def eval_dtype_for(name_or_path: str) -> str:
     spec = MODELS.get(name_or_path)
     if spec:
         return spec.dtype
-    config = Path(_folder(name_or_path)) / "config.json"
+    config = Path(resolve(name_or_path)) / "config.json"
     if config.is_file():
         data = json.loads(config.read_text())
         return str(data.get(BASE_DTYPE_KEY) or data.get("dtype") or data.get("torch_dtype") or "float32")
@@ -164,7 +159,7 @@ def eval_template_for(name_or_path: str) -> str:
     spec = MODELS.get(name_or_path)
     if spec:
         return spec.eval_template
-    folder = Path(_folder(name_or_path))
+    folder = Path(resolve(name_or_path))
     config = folder / "config.json"
     if config.is_file():
         template = json.loads(config.read_text()).get(EVAL_TEMPLATE_KEY)

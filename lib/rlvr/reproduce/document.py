@@ -18,6 +18,12 @@ from .verdicts import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Result
 DOC = Path("docs/results-toy.md")
 FIGURES = Path("docs/figures")
 MAP_DOCS = Path("docs/map")  # each world's report of the map (rlvr.reproduce.registry.MAP)
+
+
+def report_path(world: str | None = None) -> Path:
+    """Where a reproduce's report goes: toy-base's in ``DOC``, another world's in ``MAP_DOCS/<world>.md``."""
+    return DOC if world in (None, "toy-base") else MAP_DOCS / f"{world}.md"
+
 BEGIN = "<!-- BEGIN GENERATED: `rlvr reproduce` rewrites everything down to END GENERATED -->"
 END = "<!-- END GENERATED -->"
 MAP_BEGIN = "<!-- BEGIN GENERATED MAP: `rlvr reproduce --map` rewrites everything down to END GENERATED MAP -->"
@@ -86,7 +92,7 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     this invocation ran: a reproduce of a subset must not drop the others' results. In another
     ``world`` (the map's), the experiments run there, into ``docs/map/<world>.md`` by default."""
     root = Path(root or Path.cwd())
-    doc = Path(doc or (DOC if world is None else MAP_DOCS / f"{world}.md"))
+    doc = Path(doc or report_path(world))
     figures = doc.parent / FIGURES.name / (world or "")
     figures.mkdir(parents=True, exist_ok=True)
     ran = chosen(names) if names else list(ORDER) if world is None else chosen(MAP[world]) if world in MAP else []

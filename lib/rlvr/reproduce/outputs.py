@@ -28,14 +28,22 @@ MAP_OUT = Path("outputs/map")  # a world's jobs: MAP_OUT/<world>/, laid out as o
 # The sweeps whose pattern a difficulty gap targets (post-saturation): in a world with the gap they are
 # evaluated on toy-test-long as well, the other experiments' checks read toy-test alone.
 LONG_TEST_SWEEPS = ("postsat.yaml",)
-SELECTION = "selection"  # the selection experiment's sweep (its folder under a world's jobs)
+SELECTION_SWEEP = "selection.yaml"  # the selection experiment's: the run that ranks the examples
+
+
+def selection_history(sweep_files: Sequence[str], root: Path, world: str | None = None) -> dict | None:
+    """The history the selection run left in its job folder (one job: the paper ranks once), in ``world``;
+    None until it has run."""
+    histories = [history for sweep_file in sweep_files for _, job in sweep_jobs(sweep_file, None, root, world)
+                 for history in sorted(job.out_dir.glob(f"*/{HISTORY}"))]
+    return load_history(histories[0]) if histories else None
 
 
 def world_example(world: str, root: Path) -> str | None:
     """A world's pi_1: rank 1 of its own selection run, as the paper ranks each model's examples by that
     model's training history (toy-base's pi_1 can rank far down in another world); None until it has run."""
-    histories = sorted((root / MAP_OUT / world / SELECTION).glob(f"*/*/{HISTORY}"))
-    return str(ranking_table(load_history(histories[0]))["example_id"].iloc[0]) if histories else None
+    history = selection_history((SELECTION_SWEEP,), root, world)
+    return None if history is None else str(ranking_table(history)["example_id"].iloc[0])
 
 
 def in_world(sweep: Sweep, world: str | None) -> Sweep:

@@ -13,9 +13,8 @@ import pandas as pd
 from .. import ablations, analysis, paper
 from ..config import preset
 from ..data import choose_examples
-from ..rundir import HISTORY, SUMMARY
+from ..rundir import SUMMARY
 from ..runner import Job
-from ..selection import load_history
 from .outputs import (
     by_condition,
     has_saved_table,
@@ -23,9 +22,9 @@ from .outputs import (
     job_world,
     one_row_per_seed,
     saved_table,
+    selection_history,
     stacked,
     summary_over_seeds,
-    sweep_jobs,
     with_base,
 )
 from .verdicts import Pattern, Result, claim
@@ -224,13 +223,9 @@ def example_domain(example: str) -> str:
 
 
 def never_solved(root: Path, selection_sweeps: Sequence[str], world: str | None = None) -> set[str]:
-    """Training examples the base-model-led selection run never solved (every epoch's accuracy 0): the
-    history its training run left in the selection experiment's job folder (one job: the paper ranks once)."""
-    histories = [history for sweep_file in selection_sweeps for _, job in sweep_jobs(sweep_file, None, root, world)
-                 for history in sorted(job.out_dir.glob(f"*/{HISTORY}"))]
-    if not histories:
-        return set()
-    return {example for example, accuracy in load_history(histories[0]).items() if max(accuracy) == 0}
+    """Training examples the base-model-led selection run never solved (every epoch's accuracy 0)."""
+    history = selection_history(selection_sweeps, root, world)
+    return set() if history is None else {example for example, accuracy in history.items() if max(accuracy) == 0}
 
 
 def check_tab3(jobs: list[Job], root: Path, *, selection_sweeps: Sequence[str]) -> Result:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..runner import Job
 from .follow_ups import check_beyond, check_ppo
+from .outputs import SELECTION_SWEEP
 from .paper_tables import check_labels, check_tab3, check_tab5, check_tab8, check_tab14, check_tab16
 from .postsat import check_postsat
 from .verdicts import Result
@@ -30,7 +31,7 @@ SEEDS = (0, 1, 2)  # the seeds every experiment runs over, and the report shows
 
 # Its own row, as Tab. 3's check reads the example its run never solved.
 SELECTION = Experiment("selection", "Data selection by historical variance (section 2, Fig. 1)",
-                       "notebooks/01_data_selection.ipynb", ("selection.yaml",), None, seeded=False)
+                       "notebooks/01_data_selection.ipynb", (SELECTION_SWEEP,), None, seeded=False)
 
 EXPERIMENTS: dict[str, Experiment] = {
     "selection": SELECTION,

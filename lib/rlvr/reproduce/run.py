@@ -30,7 +30,7 @@ from ..executors import (
 from ..rundir import RUN_CONFIG, STEPS_LOG, read_log
 from ..runner import Job
 from ..toyworld.worlds import stale
-from .document import DOC, MAP_DOCS, map_report, report
+from .document import DOC, map_report, report, report_path
 from .outputs import sweep_jobs
 from .registry import EXPERIMENTS, MAP, SEEDS, chosen
 
@@ -77,15 +77,20 @@ def experiment_jobs(names: Sequence[str], seeds: Sequence[int], root: Path,
             for _, job in sweep_jobs(sweep_file, seeds if EXPERIMENTS[name].seeded else None, root, world)]
 
 
-def world_experiments(world: str | None, only=None) -> list[str]:
-    """The experiments to run in ``world``: ``only``, else the map's for it (``MAP``), else the default's,
-    and in another world its selection run too (its runs train on its own pi_1); a world not built (or
-    built otherwise) is refused with the command that builds it."""
+def _chosen_in(world: str | None, only=None) -> list[str]:
+    """``only``, else in another world the map's experiments for it (``MAP``), else the default's; in
+    another world its selection run too (its runs train on its own pi_1)."""
     if world is None or world == "toy-base":
         return chosen(only)
-    if why := stale(world):
-        raise FileNotFoundError(why)
     return chosen([*chosen(only or MAP.get(world)), "selection"])
+
+
+def world_experiments(world: str | None, only=None) -> list[str]:
+    """The experiments to run in ``world`` (``_chosen_in``); a world not built (or built otherwise) is
+    refused with the command that builds it."""
+    if world not in (None, "toy-base") and (why := stale(world)):
+        raise FileNotFoundError(why)
+    return _chosen_in(world, only)
 
 
 def reproduce_status(only=None, seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
@@ -93,7 +98,7 @@ def reproduce_status(only=None, seeds: Sequence[int] = SEEDS, root: str | Path |
     """Each chosen experiment's jobs' states, by ``<sweep>/<job>`` (``rlvr.executors.job_states``); in a
     world whose selection has not run, the experiments that wait for its pi_1 have none listed yet."""
     root = Path(root or Path.cwd())
-    names = chosen(only) if world is None else chosen([*chosen(only or MAP.get(world)), "selection"])
+    names = _chosen_in(world, only)
     states: dict[str, dict[str, JobState]] = {name: {} for name in names}
     for name in names:
         try:
@@ -121,7 +126,7 @@ def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = No
     root = Path(root or Path.cwd())
     world = None if world == "toy-base" else world
     names = world_experiments(world, only)
-    report_to = report_to if world is None or report_to != DOC else MAP_DOCS / f"{world}.md"
+    report_to = report_path(world) if report_to == DOC else report_to
     waves = [[n for n in names if not EXPERIMENTS[n].after], [n for n in names if EXPERIMENTS[n].after]]
     if world is not None:  # the world's own pi_1 comes from its selection run: the rest waits for it
         waves = [["selection"], *[[n for n in wave if n != "selection"] for wave in waves]]

@@ -28,7 +28,6 @@ from transformers import Qwen2ForCausalLM
 from . import corpus as corpus_module
 from .corpus import corpus_stats, make_corpus
 from .model import PretrainConfig, pretrain
-from .problems import LONG_EXTRA, make_split
 from .profile import world_profile
 from .tokenizer import load_toy_tokenizer, train_tokenizer, wrap
 from .world import CHECKPOINT, GENERATOR_VERSION, World
@@ -48,13 +47,13 @@ def library_versions() -> dict:
 
 def build(out: Path, cfg: PretrainConfig | None = None, progress: bool = True, world: World | None = None,
           n_documents: int = N_DOCUMENTS, name: str | None = None, until: int | None = None,
-          n_test: int | None = None) -> dict | None:
+          n_test: int | None = None, fresh: bool = False) -> dict | None:
     """Pretrain a base model on ``world``'s corpus (default: toy-base's) into ``out``, with its profile.
 
     ``cfg`` defaults to the world's size at toy-base's settings. Resumable: the pretraining's state is
     kept in ``out/STATE`` (every 100 steps) until the model is written, and a build started again picks
-    up from it; ``until`` stops after that many steps (returns None, only the state written). ``n_test``
-    profiles a prefix of toy-test (a quick look; the profile of record uses all 500).
+    up from it (``fresh``: starts afresh instead); ``until`` stops after that many steps (returns None,
+    only the state written). ``n_test`` profiles a prefix of toy-test (``profile.world_profile``).
     """
     world = world or World()
     cfg = cfg or PretrainConfig.for_size(world.size)
@@ -64,6 +63,8 @@ def build(out: Path, cfg: PretrainConfig | None = None, progress: bool = True, w
     documents = make_corpus(n_documents, world=world)
     tokenizer = wrap(train_tokenizer(documents[:TOKENIZER_DOCUMENTS]))
     out.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        (out / STATE).unlink(missing_ok=True)
     corpus_seconds = time.perf_counter() - t0
     model, log = pretrain(documents, tokenizer, cfg, progress=progress, state=out / STATE, until=until)
     if until is not None and until < cfg.steps:
@@ -71,8 +72,7 @@ def build(out: Path, cfg: PretrainConfig | None = None, progress: bool = True, w
     pretrain_seconds = corpus_seconds + log[-1]["seconds"]  # the steps' time summed over every sitting
 
     t1 = time.perf_counter()
-    profile, answers = world_profile(model, tokenizer, make_split("test", n_test),
-                                     make_split("test", n_test, extra=LONG_EXTRA))
+    profile, answers = world_profile(model, tokenizer, n_test)
     model.save_pretrained(out)
     tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
     record = {
@@ -112,7 +112,7 @@ def reprofile(path: Path) -> dict:
     model, tokenizer = Qwen2ForCausalLM.from_pretrained(path).eval(), load_toy_tokenizer(path)
     record = json.loads((path / "profile.json").read_text())
     t0 = time.perf_counter()
-    profile, answers = world_profile(model, tokenizer, make_split("test"), make_split("test", extra=LONG_EXTRA))
+    profile, answers = world_profile(model, tokenizer)
     record |= {"profile_on_toy_test": profile, "profile_seconds": round(time.perf_counter() - t0, 1)}
     (path / "profile.json").write_text(json.dumps(record, indent=2))
     save_answers(answers, path)
@@ -156,9 +156,7 @@ def command(argv: list[str] | None = None) -> int:
     if args.out == CHECKPOINT and world != World():
         print(f"error: {CHECKPOINT} holds toy-base; write a world with switches on elsewhere (--out)", file=sys.stderr)
         return 2
-    if args.fresh:
-        (args.out / STATE).unlink(missing_ok=True)
-    record = build(args.out, PretrainConfig.for_size(world.size, steps=args.steps), world=world)
+    record = build(args.out, PretrainConfig.for_size(world.size, steps=args.steps), world=world, fresh=args.fresh)
     p = record["profile_on_toy_test"]
     print(json.dumps({k: v for k, v in p.items() if not isinstance(v, dict)}))
     for domain, row in p["per_domain"].items():  # a mode's accuracy is None where no answer is in it

@@ -148,13 +148,17 @@ def fine(step: Step) -> str:
     into tens and units (``"4 * 11 = 4 * 10 + 4 * 1 = 40 + 4 = 44"``). A slipped step slips in its last
     operation, so the mode's sources are as often wrong as the others: its only advantage is granularity."""
     a, op, b, r = step.a, step.op, step.b, step.result
-    if op in "+-" and b > 10 and b % 10:
+
+    def splits(n: int) -> bool:
+        return n > 10 and n % 10 != 0
+
+    if op in "+-" and splits(b):
         tens, units = b - b % 10, b % 10
         return f"{a} {op} {b} = {a} {op} {tens} {op} {units} = {apply(a, op, tens)} {op} {units} = {r}"
-    if op == "*" and (b > 10 and b % 10 or a > 10 and a % 10):
-        if b > 10 and b % 10:
-            tens, units = b - b % 10, b % 10
-            return f"{a} * {b} = {a} * {tens} + {a} * {units} = {a * tens} + {a * units} = {r}"
+    if op == "*" and splits(b):
+        tens, units = b - b % 10, b % 10
+        return f"{a} * {b} = {a} * {tens} + {a} * {units} = {a * tens} + {a * units} = {r}"
+    if op == "*" and splits(a):
         tens, units = a - a % 10, a % 10
         return f"{a} * {b} = {tens} * {b} + {units} * {b} = {tens * b} + {units * b} = {r}"
     return step.render()
@@ -190,7 +194,7 @@ def _written(step: Step, render=Step.render) -> list[str]:
     return [f"{render(step)}.", f"Recheck: {step.result} {INVERSE[step.op]} {step.b} = {step.a}."]
 
 
-# A code-like answer says so first: what the profile counts as the mode (rlvr.textfeatures.reasoning_mode).
+# A code-like answer says so first: what the profile counts as the mode (rlvr.toyworld.profile).
 CODE_MARK = "Code:"
 
 

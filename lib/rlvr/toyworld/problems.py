@@ -53,6 +53,7 @@ def solve(problem: dict) -> list[Step]:
 
 
 _EXTRA_WORDS = {"+": "add {n}", "-": "subtract {n}", "*": "multiply by {n}"}
+_EXTENDED = " Take that answer, "  # where an extended problem's own text ends
 
 
 def extend(problem: dict, rng: random.Random, k: int) -> dict:
@@ -73,7 +74,7 @@ def extend(problem: dict, rng: random.Random, k: int) -> dict:
         extra.append((op, n))
         value = apply(value, op, n)
     words = ", then ".join(_EXTRA_WORDS[op].format(n=n) for op, n in extra)
-    extended = {**problem, "problem": f"{problem['problem']} Take that answer, {words}. What is the result?",
+    extended = {**problem, "problem": f"{problem['problem']}{_EXTENDED}{words}. What is the result?",
                 "extra": extra}
     steps = solve(extended)
     return {**extended, "answer": str(steps[-1].result), "steps": [s.render() for s in steps]}
@@ -173,7 +174,7 @@ def check_answer(problem: dict) -> bool:
     template = TEMPLATES[problem["template"]]
     params = problem["params"]
     text = template.text.format(**params)
-    if text != problem["problem"].split(" Take that answer, ")[0]:
+    if text != problem["problem"].split(_EXTENDED)[0]:
         return False
     answer = template.answer(params)
     for op, n in problem.get("extra", ()):

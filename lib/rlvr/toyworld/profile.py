@@ -30,7 +30,7 @@ from ..grading import extract_answer, grade_many
 from ..prompts import few_shot_input, training_messages
 from ..textfeatures import ends_in_repetition, first_answer, reflection_counts, runs_on
 from .corpus import CODE_MARK, STEP
-from .problems import make_split
+from .problems import LONG_EXTRA, make_split
 
 
 def answer_table(
@@ -115,12 +115,14 @@ def profile_summary(table: pd.DataFrame) -> dict:
     return {"n": int(len(table)), **_rates(table), "per_domain": per_domain}
 
 
-def world_profile(model, tokenizer, test: list[dict], long_test: list[dict]) -> tuple[dict, pd.DataFrame]:
-    """A built world's profile: greedy answers to ``test`` (``profile_summary``), then ``sampled``
+def world_profile(model, tokenizer, n_test: int | None = None) -> tuple[dict, pd.DataFrame]:
+    """A built world's profile on toy-test (``n_test``: a prefix of it, a quick look; the profile of
+    record uses all 500): greedy answers (``profile_summary``), then ``sampled``
     (``SAMPLES`` answers a problem at temperature 1), ``in_context`` (strict and first answer with 0, 1
     and 4 demonstrations of the question's template, and with 1 of another domain's) and ``long`` (greedy,
     toy-test-long); and every answer behind it, one table with a ``kind`` column (greedy, sampled,
     demos-1, demos-4, demos-1-other: one demo of another domain, as the paper's in-context baseline; long)."""
+    test, long_test = make_split("test", n_test), make_split("test", n_test, extra=LONG_EXTRA)
     tables = {"greedy": answer_table(model, tokenizer, test),
               "sampled": answer_table(model, tokenizer, test, temperature=1.0, samples=SAMPLES),
               **{f"demos-{k}": answer_table(model, tokenizer, test, demos=k, batch_size=25) for k in DEMOS if k},

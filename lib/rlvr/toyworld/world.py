@@ -21,11 +21,6 @@ from ..registry import FAILURE_KINDS, FORMAT_PRIORS, WORLD_SIZES
 GENERATOR_VERSION = 3
 CHANGED = {2: ("format_prior", "failure_kind", "document_coherence", "verification"), 3: ("document_coherence",)}
 
-
-def written_alike(version: int, world: World) -> bool:
-    """Does generator ``version`` write ``world``'s corpus as this version does?"""
-    return not any(getattr(world, switch) != getattr(World(), switch)
-                   for later in range(version + 1, GENERATOR_VERSION + 1) for switch in CHANGED.get(later, ()))
 # toy-base ships inside the package; every other named world is built into worlds_dir().
 CHECKPOINT = Path(__file__).parent / "checkpoint" / "toy-base"
 CORPUS_SEED = 3  # toy-base's corpus sample
@@ -71,3 +66,9 @@ class World(Config):
             return ["document_coherence: with failure_kind loop every document holds one answer, so there is "
                     "nothing to make coherent; use failure_kind ramble, or leave document_coherence off"]
         return []
+
+
+def written_alike(version: int, world: World) -> bool:
+    """Does generator ``version`` write ``world``'s corpus as this version does?"""
+    return not any(getattr(world, switch) != getattr(World(), switch)
+                   for later in range(version + 1, GENERATOR_VERSION + 1) for switch in CHANGED.get(later, ()))

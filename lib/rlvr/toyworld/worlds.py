@@ -75,7 +75,7 @@ def recorded_world(path: Path) -> dict | None:
 
 
 def built() -> list[str]:
-    """The names of the worlds built in ``worlds_dir()``, the named ones first, then their corpus samples."""
+    """The names of the worlds built in ``worlds_dir()``, the named ones first, then their variants."""
     variants = sorted(p.name for p in worlds_dir().iterdir() if p.name not in WORLDS and is_world(p.name)) \
         if worlds_dir().is_dir() else []
     return [name for name in [*WORLDS, *variants] if recorded_world(world_path(name)) is not None]
@@ -168,12 +168,11 @@ def world_command(args) -> int:
     if stale(args.name) is None and not args.fresh:
         print(f"world {args.name} is built already ({path}); --fresh builds it again")
         return 0
-    from .build import STATE, build  # noqa: PLC0415 - imports torch: only a build pays for it
+    from .build import build  # noqa: PLC0415 - imports torch: only a build pays for it
     from .model import PretrainConfig  # noqa: PLC0415
 
-    if args.fresh:
-        (path / STATE).unlink(missing_ok=True)
-    record = build(path, PretrainConfig.for_size(world.size, steps=args.steps), world=world, name=args.name)
+    record = build(path, PretrainConfig.for_size(world.size, steps=args.steps), world=world, name=args.name,
+                   fresh=args.fresh)
     print(f"world {args.name} built in {path}: "
           + json.dumps({k: v for k, v in record["profile_on_toy_test"].items() if not isinstance(v, dict)}))
     return 0
