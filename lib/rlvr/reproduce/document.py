@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .outputs import complete_jobs
-from .registry import EXPERIMENTS, EXTRAS, MAP, ORDER, SEEDS, chosen
+from .registry import EXPERIMENTS, EXTRAS, MAP, ORDER, SEEDS, chosen, chosen_in
 from .verdicts import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Result
 
 DOC = Path("docs/results-toy.md")
@@ -95,7 +95,7 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     doc = Path(doc or report_path(world))
     figures = doc.parent / FIGURES.name / (world or "")
     figures.mkdir(parents=True, exist_ok=True)
-    ran = chosen(names) if names else list(ORDER) if world is None else chosen(MAP[world]) if world in MAP else []
+    ran = chosen_in(world, names)
     def has_jobs(e: str) -> bool:
         try:
             return any(complete_jobs(f, seeds, root, world) for f in EXPERIMENTS[e].sweeps)

@@ -91,3 +91,12 @@ def chosen(only: str | Sequence[str] | None) -> list[str]:
     if bad := [n for n in names if n not in EXPERIMENTS]:
         raise ValueError(f"--only: unknown experiment(s) {', '.join(bad)}; choose from {', '.join(ORDER + EXTRAS)}")
     return [n for n in ORDER + EXTRAS if n in names]
+
+
+def chosen_in(world: str | None, only: str | Sequence[str] | None = None) -> list[str]:
+    """``only``, else in another world the map's experiments for it (``MAP``; every one for a world
+    outside the map), else the default's; in another world its selection run too (its runs train on
+    its own pi_1)."""
+    if world is None or world == "toy-base":
+        return chosen(only)
+    return chosen([*chosen(only or MAP.get(world)), "selection"])

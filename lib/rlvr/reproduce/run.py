@@ -32,7 +32,7 @@ from ..runner import Job
 from ..toyworld.worlds import stale
 from .document import DOC, map_report, report, report_path
 from .outputs import sweep_jobs
-from .registry import EXPERIMENTS, MAP, SEEDS, chosen
+from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in
 
 POLL_S = 5.0  # how often a waiting reproduce asks SLURM where its jobs stand
 
@@ -77,20 +77,12 @@ def experiment_jobs(names: Sequence[str], seeds: Sequence[int], root: Path,
             for _, job in sweep_jobs(sweep_file, seeds if EXPERIMENTS[name].seeded else None, root, world)]
 
 
-def _chosen_in(world: str | None, only=None) -> list[str]:
-    """``only``, else in another world the map's experiments for it (``MAP``), else the default's; in
-    another world its selection run too (its runs train on its own pi_1)."""
-    if world is None or world == "toy-base":
-        return chosen(only)
-    return chosen([*chosen(only or MAP.get(world)), "selection"])
-
-
 def world_experiments(world: str | None, only=None) -> list[str]:
-    """The experiments to run in ``world`` (``_chosen_in``); a world not built (or built otherwise) is
+    """The experiments to run in ``world`` (``chosen_in``); a world not built (or built otherwise) is
     refused with the command that builds it."""
     if world not in (None, "toy-base") and (why := stale(world)):
         raise FileNotFoundError(why)
-    return _chosen_in(world, only)
+    return chosen_in(world, only)
 
 
 def reproduce_status(only=None, seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
@@ -98,7 +90,7 @@ def reproduce_status(only=None, seeds: Sequence[int] = SEEDS, root: str | Path |
     """Each chosen experiment's jobs' states, by ``<sweep>/<job>`` (``rlvr.executors.job_states``); in a
     world whose selection has not run, the experiments that wait for its pi_1 have none listed yet."""
     root = Path(root or Path.cwd())
-    names = _chosen_in(world, only)
+    names = chosen_in(world, only)
     states: dict[str, dict[str, JobState]] = {name: {} for name in names}
     for name in names:
         try:

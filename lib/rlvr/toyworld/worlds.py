@@ -128,23 +128,24 @@ def profile_table(names: list[str] | None = None) -> list[dict]:
     return rows
 
 
-def _line(name: str) -> str:
-    problem, recorded = stale(name), recorded_world(world_path(name))
-    if problem is None:
+def _line(name: str, width: int = 0) -> str:
+    if stale(name) is None:
         p = json.loads((world_path(name) / "profile.json").read_text())["profile_on_toy_test"]
         state = f"built: strict {p['strict']:.3f}, boxed {p['boxed']:.3f}, runs on {p['run_on']:.3f}"
     else:
+        recorded = recorded_world(world_path(name))
         state = "not built" if recorded is None else f"stale (generator {recorded.get('generator')})"
     differs = {k: v for k, v in named(name).to_dict().items() if v != getattr(World(), k)}
     switches, about = WORLDS.get(name, ({}, f"a variant: {differs}"))
-    return f"{name:18s} {state:56s} {about}" + (f"  [{switches}]" if switches else "")
+    return f"{name:{width}s}  {state:56s} {about}" + (f"  [{switches}]" if switches else "")
 
 
 def world_command(args) -> int:
     """``rlvr world list``, ``rlvr world build NAME`` and ``rlvr world profile NAME``."""
     if args.action == "list":
-        for name in dict.fromkeys([*WORLDS, *built()]):
-            print(_line(name))
+        names = list(dict.fromkeys([*WORLDS, *built()]))
+        for name in names:
+            print(_line(name, max(map(len, names))))
         return 0
     try:
         world = named(args.name)
