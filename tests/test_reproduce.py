@@ -367,11 +367,12 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     text = doc.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| tab8 | base < format-only"))
     cells = [c.strip() for c in row.strip("|").split("|")][2:]
-    # toy-base, qwen-like; the other worlds that target tab8 not run yet (·), the rest do not target it.
-    assert cells == ["on the mean", "holds", "·", "·", "", "", "", "", "·", "", "·"]
+    # toy-base (its seed 1 breaks the pattern), qwen-like (both seeds hold); the other worlds that target
+    # tab8 not run yet (·), the rest do not target it.
+    assert cells == ["on the mean (1/2)", "holds (2/2)", "·", "·", "", "", "", "", "·", "", "·"]
     assert "Notes written by hand." in text and (root / "docs" / "figures" / "map.png").stat().st_size > 1000
     table = pd.read_csv(root / "docs" / "map" / "verdicts.csv")
-    assert set(table.columns) == {"experiment", "pattern", "world", "verdict"}
+    assert set(table.columns) == {"experiment", "pattern", "world", "verdict", "seeds held"}
     map_report([0, 1], root, doc)  # again: replaced, not repeated
     assert doc.read_text().count("## The map") == 1
 

@@ -142,8 +142,9 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     parts += ["", "### Verdicts", "",
               "The lab's recipe (the cpu preset), and where a follow-up's paper ran it otherwise, that paper's "
               "recipe (`params/toy/`, through `recipes` in 08_beyond_the_paper).", "",
-              "| experiment | pattern | verdict | at the paper's recipe |", "|---|---|---|---|"]
-    parts += [f"| {n} | {p.finding} | {p.verdict} | {p.recipe_verdict} |" for n, p in verdicts]
+              "| experiment | pattern | verdict | seeds on which every claim holds | at the paper's recipe |",
+              "|---|---|---|---|---|"]
+    parts += [f"| {n} | {p.finding} | {p.verdict} | {p.seeds_held} | {p.recipe_verdict} |" for n, p in verdicts]
     parts += ["", END]
     generated = "\n".join(parts) + "\n"
     if BEGIN in text and END in text:
@@ -165,9 +166,9 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -
     rows = []
     for world, names in {"toy-base": targeted, **MAP}.items():
         for name, result in results(chosen(names), seeds, root, None if world == "toy-base" else world):
-            rows += [{"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict}
-                     for p in result.patterns]
-    return pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict"])
+            rows += [{"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict,
+                      "seeds held": p.seeds_held} for p in result.patterns]
+    return pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict", "seeds held"])
 
 
 _MARKS = {HOLDS_ALL: "holds", HOLDS_MEAN: "on the mean", FAILS: "fails", NOT_RUN: "·"}
@@ -202,9 +203,13 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     figure_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(figure_path, dpi=110)
     plt.close(fig)
+    held = table.pivot_table(index=["experiment", "pattern"], columns="world", values="seeds held", aggfunc="first",
+                             sort=False).reindex(index=matrix.index, columns=worlds)
     cells = matrix.apply(lambda column: column.map(lambda v: _MARKS.get(v, "")))
+    cells = cells.where(matrix.isin([NOT_RUN, ""]), cells + " (" + held.fillna("-") + ")")
     lines = [MAP_BEGIN, "", "## The map: the paper's patterns across embedded worlds (`rlvr reproduce --map`)", "",
-             f"Seeds {', '.join(map(str, seeds))}. A world's name says what it switches (docs/worlds.md: "
+             f"Seeds {', '.join(map(str, seeds))}; in brackets, on how many seeds every claim of the pattern holds. "
+             "A world's name says what it switches (docs/worlds.md: "
              "`NAME~SWITCH` is NAME with that switch off, its control). A pattern that holds because of a property "
              "built into a world shows the property is sufficient in that world, nothing about Qwen2.5-Math. "
              "Each world's tables: `docs/map/<world>.md`; the verdicts as a table: `docs/map/verdicts.csv`.", "",

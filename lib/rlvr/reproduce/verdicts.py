@@ -40,6 +40,14 @@ class Pattern:
         return self.rule or _verdict(self.claims)
 
     @property
+    def seeds_held(self) -> str:
+        """On how many seeds every claim holds, as "k/n" ("-" without claims): a verdict that holds on
+        three seeds can turn on a fourth, so the count travels with it."""
+        seeds = sorted({s for c in self.claims for s in c.per_seed})
+        held = sum(all(c.per_seed.get(s, False) for c in self.claims) for s in seeds)
+        return f"{held}/{len(seeds)}" if seeds else "-"
+
+    @property
     def recipe_verdict(self) -> str:
         return "-" if self.recipe_claims is None else _verdict(self.recipe_claims)
 
