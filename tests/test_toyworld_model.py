@@ -6,7 +6,7 @@ import pytest
 from rlvr.data import load_dataset
 from rlvr.models import MODELS, load_model_and_tokenizer, load_tokenizer
 from rlvr.prompts import training_messages
-from rlvr.toyworld.build import CHECKPOINT, check
+from rlvr.toyworld.build import CHECK_TOLERANCE, CHECKPOINT, check
 from rlvr.toyworld.profile import answer_table, profile_summary
 
 RECORD = json.loads((CHECKPOINT / "profile.json").read_text())
@@ -74,6 +74,8 @@ def test_the_base_model_reproduces_its_recorded_profile(toy):
     profile = profile_summary(answer_table(model, tokenizer, problems))
     print({k: profile[k] for k in ("strict", "eval", "boxed", "run_on")})
     assert check({"profile_on_toy_test": profile}, RECORD) == []
+    # The shipped weights themselves: running on too (a rebuild's is only reported, see the slow test).
+    assert abs(profile["run_on"] - RECORD["profile_on_toy_test"]["run_on"]) <= CHECK_TOLERANCE
 
 
 def test_the_recorded_profile_meets_the_targets():
@@ -88,7 +90,8 @@ def test_the_recorded_profile_meets_the_targets():
 
 @pytest.mark.slow
 def test_a_rebuild_matches_the_shipped_profile(tmp_path):
-    # About 11 minutes on one thread: `make test-all` runs it, CI does not.
+    # About 11 minutes on one thread: `make test-all` runs it, CI does not. Strict and boxed within the
+    # tolerance; running on is a near-tie a rebuild does not reproduce (docs/worlds.md), so not compared.
     from rlvr.toyworld.build import build
 
     assert check(build(tmp_path, progress=False), RECORD) == []

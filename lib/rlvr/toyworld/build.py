@@ -36,6 +36,9 @@ N_DOCUMENTS = 60_000
 STATE = "pretrain-state.pt"  # a build's pretraining state, until its model is written
 TOKENIZER_DOCUMENTS = 20_000
 CHECK_TOLERANCE = 0.03  # a rebuild's strict accuracy may differ by this much on another CPU
+# Compared within CHECK_TOLERANCE. Running on is reported, not judged: greedy running on is a near-tie in
+# these models (30 points apart over corpus samples, 8 between two builds of one corpus: docs/worlds.md).
+CHECKED, REPORTED = ("strict", "boxed"), ("run_on",)
 
 
 def library_versions() -> dict:
@@ -120,9 +123,9 @@ def reprofile(path: Path) -> dict:
 
 
 def check(rebuilt: dict, shipped: dict) -> list[str]:
-    """Differences beyond tolerance between a rebuild's profile and the shipped one."""
+    """Differences beyond tolerance between a rebuild's profile and the shipped one (``CHECKED``)."""
     problems = []
-    for key in ("strict", "boxed", "run_on"):
+    for key in CHECKED:
         a, b = rebuilt["profile_on_toy_test"][key], shipped["profile_on_toy_test"][key]
         if abs(a - b) > CHECK_TOLERANCE:
             problems.append(f"{key}: rebuilt {a:.3f} vs shipped {b:.3f}")
@@ -165,6 +168,9 @@ def command(argv: list[str] | None = None) -> int:
         shipped = json.loads((CHECKPOINT / "profile.json").read_text())
         problems = check(record, shipped)
         print("check:", "matches the shipped profile" if not problems else "; ".join(problems))
+        print("not checked (a near-tie in these models): " + ", ".join(
+            f"{k} rebuilt {record['profile_on_toy_test'][k]:.3f} vs shipped {shipped['profile_on_toy_test'][k]:.3f}"
+            for k in REPORTED))
         return 1 if problems else 0
     return 0
 
