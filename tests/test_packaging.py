@@ -35,6 +35,9 @@ def test_core_dependencies_are_pinned_and_gpu_packages_stay_in_the_extra():
     assert not names & {"vllm", "unsloth", "torchvision"}
     gpu = {re.split("[=<>]", r)[0] for r in project["optional-dependencies"]["gpu"]}
     assert gpu == {"vllm", "unsloth"}
+    # DeepSpeed, which the two DeepSpeed launch configs need, pinned in its own extra, never in the core.
+    assert project["optional-dependencies"]["deepspeed"] == ["deepspeed==0.19.8"]
+    assert "deepspeed" not in names
 
 
 def test_the_installed_versions_are_the_pinned_ones():
