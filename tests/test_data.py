@@ -1,7 +1,9 @@
 """Datasets by name, in one schema, from local copies in the paper's formats."""
 
+import json
+
 import pytest
-from rlvr.data import DATASETS, EVAL_BENCHMARKS, load_dataset, normalize_row
+from rlvr.data import DATASETS, EVAL_BENCHMARKS, fingerprint, load_dataset, normalize_row
 from rlvr.grading import extract_boxed
 
 EXPECTED = {
@@ -48,6 +50,22 @@ def test_limit_subset_and_the_data_dir_variable(shared_data, monkeypatch):
     assert list(load_dataset("aime24", subset=["62", "60"])["id"]) == ["62", "60"]
     with pytest.raises(ValueError, match="no rows with ids"):
         load_dataset("aime24", subset=["nope"])
+
+
+def test_every_copy_the_lab_finds_is_checked_against_the_papers(shared_data, tmp_path, monkeypatch, recwarn):
+    # The reference repository's copies are the paper's: found through the data folder, each matches.
+    monkeypatch.setenv("RLVR_DATA_DIR", str(shared_data))
+    for name in [*EVAL_BENCHMARKS, "dsr_sub"]:
+        assert fingerprint(load_dataset(name)) == DATASETS[name].content
+    assert not recwarn.list
+    # A copy with one answer changed (another revision, another mirror) loads, with a warning naming both.
+    rows = [json.loads(line) for line in open(shared_data / "eval" / "aime24" / "test.jsonl")]
+    rows[3]["answer"] = "999"
+    (tmp_path / "eval" / "aime24").mkdir(parents=True)
+    (tmp_path / "eval" / "aime24" / "test.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    monkeypatch.setenv("RLVR_DATA_DIR", str(tmp_path))
+    with pytest.warns(UserWarning, match=r"aime24: the copy found .* is not the paper's .*the paper's 30:b9b2d3f5"):
+        assert len(load_dataset("aime24")) == 30
 
 
 def test_a_missing_dataset_says_where_it_looked_and_what_to_do(tmp_path, monkeypatch):

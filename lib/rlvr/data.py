@@ -20,8 +20,10 @@ datasets and the reference code's training parquet (``prompt`` chat list,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +104,9 @@ class DatasetSpec:
     hub_config: str | None = None
     hub_split: str = "test"
     revision: str | None = None  # None: the hub's default branch (no verified commit to pin yet)
+    # The paper's copy, as ``fingerprint`` reads it: a copy loaded from elsewhere (a hub revision, a local
+    # file) is checked against it, since a revision pin can be checked only where the hub can be reached.
+    content: str | None = None
     local: tuple[str, ...] = ()  # paths under $RLVR_DATA_DIR, first found wins
     kind: str = "math"
     generate: Callable[[], list[dict]] | None = field(default=None, compare=False)
@@ -129,7 +134,9 @@ def _spec(name, hub_id=None, local=(), **kw) -> DatasetSpec:
 
 
 # Hub ids are the ones lighteval / open-r1 / verl use; revisions are commits
-# seen pinned in public code (docs/data.md says where), None where none was.
+# seen pinned in public code (docs/data.md says where), None where none was;
+# contents are the reference repository's copies (the paper's evaluation sets
+# and DSR-sub), which every load is checked against.
 DATASETS: dict[str, DatasetSpec] = implementations(registry.DATASETS, {
     spec.name: spec
     for spec in [
@@ -141,6 +148,7 @@ DATASETS: dict[str, DatasetSpec] = implementations(registry.DATASETS, {
             "HuggingFaceH4/MATH-500",
             ["eval/math500/test.jsonl"],
             revision="6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be",
+            content="500:27e82a051a73dbc1",
         ),
         _spec(
             "aime24",
@@ -148,6 +156,7 @@ DATASETS: dict[str, DatasetSpec] = implementations(registry.DATASETS, {
             ["eval/aime24/test.jsonl"],
             hub_split="train",
             revision="2fe88a2f1091d5048c0f36abc874fb997b3dd99a",
+            content="30:b9b2d3f54aba126d",
         ),
         _spec(
             "aime25",
@@ -155,18 +164,21 @@ DATASETS: dict[str, DatasetSpec] = implementations(registry.DATASETS, {
             ["eval/aime25/test.jsonl"],
             hub_split="train",
             revision="6f71d77b0b89b9dabe07ab466c51df33f514df7f",
+            content="30:a26a3176d4b1758e",
         ),
         _spec(
             "amc23",
             "math-ai/amc23",
             ["eval/amc23/test.jsonl"],
             revision="80815d37005feb82cd7f8fbc6901d5d3eff43057",
+            content="40:34de3c923dde75d9",
         ),
         _spec(
             "minerva_math",
             "math-ai/minervamath",
             ["eval/minerva_math/test.jsonl"],
             revision="ee46ddc498933b1977577953250ca5c66be64f96",
+            content="272:c86fc1e48d4c3167",
         ),
         _spec(
             "olympiadbench",
@@ -175,6 +187,7 @@ DATASETS: dict[str, DatasetSpec] = implementations(registry.DATASETS, {
             hub_config="OE_TO_maths_en_COMP",
             hub_split="train",
             revision="3b426ee1d587c71b495146dde9f3e995ee7ac59f",
+            content="675:e80cdf24a55acd73",
         ),
         _spec(
             "arc_easy",
@@ -212,6 +225,7 @@ DATASETS: dict[str, DatasetSpec] = implementations(registry.DATASETS, {
             "ypwang61/One-Shot-RLVR-Datasets",
             ["train/dsr_sub.parquet"],
             hub_split="dsr_sub",
+            content="1209:786d197b803bd825",
         ),
     ]
 }, "datasets")
@@ -284,6 +298,13 @@ def _raw_rows(spec: DatasetSpec, source: str | os.PathLike | None) -> list[dict]
     return list(ds)
 
 
+def fingerprint(rows: Sequence[dict]) -> str:
+    """``"<rows>:<sha256 prefix>"`` of the rows' problems and answers, whatever their order or
+    surrounding whitespace: what two copies of a benchmark must share to be one benchmark."""
+    lines = sorted(f"{r['problem'].strip()}\x1f{str(r['answer']).strip()}" for r in rows)
+    return f"{len(lines)}:{hashlib.sha256(chr(10).join(lines).encode()).hexdigest()[:16]}"
+
+
 def load_dataset(
     name: str,
     source: str | os.PathLike | None = None,
@@ -304,6 +325,12 @@ def load_dataset(
         rows = spec.generate()
     else:
         rows = [normalize_row(r, i, spec.kind) for i, r in enumerate(_raw_rows(spec, source))]
+        # A copy the lab found (a data folder, the hub) is checked; a file named outright is the user's choice.
+        found = source is None or Path(source).is_dir()
+        if found and spec.content and (got := fingerprint(rows)) != spec.content:
+            warnings.warn(f"{name}: the copy found ({source or 'data folder or hub'}) is not the paper's "
+                          f"(rows:hash {got}, the paper's {spec.content}): its scores do not compare with the "
+                          "paper's; docs/data.md lists the copies and how they differ", stacklevel=2)
     if subset is not None:
         by_id = {r["id"]: r for r in rows}
         unknown = [i for i in subset if str(i) not in by_id]
