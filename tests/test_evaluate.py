@@ -205,6 +205,23 @@ def test_a_series_evaluated_one_process_a_checkpoint_gives_the_same_table(tmp_pa
     assert not list((tmp_path / "apart").rglob("request.json"))  # the request to the child is cleared
 
 
+def test_on_a_node_with_several_gpus_the_checkpoints_spread_over_them(tmp_path, monkeypatch):
+    # Two visible GPUs (RLVR_GPUS names them as a sweep's jobs would get them): each checkpoint gets
+    # a process of its own on one of them, both busy at once; the table is the one-process table.
+    run = tmp_path / "run"
+    for step in (10, 20, 30):
+        save_checkpoint(run, step)
+    config = EvalConfig(benchmarks=["toy-test"], limit=3, max_new_tokens=16, dtype="float32")
+    here = evaluate_checkpoints(run, config, base_model="toy-base", out_dir=tmp_path / "here", progress=False)
+    monkeypatch.setenv("RLVR_GPUS", "0,1")
+    spread = evaluate_checkpoints(run, config, base_model="toy-base", out_dir=tmp_path / "spread", progress=False)
+    pd.testing.assert_frame_equal(here, spread)
+    devices = [json.loads((tmp_path / "spread" / f"step-{s}" / "eval_config.json").read_text())["devices"]
+               for s in (0, 10, 20, 30)]
+    assert sorted(set(devices)) == ["0", "1"]
+    assert json.loads((tmp_path / "here" / "step-10" / "eval_config.json").read_text())["devices"] is None
+
+
 def test_repetition_and_self_reflection_words():
     assert ends_in_repetition("so the answer is 5. " + "I think I think " * 5)
     assert ends_in_repetition("aaaaaaaaaaaa")

@@ -14,9 +14,12 @@ and pass@k where a problem has several samples; ``select_checkpoint``).
 from __future__ import annotations
 
 import json
+import os
+import queue
 import subprocess
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +28,7 @@ from .analysis import summarize
 from .backends import Backend, get_backend, vllm_usable
 from .config import EvalConfig
 from .data import load_dataset
+from .executors import visible_gpus
 from .grading import extract_answer, grade_many
 from .models import eval_dtype_for, eval_template_for, resolve
 from .provenance import environment
@@ -137,32 +141,46 @@ def evaluate_checkpoints(
     resumes where it stopped. Returns all steps' rows in one table (``step``
     column). ``only``: of those steps, these alone (to share a series out).
     ``isolate``: each model evaluated in a process of its own (default: where vLLM
-    evaluates; an engine gives the GPU's memory back only when its process ends, so a
-    second one in the same process, or beside a training run's, would find it taken).
+    evaluates, or where several GPUs are visible; an engine gives the GPU's memory back
+    only when its process ends, so a second one in the same process, or beside a training
+    run's, would find it taken). Isolated, the checkpoints spread over the visible GPUs
+    (``rlvr.executors.visible_gpus``), one process a GPU at a time.
     """
     config = config or EvalConfig()
-    isolate = uses_vllm(config) if isolate is None else isolate
+    gpus = visible_gpus()
+    isolate = (uses_vllm(config) or len(gpus) > 1) if isolate is None else isolate
     out = Path(out_dir) if out_dir else Path(run_dir) / EVAL_DIR
     targets = {step: model for step, model in checkpoint_targets(run_dir, every, base_model).items()
                if only is None or step in only}
-    frames = []
-    for step, model in targets.items():
-        done = eval_step_dir(out, step) / EVAL_SAMPLES
-        if done.is_file() and _same_config(done.parent, config):
-            frames.append(pd.read_parquet(done))
-            continue
-        if isolate:
-            _evaluate_in_child(model, config, step, done.parent)
-            frames.append(pd.read_parquet(done))
-            continue
-        frames.append(_evaluate_step(model, config, step, done.parent, progress))
+    tables = {step: eval_step_dir(out, step) / EVAL_SAMPLES for step in targets}
+    todo = [step for step, done in tables.items() if not (done.is_file() and _same_config(done.parent, config))]
+    if isolate:
+        # Each GPU takes the next checkpoint as it frees up; without GPUs, one child at a time.
+        free: queue.Queue = queue.Queue()
+        for devices in gpus or [None]:
+            free.put(devices)
+
+        def on_a_free_gpu(step: int) -> None:
+            devices = free.get()
+            try:
+                _evaluate_in_child(targets[step], config, step, tables[step].parent, devices)
+            finally:
+                free.put(devices)
+
+        with ThreadPoolExecutor(max_workers=max(1, len(gpus))) as pool:
+            list(pool.map(on_a_free_gpu, todo))
+    else:
+        for step in todo:
+            _evaluate_step(targets[step], config, step, tables[step].parent, progress)
+    frames = [pd.read_parquet(done) for done in tables.values()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _evaluate_step(model: str, config: EvalConfig, step: int, step_dir: Path, progress: bool) -> pd.DataFrame:
     table = evaluate(model, config, progress=progress)
     table.insert(0, "step", step)
-    save_evaluation(table, step_dir, config, {"step": step, "model": model})  # its table written last
+    save_evaluation(table, step_dir, config, {"step": step, "model": model,  # its table written last
+                                              "devices": os.environ.get("CUDA_VISIBLE_DEVICES")})
     return table
 
 
@@ -170,13 +188,15 @@ def uses_vllm(config: EvalConfig) -> bool:
     return config.backend == "vllm" or (config.backend == "auto" and vllm_usable())
 
 
-def _evaluate_in_child(model: str, config: EvalConfig, step: int, step_dir: Path) -> None:
-    """``_evaluate_step`` in a fresh Python process (``python -m rlvr.evaluate``); fails with the
-    end of its output if it does."""
+def _evaluate_in_child(model: str, config: EvalConfig, step: int, step_dir: Path, devices: str | None = None) -> None:
+    """``_evaluate_step`` in a fresh Python process (``python -m rlvr.evaluate``), on ``devices``
+    (a ``CUDA_VISIBLE_DEVICES`` value; None: this process's); fails with the end of its output if it does."""
     step_dir.mkdir(parents=True, exist_ok=True)
     request = step_dir / "request.json"
     request.write_text(json.dumps({"model": model, "step": step, "config": config.to_dict()}, default=str))
-    done = subprocess.run([sys.executable, "-m", "rlvr.evaluate", str(request)], capture_output=True, text=True)
+    child_env = {**os.environ, **({} if devices is None else {"CUDA_VISIBLE_DEVICES": devices})}
+    done = subprocess.run([sys.executable, "-m", "rlvr.evaluate", str(request)], capture_output=True, text=True,
+                          env=child_env)
     if done.returncode != 0:
         raise RuntimeError(f"evaluating {model} (step {step}) in its own process failed:\n"
                            + "\n".join((done.stdout + done.stderr).splitlines()[-20:]))
