@@ -399,7 +399,12 @@ def test_in_a_world_with_a_difficulty_gap_post_saturation_is_also_judged_on_the_
                              for b, v in (("toy-test", short), ("toy-test-long", long))])
         summary.to_csv(job.out_dir / SUMMARY, index=False)
         pd.DataFrame({"step": steps, "rethink": 0.0}).to_parquet(job.out_dir / "reflection.parquet")
+        # pass@k from both benchmarks: Tab. 20's pattern reads toy-test's alone (the longer ones go the other way).
+        passes = pd.DataFrame({"model": ["base", "best checkpoint"] * 2, "k": 8, "pass_at_k": [0.4, 0.5, 0.3, 0.1],
+                               "benchmark": ["toy-test"] * 2 + ["toy-test-long"] * 2})
+        passes.to_parquet(job.out_dir / "pass_at.parquet")
     result = check_postsat(jobs, root)
-    rise, _, long_rise = result.patterns
+    rise, passk, long_rise = result.patterns
     assert rise.verdict == "fails (0 of 3 seeds)" and long_rise.verdict == "reproduced (3 of 3 seeds)"
+    assert passk.verdict == "holds on all seeds" and "base k=8 40.0" in passk.note
     assert "toy-test-long" in long_rise.finding and set(result.points["curve"]) >= {"toy-test-long (strict)"}
