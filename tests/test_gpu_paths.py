@@ -1,23 +1,34 @@
 """Where training runs (docs/gpu.md), checked on a CPU: the GPU paths' configuration,
 not their execution (no GPU, vLLM or Unsloth here)."""
 
+import contextlib
 import importlib.util
 import json
+import os
+import random
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from accelerate.commands.config.config_args import ClusterConfig
 from rlvr.backends import qwen_stop_token_ids, request_sampling
 from rlvr.config import preset
+from rlvr.data import training_dataset
 from rlvr.env import world_size
+from rlvr.models import load_model_and_tokenizer
 from rlvr.prompts import QWEN_STOP_TOKEN_IDS
-from rlvr.train import train
-from rlvr.trl_args import batch_split, deviations, grpo_arguments, grpo_config
+from rlvr.train import run_rewards, train
+from rlvr.trainer import RLVRTrainer
+from rlvr.trl_args import KL_UNCLAMPED, batch_split, deviations, grpo_arguments, grpo_config
+from trl.generation import vllm_generation
+from trl.trainer import grpo_trainer
+from trl.trainer.utils import create_model_from_path
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCELERATE = ROOT / "configs" / "accelerate"
@@ -47,7 +58,20 @@ def test_lora_goes_with_the_unsloth_backend_and_only_with_it():
         preset("paper", lora_rank=-1)
     cfg = preset("paper", backend="unsloth", lora_rank=64)
     assert deviations(cfg) and "LoRA (rank 64" in deviations(cfg)[0]
-    assert deviations(preset("paper")) == []
+    assert deviations(preset("paper")) == [KL_UNCLAMPED]  # TRL's KL term, below: nothing else
+
+
+def test_the_recorded_kl_departure_is_trls_unclamped_k3_wherever_trls_loss_trains():
+    # verl 0.2's low_var_kl, the paper's code, clamps k3 to [-10, 10]; TRL's loss does not, Unsloth's does.
+    for cfg in (preset("paper"), preset("paper", backend="vllm"), preset("paper", algorithm="ppo")):
+        assert KL_UNCLAMPED in deviations(cfg)
+    assert "TRL's, unclamped" in KL_UNCLAMPED and "clamps it to [-10, 10]" in KL_UNCLAMPED
+    unsloth = deviations(preset("paper", backend="unsloth", lora_rank=64))
+    assert KL_UNCLAMPED not in unsloth
+    assert any("k3 KL term is clamped to [-10, 10] as the paper's code clamps it" in d for d in unsloth)
+    # No k3 term in the loss, nothing to clamp: no reference model (beta 0), or PPO's KL in the rewards.
+    assert KL_UNCLAMPED not in deviations(preset("paper", beta=0.0))
+    assert KL_UNCLAMPED not in deviations(preset("paper", algorithm="ppo", kl_penalty="reward"))
 
 
 def test_vllm_mode_is_checked():
@@ -132,7 +156,7 @@ def test_the_docs_launch_only_configs_that_exist():
 def test_a_run_records_its_deviations(tmp_path):
     out = train(preset("cpu", steps=1, save_every=1, examples=["toy-train-00007"], output_dir=str(tmp_path / "run")))
     run = json.loads((out / "run_config.json").read_text())
-    assert run["deviations"] == []  # full fine-tuning: none (a LoRA run lists its LoRA settings)
+    assert run["deviations"] == []  # full fine-tuning, no KL term: none (a LoRA run lists its LoRA settings)
 
 
 def run_gpu_check(tmp_path, *flags):
@@ -155,6 +179,95 @@ def test_the_gpu_check_fails_loudly_when_a_path_fails(tmp_path):
     done = run_gpu_check(tmp_path, "--paths", "transformers", "--tokens", "0")  # no response length: refused
     assert done.returncode == 1
     assert "transformers: FAILED" in done.stdout and "the GPU check failed on transformers" in done.stderr
+
+
+class StandInVLLM:
+    """vLLM's ``LLM`` as far as TRL's colocated generation uses it. Built, it resets the process's global
+    random state to its seed, as vLLM's worker does as it starts (``set_random_seed``); a request is sampled
+    from a generator of its own seed when it has one, else from that global state, as vLLM's sampler."""
+
+    def __init__(self, *, seed, **settings):
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        runner = SimpleNamespace(model=SimpleNamespace(load_weights=lambda weights: None))
+        self.llm_engine = SimpleNamespace(model_executor=SimpleNamespace(driver_worker=SimpleNamespace(
+            model_runner=runner)))
+
+    def generate(self, prompts, sampling_params=None, use_tqdm=True):
+        params = sampling_params if isinstance(sampling_params, list) else [sampling_params] * len(prompts)
+        outputs = []
+        for prompt, request in zip(prompts, params, strict=True):
+            generator = None if request.seed is None else torch.Generator().manual_seed(request.seed)
+            tokens = torch.randint(3, 100, (request.max_tokens,), generator=generator).tolist()
+            sample = SimpleNamespace(token_ids=tokens, logprobs=[{t: SimpleNamespace(logprob=-1.0, rank=1)}
+                                                                 for t in tokens])
+            outputs.append(SimpleNamespace(prompt_token_ids=prompt["prompt_token_ids"], outputs=[sample]))
+        return outputs
+
+    def reset_prefix_cache(self):
+        pass
+
+
+class StandInSamplingParams(SimpleNamespace):
+    def __init__(self, seed=None, **settings):
+        super().__init__(seed=seed, **settings)
+
+
+def toy_trainer(tmp_path, **settings):
+    cfg = preset("cpu", examples=["toy-train-00007"], output_dir=str(tmp_path / "run"), **settings)
+    model, tokenizer = load_model_and_tokenizer("toy-base")
+    return RLVRTrainer(model=model, reward_funcs=run_rewards(cfg), args=grpo_config(cfg, on_gpu=False),
+                       train_dataset=training_dataset(cfg), processing_class=tokenizer, config=cfg)
+
+
+@pytest.fixture
+def stand_in_vllm(monkeypatch):
+    """TRL's colocated vLLM generation with StandInVLLM as its engine (vLLM needs CUDA)."""
+    monkeypatch.setattr(vllm_generation, "is_vllm_available", lambda *args, **kwargs: True)
+    monkeypatch.setattr(vllm_generation, "LLM", StandInVLLM, raising=False)
+    monkeypatch.setattr(vllm_generation, "SamplingParams", StandInSamplingParams, raising=False)
+
+
+@contextlib.contextmanager
+def environment_kept():
+    """TRL sets RANK, WORLD_SIZE and a rendezvous address for vLLM, which would make the next trainer
+    built in this process start torch.distributed: put the environment back."""
+    kept = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(kept)
+
+
+def test_under_vllm_the_run_seed_decides_the_rollouts(tmp_path, stand_in_vllm):
+    # A one-shot batch: one prompt throughout, so only the sampler's seeds tell runs apart.
+    def first_rollouts(seed):
+        with environment_kept():
+            trainer = toy_trainer(tmp_path / str(seed), backend="vllm", seed=seed, max_completion_length=6)
+            assert trainer.accelerator.distributed_type == "NO"
+            completions, _ = trainer._generate_single_turn([[5, 6, 7]] * 16, None, {}, 8)
+        return completions
+
+    seed_0 = first_rollouts(0)
+    assert len({tuple(c) for c in seed_0}) == 16  # each copy of the prompt drew its own
+    assert first_rollouts(0) == seed_0
+    assert first_rollouts(1) != seed_0
+
+
+def test_a_lone_process_loads_the_reference_model_on_the_policys_device(tmp_path, monkeypatch):
+    # TRL's default for a run neither DDP nor DeepSpeed runs is device_map="auto": every visible GPU.
+    loaded = []
+
+    def spy(model_id, *args, **kwargs):
+        loaded.append(kwargs)
+        return create_model_from_path(model_id, *args, **kwargs)
+
+    monkeypatch.setattr(grpo_trainer, "create_model_from_path", spy)
+    trainer = toy_trainer(tmp_path, beta=0.001)
+    assert [kwargs["device_map"] for kwargs in loaded] == [str(trainer.args.device)]
+    assert next(trainer.ref_model.parameters()).device == next(trainer.model.parameters()).device
 
 
 def test_each_copy_of_a_prompt_gets_its_own_vllm_seed():

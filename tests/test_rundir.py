@@ -32,6 +32,49 @@ def test_checkpoints_are_found_by_step_and_an_unwritten_one_does_not_count(tmp_p
     assert rundir.is_complete(run, 4) and not rundir.is_complete(run, 6)
 
 
+# A checkpoint folder as each launcher leaves it (transformers 5.17's Trainer, accelerate 1.15, DeepSpeed):
+# the weights evaluation loads and the trainer's record, then what only a resume reads.
+EVALUATED = ["config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "trainer_state.json",
+             "training_args.bin"]
+RESUMED = {
+    "one process": ["optimizer.pt", "scheduler.pt", "rng_state.pth"],
+    "FSDP": ["pytorch_model_fsdp.bin", "optimizer.bin", "scheduler.pt", "rng_state_0.pth", "rng_state_1.pth"],
+    "DeepSpeed": ["global_step4/mp_rank_00_model_states.pt", "latest", "zero_to_fp32.py", "rng_state_0.pth",
+                  "global_step4/bf16_zero_pp_rank_0_mp_rank_00_optim_states.pt"],
+    "PPO": ["optimizer.pt", "scheduler.pt", "critic/optimizer.pt"],
+}
+
+
+def lay_out(folder, names):
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"0")
+
+
+@pytest.mark.parametrize("launcher", RESUMED)
+def test_only_the_latest_checkpoint_keeps_what_a_resume_needs(tmp_path, launcher):
+    run = tmp_path / "run"
+    evaluated = EVALUATED + (["critic/config.json", "critic/model.safetensors"] if launcher == "PPO" else [])
+    for step in (2, 4):
+        lay_out(rundir.checkpoint_dir(run, step), evaluated + RESUMED[launcher])
+    rundir.drop_training_state(run, keep=4)
+
+    def kept(step):
+        folder = rundir.checkpoint_dir(run, step)
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+    assert kept(2) == sorted(evaluated)
+    assert kept(4) == sorted(evaluated + RESUMED[launcher])
+
+
+def test_a_checkpoint_whose_only_weights_are_the_training_copy_keeps_them(tmp_path):
+    run = tmp_path / "run"
+    for step in (2, 4):  # weights never written in the form evaluation loads
+        lay_out(rundir.checkpoint_dir(run, step), ["config.json", "pytorch_model_fsdp.bin", "optimizer.bin"])
+    rundir.drop_training_state(run, keep=4)
+    assert sorted(p.name for p in rundir.checkpoint_dir(run, 2).iterdir()) == ["config.json", "pytorch_model_fsdp.bin"]
+
+
 def test_logs_are_cut_back_to_the_checkpoint_a_resume_starts_from(tmp_path):
     run = fake_run(tmp_path / "run")
     rundir.RunLog(run).truncate_after(rundir.last_step(run))

@@ -7,13 +7,16 @@ chosen. ``transformers``: batched ``generate`` on CPU, and the GPU fallback.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .generation import Generation, cpu_threads, generate
+from .memory import check_cuda_driver
 from .models import load_model, load_tokenizer, model_config
 from .prompts import QWEN_STOP_STRINGS, QWEN_STOP_TOKEN_IDS, eval_prompt
 from .registry import BACKENDS
@@ -138,6 +141,43 @@ def request_sampling(n: int, *, temperature: float, top_p: float, max_new_tokens
                  stop=list(QWEN_STOP_STRINGS), stop_token_ids=list(stop_token_ids)) for i in range(n)]
 
 
+def rollout_seeds(seed: int, engine: int, step: int, n: int, call: int = 0) -> list[int]:
+    """Seeds of the ``n`` requests a training run (``seed``) sends its vLLM engine number ``engine`` at
+    ``step`` (``call``: the how-many-th time at that step): distinct within the batch, others for another
+    run seed or step, the same when the run is repeated or resumed."""
+    state = np.random.SeedSequence([seed, engine, step, call]).generate_state(n, np.uint64)
+    return [int(s >> 1) for s in state]  # 63 bits: vLLM keeps a request's seed as an int64
+
+
+class SeededRequests:
+    """A vLLM engine whose ``generate`` gives each request its own seed, ``seeds(n)`` for ``n`` requests,
+    where the caller sends one ``SamplingParams`` without a seed for them all; the rest is the engine's.
+
+    vLLM samples an unseeded request from the process's global random state, which its worker resets to
+    the engine's own seed as it starts, after the trainer seeded it from the run's: TRL's colocated
+    engine gets the process index, so every run seed would draw the same rollouts of a one-shot batch
+    (the same prompt throughout), and one seed for all requests would draw one rollout many times."""
+
+    def __init__(self, engine, seeds):
+        self.engine, self.seeds = engine, seeds
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def generate(self, prompts, sampling_params=None, *args, **kwargs):
+        if sampling_params is not None and not isinstance(sampling_params, Sequence) and sampling_params.seed is None:
+            n = 1 if isinstance(prompts, str | dict) else len(prompts)
+            sampling_params = [_seeded(sampling_params, seed) for seed in self.seeds(n)]
+        return self.engine.generate(prompts, sampling_params, *args, **kwargs)
+
+
+def _seeded(params, seed: int):
+    params = copy.copy(params)
+    params.seed = seed
+    getattr(params, "__dict__", {}).pop("sampling_type", None)  # vLLM caches whether a request is seeded
+    return params
+
+
 def vllm_usable() -> bool:
     if importlib.util.find_spec("vllm") is None:
         return False
@@ -148,6 +188,7 @@ def vllm_usable() -> bool:
 def get_backend(name: str, path: str, *, dtype: str | None = None, seed: int = 0, batch_size: int = 32) -> Backend:
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    check_cuda_driver()  # a driver too old for torch's CUDA: said so, not a silent fall back to the CPU
     if name == "vllm" or (name == "auto" and vllm_usable()):
         if not vllm_usable():
             raise RuntimeError('the vllm backend needs a GPU and the GPU extra: pip install -e ".[gpu]"')

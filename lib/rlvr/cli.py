@@ -20,6 +20,7 @@ from .analysis import select_checkpoint, summarize
 from .config import PRESETS, EvalConfig, eval_preset, load_params, nest
 from .executors import EXECUTORS, STATES, JobState
 from .grading import extract_answer, grade
+from .memory import dry_run
 from .reproduce import EXTRAS, ORDER, report, reproduce
 from .reproduce.document import map_report, report_path
 from .reproduce.run import reproduce_map, reproduce_status
@@ -167,6 +168,8 @@ def train_command(args) -> int:
             # config imports TRL where it has a `trl:` block (rlvr.trl_args checks it).
             prepare()
         cfg = load_params(args.params, **overrides)
+        if args.dry_run:
+            return dry_run(cfg, args.gpu_memory, args.launch)
         from .data import training_dataset  # noqa: PLC0415 - imports datasets (2 s): only training pays
 
         training_dataset(cfg)  # its examples exist (a history file to rank by, say) before anything runs
@@ -175,7 +178,11 @@ def train_command(args) -> int:
         return 2
     from .train import train  # noqa: PLC0415 - binds TRL's trainer, which Unsloth must patch first
 
-    out = train(cfg, resume=not args.fresh)
+    try:
+        out = train(cfg, resume=not args.fresh)
+    except MemoryError as exc:  # the memory preflight's refusal, naming settings that fit
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"run written to {out} (steps.parquet, rollouts.parquet, samples.parquet, checkpoint-*/)")
     return 0
 
@@ -385,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("params", type=Path, help="YAML: `preset: cpu|paper` plus the settings that differ")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one TrainConfig field (repeatable)")
     p.add_argument("--fresh", action="store_true", help="ignore existing checkpoints and start over")
+    p.add_argument("--dry-run", action="store_true", help="print the GPU memory estimate and verdict; train nothing")
+    p.add_argument("--gpu-memory", type=float, default=80.0, help="--dry-run: each GPU's memory in GiB (default 80)")
+    p.add_argument("--launch", type=Path, help="--dry-run: the accelerate config file it launches by (default 1 GPU)")
     p.set_defaults(func=train_command)
     p = sub.add_parser("select", help="rank examples by historical variance (pi_1, pi_2, ...)")
     p.add_argument("history", type=Path, help="a history JSON (a run's history_accuracy.json or the reference's)")

@@ -195,6 +195,8 @@ class PPOTrainer(RLVRTrainer):
         """The critic from ``path`` (float32, on this process's device) and a fresh AdamW for it."""
         self.critic = AutoModelForTokenClassification.from_pretrained(path, dtype=torch.float32, **kwargs)
         self.critic.to(self.accelerator.device)
+        if self.args.gradient_checkpointing:  # as the actor: layer inputs kept, each layer recomputed (rlvr.memory)
+            self.critic.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         broadcast_parameters(self.critic)
         self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=self.rlvr_config.critic_learning_rate,
                                                   weight_decay=self.rlvr_config.weight_decay)
@@ -211,8 +213,13 @@ class PPOTrainer(RLVRTrainer):
         """GAE over the critic's values of the batch's response tokens, whitened over the whole batch;
         the batch also gets the values and returns the critic then trains on."""
         mask = batch["completion_mask"]
+        # In micro-batches, as TRL scores the policy: the whole rollout batch at once would hold its float32
+        # activations for every rollout of the step (the memory of a training micro-batch is the bound).
+        step = self.args.per_device_train_batch_size
+        parts = ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask")
         with torch.no_grad():
-            values = self.critic_values(batch["prompt_ids"], batch["prompt_mask"], batch["completion_ids"], mask)
+            values = torch.cat([self.critic_values(*(batch[k][i:i + step] for k in parts))
+                                for i in range(0, mask.size(0), step)])
         scores = self.own_rewards(mask.size(0)).to(values.device)
         rewards = last_token_rewards(scores, mask)
         if self._kl_in_reward:

@@ -214,21 +214,32 @@ def checkpoints(run: str | Path) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
-# What a checkpoint holds only to resume training from it: the optimizer's state (a file, or the
-# shards DeepSpeed and FSDP write) and the scheduler's. Only the latest checkpoint needs them.
-TRAINING_STATE = ("optimizer.pt", "scheduler.pt", "global_step*", "optimizer_*", f"{CRITIC_DIR}/{CRITIC_OPTIMIZER}")
+# What a checkpoint holds only to resume training from it, as transformers' Trainer and accelerate
+# write it: the optimizer's state (optimizer.pt; FSDP's optimizer.bin, or optimizer_0/ when sharded),
+# the scheduler's, the grad scaler's and the random generators'. Only the latest checkpoint needs them.
+TRAINING_STATE = ("optimizer.pt", "optimizer.bin", "optimizer_*", "scheduler.pt", "scaler.pt", "rng_state*.pth",
+                  f"{CRITIC_DIR}/{CRITIC_OPTIMIZER}")
+# The model's own state for a resume: FSDP's pytorch_model_fsdp.bin (float32, full or per rank) or
+# pytorch_model_fsdp_0/ (sharded), DeepSpeed's global_step<N>/ with its `latest` pointer and recovery
+# script. Beside the weights evaluation loads they are copies; without those they are the only ones.
+MODEL_TRAINING_STATE = ("pytorch_model_fsdp*", "global_step*", "latest", "zero_to_fp32.py")
+# The weights evaluation loads (``save_pretrained``'s, in the base model's dtype: ``RLVRTrainer._save``).
+EVAL_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
 
 
 def drop_training_state(run: str | Path, keep: int) -> list[Path]:
-    """Remove the optimizer and scheduler state from every checkpoint but ``keep``'s; returns what
-    went. The weights stay, so the checkpoint series is still evaluated step by step; a resume
-    starts from the latest checkpoint, which keeps them. At the paper's size that state is most
-    of a checkpoint (float32 Adam moments: about 12 GiB for 1.5B parameters)."""
+    """Remove what only a resume needs from every checkpoint but ``keep``'s; returns what went. The
+    weights evaluation loads stay, so the checkpoint series is still evaluated step by step; a resume
+    starts from the latest checkpoint, which keeps everything. At the paper's size that state is most
+    of a checkpoint (float32 Adam moments: about 12 GiB for 1.5B parameters; under FSDP a float32 copy
+    of the model besides, 6 GiB). A checkpoint without those weights keeps its model state."""
     removed = []
     for step, folder in checkpoints(run).items():
         if step == keep:
             continue
-        for pattern in TRAINING_STATE:
+        loadable = any((folder / name).is_file() for name in EVAL_WEIGHTS)
+        for pattern in TRAINING_STATE + (MODEL_TRAINING_STATE if loadable else ()):
             for path in folder.glob(pattern):
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
                 removed.append(path)

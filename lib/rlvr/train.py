@@ -23,6 +23,7 @@ from .config import TrainConfig
 from .data import training_dataset
 from .env import process_rank, world_size
 from .generation import cpu_threads
+from .memory import GIB, Launch, check_cuda_driver, preflight
 from .models import load_model, load_tokenizer, no_transformers_bars, resolve
 from .ppo import PPOTrainer
 from .progress import Bars, ShowProgress
@@ -55,9 +56,12 @@ def train(cfg: TrainConfig, *, resume: bool = True, callbacks: Sequence = (),
     ``progress``: a bar for the run (``rlvr.progress``) labelled with the run folder's
     name, or with this text; False for none (a run whose caller shows its progress).
     """
+    check_cuda_driver()  # a driver too old for torch's CUDA: said so, not a silent fall back to the CPU
     if cfg.backend == "unsloth":  # fails where Unsloth cannot run, before anything is written
         prepare()
     on_gpu = torch.cuda.is_available()
+    if on_gpu and cfg.backend != "unsloth":  # a run that would not fit is refused before anything loads
+        preflight(cfg, Launch.from_environment(), torch.cuda.get_device_properties(0).total_memory / GIB)
     args = grpo_config(cfg, on_gpu)  # TRL's own checks, before anything is written
     dataset = training_dataset(cfg)  # and the data's (a missing history file, an unknown example)
     out = Path(cfg.output_dir)

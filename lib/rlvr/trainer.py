@@ -3,7 +3,8 @@
 TRL does the RL (generation, group advantages, the clipped policy loss, k3 KL,
 the entropy bonus), configured to the paper's recipe by ``rlvr.trl_args``; this
 module adds ``pg_loss_coef`` (0 trains on the entropy and KL terms alone, Tab. 5),
-checkpoints in the base model's dtype (not float32: Tab. 7), and the run's tables
+checkpoints in the base model's dtype (not float32: Tab. 7), a seed for each vLLM
+rollout request from the run's (``rollout_seeds``), and the run's tables
 (every rollout's reward with its step, epoch and example; one row per step), cut
 back to the checkpoint on resume so a killed run continues without lost or
 doubled rows (``rlvr.rundir``).
@@ -13,7 +14,7 @@ batch of G rollouts o_1..o_G of each prompt q, with rewards r_i::
 
     A_i    = (r_i - mean_j r_j) / (std_j r_j + 1e-4)          per group (scale_rewards="group")
     rho_it = pi_theta(o_it | q, o_i<t) / pi_old(o_it | ...)    = 1 in value, on-policy (num_iterations=1)
-    kl_it  = exp(ref_it - logp_it) - (ref_it - logp_it) - 1    k3 ("low_var_kl"), no importance weight
+    kl_it  = exp(ref_it - logp_it) - (ref_it - logp_it) - 1    k3 ("low_var_kl"), no importance weight, unclamped
     L_pg   = sum_it [ -min(rho_it A_i c, clip(rho_it, 1-eps, 1+eps) A_i c) + beta kl_it ] / T
     L      = L_pg - entropy_coef * H
 
@@ -23,13 +24,15 @@ tokens in the whole rollout batch (token-level aggregation, loss_type "dapo"),
 and H the mean per-token entropy over the completion tokens of a micro-batch
 (divided by the gradient-accumulation steps, so averaged over micro-batches).
 
-Departure from the reference code (its verl ``dp_actor``): verl's "token-mean"
+Departures from the reference code (its verl ``dp_actor``): verl's "token-mean"
 averages the policy and KL terms over the tokens of each micro-batch, then over
 micro-batches; TRL divides them by the token count of the whole batch, so every
 token weighs the same whichever micro-batch it falls in. The two agree when
 micro-batches hold equally many tokens; the entropy term is a per-micro-batch
-mean in both. ``trl:`` settings can change any of this; what they change is
-recorded in the run's ``run_config.json`` as a deviation.
+mean in both. verl clamps kl_it to [-10, 10] (``core_algos.kl_penalty``); TRL does
+not, a departure recorded in the run's ``run_config.json`` (``trl_args.deviations``;
+the Unsloth path's own loss clamps as verl does). ``trl:`` settings can change any of
+this; what they change is recorded there as a deviation too.
 
 The follow-up literature's modes, and how they depart from their papers:
 
@@ -65,6 +68,7 @@ from trl.extras.profiling import profiling_context
 from trl.trainer.utils import pad
 
 from . import fastgen
+from .backends import SeededRequests, rollout_seeds
 from .config import TrainConfig
 from .env import process_rank, world_size
 from .grading import extract_answer, grade_many
@@ -165,9 +169,9 @@ def all_wrong_groups(rewards: torch.Tensor, advantages: torch.Tensor, group_size
 
 
 class LatestKeepsTrainingState(TrainerCallback):
-    """After each checkpoint is written, earlier checkpoints lose their optimizer state
-    (``rundir.drop_training_state``): 100 checkpoints of the paper's run would otherwise hold
-    100 copies of it."""
+    """After each checkpoint is written, earlier checkpoints lose what only a resume reads: the
+    optimizer state, and under FSDP or DeepSpeed the model's float32 copy (``rundir.drop_training_state``):
+    100 checkpoints of the paper's run would otherwise hold 100 copies of them."""
 
     def __init__(self, out: Path):
         self.out = out
@@ -229,6 +233,19 @@ class RLVRTrainer(GRPOTrainer):
         self.eval_template = eval_template_for(config.model)
         self.lora = config.lora_rank > 0  # the Unsloth path: a PEFT model with LoRA adapters
         self.samplers: set[str] = set()  # what generated the rollouts (recorded in run_config.json)
+        self._rollout_calls = (-1, 0)  # (step, vLLM generations at it), for rollout_seeds
+        if self.use_vllm and self.vllm_mode == "colocate":  # TRL's engine (Unsloth's, on its path)
+            self.vllm_generation.llm = SeededRequests(self.vllm_generation.llm, self.rollout_seeds)
+
+    def rollout_seeds(self, n: int) -> list[int]:
+        """Seeds of the ``n`` vLLM requests this process is about to send (``backends.rollout_seeds``): from
+        the run's seed, its engine (the processes of a tensor-parallel group share one, and its requests)
+        and the step, so that a run seed reproduces its rollouts and another seed draws others."""
+        step, calls = self._rollout_calls
+        calls = calls + 1 if step == self.state.global_step else 0
+        self._rollout_calls = (self.state.global_step, calls)
+        engine = self.accelerator.process_index // self.args.vllm_tensor_parallel_size
+        return rollout_seeds(self.rlvr_config.seed, engine, self.state.global_step, n, calls)
 
     def uses_fast_sampler(self) -> bool:
         """Whether text rollouts come from rlvr.fastgen, which samples as transformers' generate()

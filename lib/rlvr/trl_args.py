@@ -100,7 +100,7 @@ MANAGED = {
     "use_cpu": "set from the machine (CUDA or not)",
     "bf16": "set from the machine (bfloat16 compute on GPU)",
     "disable_tqdm": "the lab's own progress bar (rlvr.progress) replaces transformers' bar and per-step table",
-    "model_init_kwargs": "the reference model's dtype: bfloat16 on a GPU",
+    "model_init_kwargs": "the reference model's dtype (bfloat16 on a GPU) and device (the policy's)",
 }
 
 
@@ -212,6 +212,9 @@ def grpo_config(cfg, on_gpu: bool) -> GRPOConfig:
             f"WORLD_SIZE says {processes} processes, accelerate runs {args.world_size}; "
             "launch with `accelerate launch` (docs/gpu.md)"
         )
+    # TRL loads the reference model with device_map="auto" unless DDP or DeepSpeed runs (it sets None
+    # there), which spreads the reference of a lone process (or an FSDP process) over every visible GPU.
+    args.model_init_kwargs = {**(args.model_init_kwargs or {}), "device_map": str(args.device)}
     return args
 
 
@@ -243,7 +246,19 @@ def deviations(cfg) -> list[str]:
         found.append(
             "the loss is Unsloth's own function (unsloth_zoo's grpo_compute_loss), not TRL's: pg_loss_coef "
             "and advantage act on the advantages before it, the optimizer and the upper clip are set "
-            "explicitly, and it keeps the entropy bonus; its k3 KL term is clamped (log-ratio to [-20, 20], "
-            "the term to [-10, 10]) where TRL's is not (read in unsloth 2026.10.7, not run)"
+            "explicitly, and it keeps the entropy bonus; its k3 KL term is clamped to [-10, 10] as the "
+            "paper's code clamps it, after clamping the log-ratio to [-20, 20] as later verl does "
+            "(read in unsloth 2026.10.7, not run)"
         )
+    elif cfg.beta > 0 and cfg.kl_penalty == "loss":
+        found.append(KL_UNCLAMPED)
     return found
+
+
+# TRL 1.14's k3 (GRPOTrainer._compute_loss) has no clamp; the paper's code (verl 0.2,
+# core_algos.kl_penalty, "low_var_kl") returns torch.clamp(kld, min=-10, max=10).
+KL_UNCLAMPED = (
+    "the k3 KL term is TRL's, unclamped, where the paper's code (verl 0.2's low_var_kl) clamps it to "
+    "[-10, 10]: a token whose log-probability lies more than 2.61 below the reference's, or 11 above it, "
+    "adds its full k3 (over 10) and that term's gradient here, a constant 10 without gradient there"
+)
