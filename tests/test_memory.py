@@ -22,6 +22,20 @@ ZERO3 = ROOT / "configs" / "accelerate" / "deepspeed_zero3.yaml"
 H200_GIB = 143_771 / 1024  # the H200 of docs/benchmarks.md (143,771 MiB)
 
 
+def test_a_registered_name_reads_its_hub_models_config_through_transformers(tmp_path, monkeypatch):
+    # The hub's cache as huggingface_hub lays it out, offline: the registered name is looked up by its hub id.
+    import huggingface_hub
+
+    snapshot = tmp_path / "models--Qwen--Qwen2.5-Math-1.5B" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text((QWEN_DIR / "config.json").read_text())
+    (tmp_path / "models--Qwen--Qwen2.5-Math-1.5B" / "refs").mkdir()
+    (tmp_path / "models--Qwen--Qwen2.5-Math-1.5B" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    assert ModelShape.of("Qwen2.5-Math-1.5B") == QWEN
+
+
 def test_the_shape_of_qwen25_math_15b_from_its_config():
     assert (QWEN.hidden, QWEN.layers, QWEN.vocab, QWEN.heads, QWEN.kv_heads, QWEN.intermediate) == \
         (1536, 28, 151936, 12, 2, 8960)

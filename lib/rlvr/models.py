@@ -177,7 +177,7 @@ def model_config(name_or_path: str) -> dict | None:
     if (path / "config.json").is_file():
         return json.loads((path / "config.json").read_text())
     try:
-        return AutoConfig.from_pretrained(str(name_or_path)).to_dict()
+        return AutoConfig.from_pretrained(str(path)).to_dict()
     except (OSError, ValueError):
         return None
 
