@@ -16,9 +16,10 @@ from rlvr.evaluate import evaluate
 from rlvr.models import load_model_and_tokenizer
 from rlvr.rundir import STEPS_LOG, RunBusy, RunLog, is_complete
 from rlvr.train import run_rewards, train
-from rlvr.trainer import RLVRTrainer, all_wrong_groups, shaped_advantages
+from rlvr.trainer import RLVRTrainer, all_wrong_groups, length_grouped_micro_batches, shaped_advantages
 from rlvr.trl_args import FROM_CONFIG, MANAGED, RECIPE, grpo_arguments, grpo_config
 from trl import GRPOTrainer
+from trl.trainer.utils import shuffle_sequence_dict, split_tensor_dict
 
 HANDSHAKES = "toy-train-00007"  # counting/handshakes: toy-base solves it some of the time
 
@@ -127,6 +128,39 @@ def test_scoring_in_length_groups_gives_trls_log_probs_and_entropies(tmp_path):
         assert mine.shape == theirs.shape == (16, keep)
         torch.testing.assert_close(mine[completion], theirs[completion], rtol=1e-4, atol=1e-5)
         assert (mine[~completion] == 0).all()
+
+
+def test_on_gpus_micro_batches_hold_rollouts_of_similar_length_and_train_the_same_gradient(tmp_path):
+    # 16 scored rollouts of 1..30 tokens in 4 micro-batches: TRL's (shuffled, all as wide as the longest)
+    # and the lab's GPU path (grouped by length, each cut at its own longest) sum to one gradient: every
+    # token weighs 1 / (the batch's tokens) in either. (The entropy bonus, a per-micro-batch mean, is off.)
+    trainer, model, _ = trainer_and_batch(tmp_path, entropy_coef=0.0)
+    torch.manual_seed(1)
+    lengths = torch.randint(1, 31, (16,))
+    completion_ids = torch.randint(3, 100, (16, 30))
+    mask = (torch.arange(30)[None] < lengths[:, None]).long()
+    batch = dict(prompt_ids=torch.randint(3, 100, (16, 6)), prompt_mask=torch.ones(16, 6, dtype=torch.long),
+                 completion_ids=completion_ids * mask, completion_mask=mask, advantages=torch.randn(16),
+                 num_items_in_batch=mask.sum().float())
+    trainer.args.steps_per_generation = trainer.current_gradient_accumulation_steps = 4
+
+    def summed_gradient(parts):
+        return sum(gradient(model, trainer._compute_loss(model, part)) for part in parts)
+
+    shuffled = split_tensor_dict(shuffle_sequence_dict(batch), 4)
+    grouped, padding = length_grouped_micro_batches(batch, 4)
+    widths = [part["completion_ids"].size(1) for part in grouped]
+    assert widths == sorted(widths) and widths[-1] == int(lengths.max()) and widths[0] < 30
+    assert all(int(part["completion_mask"][:, -1].sum()) > 0 for part in grouped)  # no column of padding alone
+    assert padding["padded_per_real"] < padding["padded_per_real_uncut"] == 16 * 30 / int(lengths.sum())
+    torch.testing.assert_close(summed_gradient(grouped), summed_gradient(shuffled), rtol=1e-4, atol=1e-6)
+    # Where the trainer groups (on GPUs), a generation batch is cut so and its padding logged with the step.
+    trainer.groups_by_length = lambda: True
+    trainer._generate_and_score_completions = lambda inputs: batch
+    trainer._step, trainer._buffered_inputs = 0, None
+    first = trainer._prepare_inputs(None)
+    assert first["completion_ids"].size(1) == widths[0]
+    assert trainer._metrics["train"]["padded_per_real"] == [padding["padded_per_real"]]
 
 
 def test_entropy_only_training_has_no_policy_loss(tmp_path):

@@ -32,7 +32,11 @@ micro-batches hold equally many tokens; the entropy term is a per-micro-batch
 mean in both. verl clamps kl_it to [-10, 10] (``core_algos.kl_penalty``); TRL does
 not, a departure recorded in the run's ``run_config.json`` (``trl_args.deviations``;
 the Unsloth path's own loss clamps as verl does). ``trl:`` settings can change any of
-this; what they change is recorded there as a deviation too.
+this; what they change is recorded there as a deviation too. On GPUs a rollout batch's
+micro-batches hold rollouts of similar length, each cut at its own longest (TRL shuffles
+them and pads all to the longest: ``length_grouped_micro_batches``); the policy and KL
+terms are unchanged by it, the entropy term's per-micro-batch means are taken over other
+groups of rollouts (verl does not shuffle either).
 
 The follow-up literature's modes, and how they depart from their papers:
 
@@ -65,7 +69,7 @@ import torch
 from transformers import PrinterCallback, TrainerCallback
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
-from trl.trainer.utils import pad
+from trl.trainer.utils import pad, split_tensor_dict
 
 from . import fastgen
 from .backends import SeededRequests, rollout_seeds
@@ -191,6 +195,35 @@ def _mean(values) -> float | None:
 # Rows scored together on the CPU: small enough that a group's rows have similar lengths,
 # large enough that per-op overhead stays small (the cpu preset's 16 rollouts: 4 groups).
 LENGTH_GROUP_ROWS = 4
+# A scored batch's tensors with a column a completion token: cut to a micro-batch's longest completion.
+PER_TOKEN = ("completion_ids", "completion_mask", "old_per_token_logps", "ref_per_token_logps",
+             "sampling_per_token_logps", "importance_sampling_ratio", "tool_mask")
+
+
+def length_grouped_micro_batches(batch: dict, chunks: int) -> tuple[list[dict], dict[str, float]]:
+    """``batch`` (a scored generation batch) cut into ``chunks`` micro-batches of rollouts of similar
+    length, shortest first, each cut at its own longest completion; and the padded tokens per real
+    completion token, so cut (``padded_per_real``) and as TRL pads (``padded_per_real_uncut``)."""
+    mask = batch["completion_mask"]
+    order = torch.argsort(mask.sum(1), stable=True)
+    rows = mask.size(0)
+
+    def permuted(value):
+        if isinstance(value, torch.Tensor):
+            return value[order.to(value.device)] if value.ndim >= 1 else value
+        return [value[i] for i in order.tolist()] if isinstance(value, list) and len(value) == rows else value
+
+    parts = split_tensor_dict({k: permuted(v) for k, v in batch.items()}, chunks)
+    padded = 0
+    for part in parts:
+        keep = max(int(part["completion_mask"].sum(1).max()), 1)
+        for key in PER_TOKEN:
+            value = part.get(key)
+            if isinstance(value, torch.Tensor) and value.ndim >= 2 and value.size(1) == mask.size(1):
+                part[key] = value[:, :keep]
+        padded += part["completion_mask"].numel()
+    real = max(int(mask.sum()), 1)
+    return parts, {"padded_per_real": padded / real, "padded_per_real_uncut": mask.numel() / real}
 
 
 def signature_text(function, added_varargs: bool = False) -> str:
@@ -309,6 +342,30 @@ class RLVRTrainer(GRPOTrainer):
                 entropies.append(torch.nn.functional.pad(part_entropies, (0, logits_to_keep - keep)))
         inverse = torch.argsort(order)
         return torch.cat(logps)[inverse], (torch.cat(entropies)[inverse] if entropies else None), None
+
+    def groups_by_length(self) -> bool:
+        """Whether micro-batches hold rollouts of similar length, cut at their longest (on GPUs, for
+        text): TRL shuffles the rollouts and pads every one to the batch's longest, which at the
+        paper's 3,072-token budget is about 2.8 tokens for each real one. On the CPU the scoring
+        groups rows by length itself and TRL's shuffle keeps the random stream the runs were made with."""
+        return self.accelerator.device.type != "cpu" and not self.lora
+
+    @overrides()
+    def _prepare_inputs(self, generation_batch):
+        # TRL's training branch with its shuffle replaced by length grouping: the loss sums every token
+        # over the whole batch's count (loss_type "dapo"), so which micro-batch a rollout falls in
+        # changes only the entropy term's per-micro-batch means (verl, which does not shuffle either,
+        # has the same).
+        if not (self.model.training and self.groups_by_length()):
+            return super()._prepare_inputs(generation_batch)
+        if self._step % (self.args.steps_per_generation * self.num_iterations) == 0 or self._buffered_inputs is None:
+            batch = self._generate_and_score_completions(generation_batch)
+            if "pixel_values" in batch:
+                raise ValueError("length grouping covers text rollouts; images take TRL's own batching")
+            self._buffered_inputs, padding = length_grouped_micro_batches(batch, self.args.steps_per_generation)
+            for name, value in padding.items():
+                self._metrics["train"][name].append(value)
+        return self._buffered_inputs[self._step % self.args.steps_per_generation]
 
     @overrides()
     def _generate_and_score_completions(self, inputs):
