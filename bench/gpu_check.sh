@@ -8,13 +8,17 @@
 #   3. the lab's own trainer and evaluation on the GPU: `rlvr train` (TRL, bf16) and `rlvr evaluate`
 #      on the embedded toy-base (a Qwen2 architecture), the path a user's GPU run takes without vLLM;
 #   4. the follow-up modes on the GPU (random and majority rewards, NSR, entropy minimisation: a few
-#      steps each) and pass@k from 256 samples a problem on 25 toy-test problems.
+#      steps each) and pass@k from 256 samples a problem on 25 toy-test problems;
+#   5. bench/gpu_check.py --settings 80gb: the transformers path at params/paper/one_shot_pi1_80gb.yaml's
+#      settings (micro-batch 2, 3072 new tokens, 16 prompts x 8), measured memory beside rlvr.memory's
+#      estimate (about 7 minutes; not in the default parts).
 # The packages the device lacks (trl, datasets, math-verify, ...) travel as py3.12 wheels in .whl/
 # (see bench/README or docs/benchmarks.md for the download line). Figures land in $OUT (or ./gpu-check).
 #
 #   bash bench/gpu_check.sh            # on the GPU machine
 #   GPU_CHECK_TINY=1 bash bench/gpu_check.sh   # anywhere: a tiny model, a few steps (checks the script)
 #   GPU_CHECK_PARTS=3 bash bench/gpu_check.sh  # only some parts
+#   GPU_CHECK_PARTS=5 bash bench/gpu_check.sh  # the 80 GB settings alone
 set -u
 OUT=${OUT:-gpu-check}
 mkdir -p "$OUT"
@@ -101,5 +105,10 @@ timeout 300 $PY -m rlvr.cli evaluate toy-base --preset cpu --benchmarks toy-test
     --temperature 0.6 --limit 25 --out /tmp/gpu-passk 2>&1 | grep -v "it/s" | tail -4 | tee -a "$log"
 echo "pass@${samples:-256} evaluation seconds: $(( ($(date +%s%N) - start) / 1000000 ))e-3" | tee -a "$log"
 cp /tmp/gpu-passk/pass_at.csv "$OUT/gpu_pass_at.csv" 2>/dev/null || true
+fi
+if part 5; then
+say "5. the GPU check at the 80 GB settings: the transformers path, one_shot_pi1_80gb.yaml, 3072 new tokens"
+timeout 600 $PY bench/gpu_check.py --settings 80gb ${GPU_CHECK_TINY:+--tiny} --json "$OUT/gpu_check_80gb.json" 2>&1 \
+    | grep -v "friendly reminder" | tail -40 | tee -a "$log"
 fi
 say "done"

@@ -173,6 +173,34 @@ def test_the_gpu_check_trains_the_paper_preset_on_a_tiny_shape_and_reports_its_f
     assert not vllm["ran"] and not unsloth["ran"]  # not here, and said so
     assert ppo["ran"] and ppo["algorithm"] == "ppo" and ppo["path"] == "transformers" and ppo["steps"] == 2
     assert "never ran" in done.stdout or "not run with --tiny" in done.stdout
+    assert transformers["peak_memory_gib"] is None and transformers["estimate"]["peak_gib"] > 0  # no CUDA: estimated
+
+
+def test_the_gpu_check_at_the_80gb_settings_prints_the_estimate_of_the_config_it_ran(tmp_path):
+    from rlvr.config import TrainConfig, load_params
+    from rlvr.memory import PROMPT_TOKENS, ModelShape, estimate
+
+    done = run_gpu_check(tmp_path, "--settings", "80gb")
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run,) = json.loads((tmp_path / "check.json").read_text())
+    assert run["ran"] and run["setting"] == "80gb" and run["path"] == "transformers" and run["steps"] == 2
+    ran = TrainConfig.from_dict(run["config"])
+    params = load_params(ROOT / "params/paper/one_shot_pi1_80gb.yaml")
+    assert (ran.micro_batch, ran.trl, ran.beta) == (params.micro_batch, params.trl, params.beta)
+    assert ran.micro_batch == 2 and ran.trl["vllm_enable_sleep_mode"] and ran.beta > 0  # not the preset's 16
+    assert ran.backend == "transformers" and run["rollouts_per_step"] == 16 and run["max_new_tokens"] == 16
+    # The printed estimate is rlvr.memory's for that config and shape: at the preflight's prompt cap and as run.
+    shape = ModelShape(**run["shape"])
+    for key, prompt in (("estimate", PROMPT_TOKENS), ("estimate_as_run", run["prompt_tokens"])):
+        expected = estimate(ran, shape, gpu_gib=80.0, prompt_tokens=prompt)
+        assert run[key]["prompt_tokens"] == prompt and run[key]["peak_phase"] == expected.peak_phase
+        assert run[key]["peak_gib"] == pytest.approx(expected.peak_gib, abs=0.001)
+    assert 50 < run["prompt_tokens"] < PROMPT_TOKENS
+    assert run["estimate"]["peak_gib"] > run["estimate_as_run"]["peak_gib"]  # the cap counts more prompt
+    assert run["peak_memory_gib"] is None and run["padded_per_real"] is None  # the CPU: neither measured nor grouped
+    assert "measured peak: not measured (no CUDA)" in done.stdout
+    assert f"estimate, the preflight's (prompt at {PROMPT_TOKENS:,} tokens)" in done.stdout
+    assert "\n| 80gb, transformers, grpo | cpu | 2 x 8, 16 | 2 |" in done.stdout  # the table to paste
 
 
 def test_the_gpu_check_fails_loudly_when_a_path_fails(tmp_path):

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from trl import GRPOConfig
 
+from .callbacks import LatestKeepsTrainingState, StepTable
 from .config import TrainConfig
 from .data import training_dataset
 from .env import process_rank, world_size
@@ -32,7 +33,7 @@ from .registry import ALGORITHMS, implementations
 from .rewards import RewardFunc, get_reward_funcs
 from .rundir import RunLog, checkpoint_dir, exclusive, last_step, read_run_config, write_run_config, write_tables
 from .toyworld.worlds import recorded_world
-from .trainer import LatestKeepsTrainingState, RLVRTrainer, StepTable
+from .trainer import RLVRTrainer
 from .trl_args import deviations, grpo_arguments, grpo_config
 from .unsloth_path import PROMPT_TOKENS, load_unsloth_model, prepare
 

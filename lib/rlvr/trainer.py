@@ -5,7 +5,8 @@ the entropy bonus), configured to the paper's recipe by ``rlvr.trl_args``; this
 module adds ``pg_loss_coef`` (0 trains on the entropy and KL terms alone, Tab. 5),
 checkpoints in the base model's dtype (not float32: Tab. 7), a seed for each vLLM
 rollout request from the run's (``rollout_seeds``), and the run's tables
-(every rollout's reward with its step, epoch and example; one row per step), cut
+(every rollout's reward with its step, epoch and example; one row per step through
+``rlvr.callbacks``), cut
 back to the checkpoint on resume so a killed run continues without lost or
 doubled rows (``rlvr.rundir``).
 
@@ -62,11 +63,9 @@ from __future__ import annotations
 import inspect
 import math
 import os
-import time
-from pathlib import Path
 
 import torch
-from transformers import PrinterCallback, TrainerCallback
+from transformers import PrinterCallback
 from trl import GRPOTrainer
 from trl.extras.profiling import profiling_context
 from trl.trainer.utils import pad, split_tensor_dict
@@ -79,7 +78,7 @@ from .grading import extract_answer, grade_many
 from .models import BASE_DTYPE_KEY, EVAL_TEMPLATE_KEY, eval_dtype_for, eval_template_for
 from .registry import ADVANTAGES, REWARD_ADVANTAGES, implementations
 from .rewards import completion_text
-from .rundir import ADAPTER_DIR, ROLLOUTS_LOG, SAMPLES_LOG, STEPS_LOG, RunLog, drop_training_state
+from .rundir import ADAPTER_DIR, ROLLOUTS_LOG, SAMPLES_LOG, RunLog
 
 SAMPLES_PER_STEP = 8
 
@@ -88,46 +87,6 @@ def _gather(rows: list[dict]) -> list[dict]:
     gathered = [None] * world_size()
     torch.distributed.all_gather_object(gathered, rows)
     return [row for part in gathered for row in part]
-
-
-class StepTable(TrainerCallback):
-    """One row per optimizer step: TRL's metrics plus accuracy, format and speed."""
-
-    def __init__(self, log: RunLog, by_step: dict):
-        self.log = log
-        self.by_step = by_step  # rollouts of the current step, filled by the trainer as it scores them
-        self.last: tuple[list[dict], int | None] = ([], None)  # the latest rollout batch and its step
-        self.row: dict | None = None  # the latest row written
-        self.t0 = time.perf_counter()
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        self.t0 = time.perf_counter()
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not logs or "loss" not in logs and "reward" not in logs or not state.is_world_process_zero:
-            return
-        step = state.global_step
-        rollouts = self.by_step.pop(step, None)
-        if rollouts is None:
-            # With several optimizer steps per rollout batch, the later steps train on the
-            # batch generated at the first: report that batch (rollout_step says which).
-            rollouts, rollout_step = self.last
-        else:
-            self.last, rollout_step = (rollouts, step), step
-        seconds = time.perf_counter() - self.t0
-        tokens = sum(r["n_tokens"] or 0 for r in rollouts)
-        row = {
-            "step": step,
-            "rollout_step": rollout_step,
-            "train_accuracy": _mean(r["correct"] for r in rollouts),
-            "boxed_rate": _mean(r["boxed"] for r in rollouts),
-            "truncation_rate": _mean(r["truncated"] for r in rollouts),
-            "seconds": round(seconds, 3),
-            "tokens_per_s": round(tokens / seconds, 1) if seconds > 0 else None,
-            **{k.replace("/", "_"): v for k, v in logs.items()},
-        }
-        self.log.append(STEPS_LOG, [row])
-        self.row = row
 
 
 def shaped_advantages(advantages: torch.Tensor, rewards: torch.Tensor, kind: str, pg_loss_coef: float,
@@ -170,24 +129,6 @@ def all_wrong_groups(rewards: torch.Tensor, advantages: torch.Tensor, group_size
     total = float(weight.sum())
     return {"all_wrong_groups": float(wrong.float().mean()),
             "all_wrong_weight": float(weight[wrong].sum()) / total if total > 0 else 0.0}
-
-
-class LatestKeepsTrainingState(TrainerCallback):
-    """After each checkpoint is written, earlier checkpoints lose what only a resume reads: the
-    optimizer state, and under FSDP or DeepSpeed the model's float32 copy (``rundir.drop_training_state``):
-    100 checkpoints of the paper's run would otherwise hold 100 copies of them."""
-
-    def __init__(self, out: Path):
-        self.out = out
-
-    def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            drop_training_state(self.out, keep=state.global_step)
-
-
-def _mean(values) -> float | None:
-    values = [float(v) for v in values]
-    return sum(values) / len(values) if values else None
 
 
 # ----------------------------------------------------------------------------- trainer
