@@ -3,6 +3,7 @@ checked against the H200 measurement, the refusal of a run that would not fit, a
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import papermill
@@ -10,7 +11,7 @@ import pytest
 import torch
 import yaml
 from rlvr import memory
-from rlvr.cli import main
+from rlvr.cli import _overrides, main
 from rlvr.config import load_params, preset, preset_configs
 from rlvr.memory import GIB, Launch, ModelShape, check_cuda_driver, estimate, preflight
 from rlvr.parameters import layered
@@ -131,6 +132,31 @@ def paper_runs():
 def test_every_paper_params_file_fits_the_80gb_gpus_it_names(cfg, launch):
     found = estimate(cfg, QWEN, launch, 80.0)
     assert found.fits, found.report()
+
+
+def doc_commands():
+    """Every training command on a params/paper file in the README and docs/gpu.md, with the launch it
+    names (`accelerate launch --config_file ... [--num_processes N]`) and its `--set` overrides."""
+    pattern = re.compile(r"(accelerate launch --config_file (\S+)(?: --num_processes (\d+))?[^\n`]*?)?"
+                         r"(?:rlvr|-m rlvr\.cli) train (params/paper/\S+\.yaml)((?: --set \S+)*)")
+    for doc in ("README.md", "docs/gpu.md"):
+        text = (ROOT / doc).read_text().replace("\\\n", " ")
+        for found in pattern.finditer(text):
+            _, config, processes, path, sets = found.groups()
+            launch = Launch.from_accelerate_config(ROOT / config) if config else Launch()
+            if processes:
+                launch = dataclasses.replace(launch, processes=int(processes))
+            overrides = _overrides(sets.split(" --set ")[1:])
+            yield pytest.param(load_params(ROOT / path, **overrides), launch, id=f"{doc}: {found.group(0)[-70:]}")
+
+
+@pytest.mark.parametrize("cfg,launch", list(doc_commands()))
+def test_every_gpu_command_in_the_docs_fits_the_gpus_it_names(cfg, launch):
+    assert estimate(cfg, QWEN, launch, 80.0).fits
+
+
+def test_the_docs_commands_are_all_found():
+    assert len(list(doc_commands())) >= 4  # the one-GPU, resume, 8-GPU and server-mode commands
 
 
 def test_the_dry_run_prints_each_term_and_the_verdict(capsys):
