@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +26,7 @@ from .analysis import summarize
 from .backends import Backend, get_backend, vllm_usable
 from .config import EvalConfig
 from .data import load_dataset
-from .executors import visible_gpus
+from .executors import on_free_devices, visible_gpus
 from .grading import extract_answer, grade_many
 from .models import eval_dtype_for, eval_template_for, resolve
 from .provenance import environment
@@ -154,21 +152,9 @@ def evaluate_checkpoints(
                if only is None or step in only}
     tables = {step: eval_step_dir(out, step) / EVAL_SAMPLES for step in targets}
     todo = [step for step, done in tables.items() if not (done.is_file() and _same_config(done.parent, config))]
-    if isolate:
-        # Each GPU takes the next checkpoint as it frees up; without GPUs, one child at a time.
-        free: queue.Queue = queue.Queue()
-        for devices in gpus or [None]:
-            free.put(devices)
-
-        def on_a_free_gpu(step: int) -> None:
-            devices = free.get()
-            try:
-                _evaluate_in_child(targets[step], config, step, tables[step].parent, devices)
-            finally:
-                free.put(devices)
-
-        with ThreadPoolExecutor(max_workers=max(1, len(gpus))) as pool:
-            list(pool.map(on_a_free_gpu, todo))
+    if isolate:  # each GPU takes the next checkpoint as it frees up; without GPUs, one child at a time
+        on_free_devices(todo, lambda step, devices: _evaluate_in_child(
+            targets[step], config, step, tables[step].parent, devices), gpus)
     else:
         for step in todo:
             _evaluate_step(targets[step], config, step, tables[step].parent, progress)

@@ -155,27 +155,39 @@ def execute_jobs(jobs: Sequence[Job], executor: str = "local", parallel: int | N
     if sets:
         workers = min(workers, len(sets))  # never more jobs than free sets
     labels = labels or [f"[{i}/{len(jobs)}]" for i in range(1, len(jobs) + 1)]
-    free: queue.Queue = queue.Queue()
-    for devices in sets:
-        free.put(devices)
 
-    def execute(i: int) -> JobOutcome:
+    def execute(i: int, devices: str | None) -> JobOutcome:
         job = jobs[i]
-        devices = free.get() if sets else None
-        try:
-            if started:
-                started(job)
-            error = execute_job(job, job_environment(devices, per_run, job.accelerate_config), labels[i])
-        finally:
-            if devices is not None:
-                free.put(devices)
+        if started:
+            started(job)
+        error = execute_job(job, job_environment(devices, per_run, job.accelerate_config), labels[i])
         if finished:
             finished(job, error)
         return JobOutcome(job, error)
 
-    with kernels_share_cores(workers), ThreadPoolExecutor(max_workers=workers) as pool:
+    with kernels_share_cores(workers):
         # Each papermill execution starts its own kernel process; threads only wait on them.
-        return list(pool.map(execute, range(len(jobs))))
+        return on_free_devices(range(len(jobs)), execute, sets, workers)
+
+
+def on_free_devices(items: Sequence, work: Callable, sets: Sequence[str], workers: int | None = None) -> list:
+    """``work(item, devices)`` for each item, ``workers`` at once (default one a device set), each
+    holding one of ``sets`` (``CUDA_VISIBLE_DEVICES`` values) while it runs and handing it to the next
+    item as it ends; ``devices`` is None where ``sets`` is empty. Results in the items' order."""
+    free: queue.Queue = queue.Queue()
+    for devices in sets:
+        free.put(devices)
+
+    def on_one(item):
+        devices = free.get() if sets else None
+        try:
+            return work(item, devices)
+        finally:
+            if devices is not None:
+                free.put(devices)
+
+    with ThreadPoolExecutor(max_workers=workers or max(1, len(sets))) as pool:
+        return list(pool.map(on_one, items))
 
 
 # ----------------------------------------------------------------------------- where jobs stand
