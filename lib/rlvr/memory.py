@@ -28,6 +28,7 @@ What the terms assume, read in TRL 1.14.2, transformers 5.17.0 and accelerate 1.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -37,6 +38,7 @@ from pathlib import Path
 import yaml
 
 from .config import TrainConfig
+from .env import world_size
 from .trl_args import batch_split
 from .unsloth_path import PROMPT_TOKENS
 
@@ -149,7 +151,7 @@ class Launch:
             sharding = f"zero{env.get('ACCELERATE_DEEPSPEED_ZERO_STAGE', '2')}"
         elif env.get("ACCELERATE_USE_FSDP") == "true":
             sharding = "fsdp"
-        return cls(int(env.get("WORLD_SIZE", "1")), sharding if sharding in SHARDINGS else "none")
+        return cls(world_size(), sharding if sharding in SHARDINGS else "none")
 
     @property
     def deepspeed(self) -> bool:
@@ -330,7 +332,7 @@ def suggestions(cfg: TrainConfig, shape: ModelShape, launch: Launch = Launch(), 
     colocated = generation_path(cfg) == "vllm" and kwargs.get("generation") in (None, "vllm")
     options = [(share, sleep), (share, True), (min(share, 0.2), True)] if colocated else [(share, sleep)]
     found, largest = [], 0
-    per_process = cfg.prompts_per_step * cfg.rollouts_per_prompt // cfg.optimizer_steps_per_rollout // launch.processes
+    per_process = math.prod(batch_split(cfg, launch.processes))  # a process's completions an optimizer step
     for vllm_share, vllm_sleep in dict.fromkeys(options):
         for micro in sorted((d for d in range(1, cfg.micro_batch + 1) if per_process % d == 0), reverse=True):
             trl = {**cfg.trl, "vllm_gpu_memory_utilization": vllm_share, "vllm_enable_sleep_mode": vllm_sleep} \
@@ -396,8 +398,10 @@ def check_cuda_driver() -> None:
     import torch  # noqa: PLC0415 - seconds to import: only where a run starts
 
     cuda = torch.version.cuda
-    driver = nvidia_driver_version() if cuda else None
-    if driver is None or torch.cuda.is_available():
+    if not cuda or torch.cuda.is_available():  # the driver is asked only where CUDA failed to start
+        return
+    driver = nvidia_driver_version()
+    if driver is None:
         return
     major = int(cuda.split(".")[0])
     floor = DRIVER_FLOOR.get(major)
