@@ -144,8 +144,9 @@ def world_command(args) -> int:
     """``rlvr world list``, ``rlvr world build NAME`` and ``rlvr world profile NAME``."""
     if args.action == "list":
         names = list(dict.fromkeys([*WORLDS, *built()]))
+        width = max(map(len, names))
         for name in names:
-            print(_line(name, max(map(len, names))))
+            print(_line(name, width))
         return 0
     try:
         world = named(args.name)
