@@ -235,6 +235,21 @@ def test_wrong_labels_are_checked_for_grpo_and_ppo_alike(tmp_path):
     assert published["60% wrong labels"] == 71.8 and published["PPO, 60% wrong labels"] == 71.6
 
 
+def test_a_reachable_label_drawn_otherwise_on_each_seed_is_one_condition(tmp_path):
+    root = fake_project(tmp_path)
+    for seed, reachable in ((0, 90), (1, 45)):  # each seed's own samples gave another wrong answer
+        fake_scores(root, "labels", seed, {
+            "right label (15)": 0.36, "close wrong label (16)": 0.35, f"reachable wrong label ({reachable})": 0.20,
+            "unguessable label (929725)": 0.30, "0% wrong labels": 0.45, "60% wrong labels": 0.40,
+            "90% wrong labels": 0.20, "PPO, 0% wrong labels": 0.42, "PPO, 60% wrong labels": 0.38,
+            "PPO, 90% wrong labels": 0.18})
+    result = reproduce.check_labels(reproduce.complete_jobs("labels.yaml", [0, 1], root), root)
+    label_rows, noise, _ = result.patterns
+    assert label_rows.verdict == HOLDS_ALL and noise.verdict == HOLDS_ALL  # every seed judged on its own row
+    row = result.table.set_index("condition").loc["reachable wrong label (by seed: 90, 45)"]
+    assert row["seeds"] == 2 and row["paper MATH500"] == 57.0
+
+
 def test_ppo_beside_grpo_is_checked_on_the_one_shot_example(tmp_path):
     root = fake_project(tmp_path)
     for seed, ppo in ((0, 0.34), (1, 0.20)):  # seed 1: 16 points under GRPO, beyond the seeds' spread
