@@ -86,3 +86,21 @@ def test_mechanism_signals_say_whether_the_clip_and_the_all_wrong_groups_could_a
     # Every update on-policy: the ratio is 1 and the clip had nothing to act on (not "0%").
     assert pd.isna(signals.loc["cpu recipe", "clipped"]) and pd.isna(signals.loc["cpu recipe", "all_wrong_groups"])
     assert list(signals.columns) == list(analysis.SIGNALS)
+
+
+def test_whether_checking_pays_on_the_training_example_before_and_after_saturation():
+    samples = pd.DataFrame({
+        "step": [1, 1, 2, 2, 30, 30, 31, 31],
+        "completion": ["4 + 3 = 8. Recheck: 8 - 3 = 4. \\boxed{8}", "4 + 3 = 7. \\boxed{7}",
+                       "4 + 3 = 7. \\boxed{7}", "4 + 3 = 6. \\boxed{6}",
+                       "4 + 3 = 7. Recheck: 7 - 3 = 4. \\boxed{7}", "4 + 3 = 7. \\boxed{7}",
+                       "4 + 3 = 7. \\boxed{7}", "4 + 3 = 7. \\boxed{7}"],
+        "correct": [False, True, True, False, True, True, True, True],
+    })
+    payoff = analysis.reflection_payoff(samples, saturation=10).set_index("phase")
+    early, late = payoff.loc["up to saturation"], payoff.loc["after saturation"]
+    assert (early["rollouts"], early["checking"], early["solved_checking"]) == (4, 0.25, 0.0)
+    assert round(early["solved_other"], 3) == 0.667  # checking went with the wrong answer: the gradient lowers it
+    assert (late["checking"], late["solved_checking"], late["solved_other"]) == (0.25, 1.0, 1.0)
+    assert analysis.reflection_payoff(samples)["phase"].tolist() == ["all"]
+    assert analysis.reflection_payoff(samples.iloc[:0]).empty  # a run that kept no samples

@@ -310,6 +310,8 @@ def test_every_check_reads_its_experiments_jobs_and_gives_a_table_and_verdicts(t
         pd.DataFrame({"step": range(0, 201, 20), "rethink": 0.0}).to_parquet(job.out_dir / "reflection.parquet")
         pd.DataFrame({"model": ["base", "best checkpoint"], "k": 8, "pass_at_k": [0.4, 0.5]}).to_parquet(
             job.out_dir / "pass_at.parquet")
+        pd.DataFrame({"step": [1, 1, 2, 2, 100], "correct": [False, True, True, True, True],  # kept rollouts
+                      "completion": ["Recheck: 8 - 3 = 4.", "7", "7", "7", "7"]}).to_parquet(run / "samples.parquet")
     for job in jobs["tab16.yaml"] + jobs["tab3.yaml"] + jobs["tab3-wrong-label.yaml"] + jobs["postsat.yaml"]:
         (job.out_dir / JOB_RECORD).write_text(json.dumps({"status": "ok"}))
     (selection,) = jobs["selection.yaml"]  # not complete: its history is enough
@@ -328,6 +330,10 @@ def test_every_check_reads_its_experiments_jobs_and_gives_a_table_and_verdicts(t
             assert {"toy-train-00050 (never solved)", "toy-train-00037 (wrong label 84)"} <= examples
         if name == "postsat":  # read from its training run: the 5-step mean reaches 0.9 at step 24
             assert result.table["saturation step"].tolist() == [24, 24]
+            # the one rollout that checked was wrong, the others right: checking did not pay there
+            assert result.table["solved up to saturation, checking / not (%)"].tolist() == ["0 / 100"] * 2
+            assert result.table["the example's rollouts that check, up to -> after saturation (%)"].tolist() == [
+                "25.0 -> 0.0"] * 2
 
 
 def fake_selection(root: Path, world: str, top: str) -> None:

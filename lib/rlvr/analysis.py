@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .textfeatures import REFLECTION_WORDS
+from .textfeatures import REFLECTION_WORDS, reflection_counts
 
 # The scores of an evaluation table, as every summary names them: score -> (column, aggregate, meaning).
 SCORES = {
@@ -36,6 +36,26 @@ def reflection_frequency(table: pd.DataFrame, by: str | list[str] = "step") -> p
     """Mean uses per response of the self-reflection words the paper counts (Fig. 4)."""
     by = [by] if isinstance(by, str) else list(by)
     return table.groupby(by)[list(REFLECTION_WORDS)].mean().reset_index()
+
+
+def reflection_payoff(samples: pd.DataFrame, saturation: int | None = None) -> pd.DataFrame:
+    """Whether checking pays on the training example: of a run's kept rollouts (its ``samples``
+    table), the share that use a self-reflection word, and how often those and the others are right,
+    up to the saturation step and after it (one row, "all", without one). The policy gradient raises
+    what is rewarded, so where checking rollouts are right less often than the rest it lowers
+    checking, whatever share of the corpus checks."""
+    columns = ["phase", "rollouts", "checking", "solved_checking", "solved_other"]
+    if samples.empty:
+        return pd.DataFrame(columns=columns)
+    checks = samples["completion"].map(lambda text: any(reflection_counts(text).values()))
+    phase = (pd.Series("all", index=samples.index) if saturation is None else
+             samples["step"].le(saturation).map({True: "up to saturation", False: "after saturation"}))
+    rows = []
+    for name, group in samples.assign(checks=checks, phase=phase).groupby("phase", sort=False):
+        rows.append({"phase": name, "rollouts": len(group), "checking": group["checks"].mean(),
+                     "solved_checking": group.loc[group["checks"], "correct"].mean(),
+                     "solved_other": group.loc[~group["checks"], "correct"].mean()})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def converged(steps: pd.DataFrame, last: int = 10, threshold: float = 0.9) -> bool:

@@ -53,7 +53,8 @@ def check_postsat(jobs: list[Job], root: Path) -> Result:
     rows, pass_rows, curves, long_rows = [], [], [], []
     for job in jobs:
         summary = saved_table(job, SUMMARY)
-        steps = load_run(training_run(job))["steps"]
+        run = load_run(training_run(job))
+        steps = run["steps"]
         if "benchmark" in summary:  # a world with a difficulty gap evaluates toy-test-long as well
             if (summary["benchmark"] == LONG).any():
                 long = summary[summary["benchmark"] == LONG]
@@ -68,11 +69,16 @@ def check_postsat(jobs: list[Job], root: Path) -> Result:
         test = summary.set_index("step")
         last = int(test.index.max())
         words = saved_table(job, "reflection").set_index("step").sum(axis=1).to_frame("words")
+        payoff = analysis.reflection_payoff(run["samples"], result["saturation"]).set_index("phase")
         rows.append({"seed": job_seed(job), **result, "last_step": last, "test_last": float(test.loc[last, "strict"]),
                      "length_at_twice": _at(test, result.get("twice_step"), "length"),
                      "length_last": _at(test, last, "length"),
                      "words_at_twice": _at(words, result.get("twice_step"), "words"),
-                     "words_last": _at(words, last, "words"), **late_rollouts(steps)})
+                     "words_last": _at(words, last, "words"), **late_rollouts(steps),
+                     "checking_up_to": _at(payoff, "up to saturation", "checking"),
+                     "checking_after": _at(payoff, "after saturation", "checking"),
+                     "solved_checking": _at(payoff, "up to saturation", "solved_checking"),
+                     "solved_other": _at(payoff, "up to saturation", "solved_other")})
         if has_saved_table(job, "pass_at"):
             p = saved_table(job, "pass_at")
             if "benchmark" in p:  # Tab. 20 is on the test set the curve reads, not the longer problems
@@ -95,6 +101,11 @@ def check_postsat(jobs: list[Job], root: Path) -> Result:
         "the example's rollouts, last 50 steps: solved / boxed (%), tokens": [
             f"{100 * a:.0f} / {100 * b:.0f}, {t:.0f}"
             for a, b, t in zip(found["late_solved"], found["late_boxed"], found["late_tokens"])],
+        # Does checking pay where the gradient acts? Checking rollouts right less often get pushed down.
+        "the example's rollouts that check, up to -> after saturation (%)": _arrows(
+            _percent(found["checking_up_to"]), _percent(found["checking_after"]), "{:.1f}"),
+        "solved up to saturation, checking / not (%)": _arrows(
+            _percent(found["solved_checking"]), _percent(found["solved_other"]), "{:.0f}", " / "),
     })
     rise.rule = f"reproduced ({hits} of {len(found)} seeds)" if hits >= 2 else f"fails ({hits} of {len(found)} seeds)"
     rise.claims = [Claim("best after twice saturation >= at twice saturation + 3 points",
@@ -127,9 +138,15 @@ def _long_rise(found: pd.DataFrame) -> Pattern:
     return pattern
 
 
-def _arrows(before, after, fmt: str) -> list[str]:
-    return [fmt.format(a) + " -> " + fmt.format(b) if a is not None and b is not None and not pd.isna(a)
-            and not pd.isna(b) else "-" for a, b in zip(before, after)]
+def _arrows(before, after, fmt: str, sep: str = " -> ") -> list[str]:
+    """Two values a row as "before -> after" ("-" for a side not measured; "-" alone for neither)."""
+    def side(v) -> str:
+        return "-" if v is None or pd.isna(v) else fmt.format(v)
+    return [sep.join((side(a), side(b))) if side(a) != "-" or side(b) != "-" else "-" for a, b in zip(before, after)]
+
+
+def _percent(values: pd.Series) -> pd.Series:
+    return 100 * pd.to_numeric(values)  # None (not measured) as NaN
 
 
 def _cell(value, step) -> str:
