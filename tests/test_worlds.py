@@ -276,5 +276,12 @@ def test_a_world_from_another_corpus_sample_is_named_at_its_seed_and_builds_resu
                                                         "demos-1-other": 20, "long": 20}
     sampled = answers[answers["kind"] == "sampled"]
     assert round(float(sampled["strict"].mean()), 4) == profile["sampled"]["strict"]
+    rechecking = sampled[sampled["reflection"]]  # does checking pay in the model's hands? None where none checks
+    assert profile["sampled"]["reflection_accuracy"] == (
+        round(float(rechecking["first_answer"].mean()), 4) if len(rechecking) else None)
+    from rlvr.toyworld.build import reprofile
+
+    # Profiled again from the saved answers (seeded: answering again gives the same ones), not re-measured.
+    assert reprofile(path) == record
     assert main(["world", "list"]) == 0
     assert "toy-base@4" in capsys.readouterr().out.split("built: strict")[-2].splitlines()[-1]

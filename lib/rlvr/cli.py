@@ -434,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=("list", "build", "profile"))
     p.add_argument("name", nargs="?", help="a world's name (`rlvr world list`), NAME@SEED from another corpus sample")
     p.add_argument("--steps", type=int, default=1300, help="pretraining steps (default: toy-base's 1300)")
-    p.add_argument("--fresh", action="store_true", help="build again a world already built")
+    p.add_argument("--fresh", action="store_true", help="build again a world already built; with profile, answer "
+                                                       "again rather than summarise the saved answers")
     p.set_defaults(func=_world)
     args = parser.parse_args(argv)
     if args.command == "world" and args.action != "list" and not args.name:

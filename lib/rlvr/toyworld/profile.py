@@ -102,10 +102,14 @@ def _rates(table: pd.DataFrame) -> dict:
     rates = {m: round(float(table[m].mean()), 4) for m in METRICS if m != "code"}
     worked = table[table["worked"]]
     code, prose = worked[worked["code"]], worked[~worked["code"]]
+    checking, unchecked = table[table["reflection"]], table[~table["reflection"]]
     return rates | {
         "code": round(float(worked["code"].mean()), 4) if len(worked) else 0.0,  # a share of the worked answers
         "code_accuracy": round(float(code["first_answer"].mean()), 4) if len(code) else None,
         "prose_accuracy": round(float(prose["first_answer"].mean()), 4) if len(prose) else None,
+        # Whether checking pays in the model's own hands: the premise of the verification switch.
+        "reflection_accuracy": round(float(checking["first_answer"].mean()), 4) if len(checking) else None,
+        "no_reflection_accuracy": round(float(unchecked["first_answer"].mean()), 4) if len(unchecked) else None,
     }
 
 
@@ -115,23 +119,40 @@ def profile_summary(table: pd.DataFrame) -> dict:
     return {"n": int(len(table)), **_rates(table), "per_domain": per_domain}
 
 
-def world_profile(model, tokenizer, n_test: int | None = None) -> tuple[dict, pd.DataFrame]:
-    """A built world's profile on toy-test (``n_test``: a prefix of it, a quick look; the profile of
-    record uses all 500): greedy answers (``profile_summary``), then ``sampled``
-    (``SAMPLES`` answers a problem at temperature 1), ``in_context`` (strict and first answer with 0, 1
-    and 4 demonstrations of the question's template, and with 1 of another domain's) and ``long`` (greedy,
-    toy-test-long); and every answer behind it, one table with a ``kind`` column (greedy, sampled,
-    demos-1, demos-4, demos-1-other: one demo of another domain, as the paper's in-context baseline; long)."""
+# The answers a world's profile reads, by kind (the ``kind`` column of its answers table).
+KINDS = ("greedy", "sampled", *(f"demos-{k}" for k in DEMOS if k), "demos-1-other", "long")
+
+
+def world_answers(model, tokenizer, n_test: int | None = None) -> pd.DataFrame:
+    """Every answer a world's profile reads, one table with a ``kind`` column (``KINDS``): greedy
+    answers to toy-test (``n_test``: a prefix of it, a quick look; the profile of record uses all 500),
+    ``SAMPLES`` sampled ones a problem at temperature 1, greedy ones after 1 and 4 demonstrations of the
+    question's template and after 1 of another domain's (the paper's in-context baseline), and greedy
+    ones to toy-test-long. Seeded: the same model gives the same answers."""
     test, long_test = make_split("test", n_test), make_split("test", n_test, extra=LONG_EXTRA)
     tables = {"greedy": answer_table(model, tokenizer, test),
               "sampled": answer_table(model, tokenizer, test, temperature=1.0, samples=SAMPLES),
               **{f"demos-{k}": answer_table(model, tokenizer, test, demos=k, batch_size=25) for k in DEMOS if k},
               "demos-1-other": answer_table(model, tokenizer, test, demos=1, other_demos=True, batch_size=25),
               "long": answer_table(model, tokenizer, long_test)}
+    return pd.concat([t.assign(kind=kind) for kind, t in tables.items()], ignore_index=True)
+
+
+def summarise(answers: pd.DataFrame) -> dict:
+    """A world's profile from its answers (``world_answers``): the greedy ones' rates
+    (``profile_summary``), then ``sampled``, ``in_context`` (strict, first answer and boxed with 0, 1
+    and 4 demos, and with 1 of another domain's) and ``long``."""
+    tables = {kind: answers[answers["kind"] == kind].drop(columns="kind") for kind in KINDS}
     profile = profile_summary(tables["greedy"])
     profile["sampled"] = {"temperature": 1.0, "samples": SAMPLES, **_rates(tables["sampled"])}
     shown = {**{str(k): f"demos-{k}" if k else "greedy" for k in DEMOS}, "1 other": "demos-1-other"}
     profile["in_context"] = {key: {m: round(float(tables[kind][m].mean()), 4)
                                    for m in ("strict", "first_answer", "boxed")} for key, kind in shown.items()}
     profile["long"] = {k: v for k, v in profile_summary(tables["long"]).items() if k != "per_domain"}
-    return profile, pd.concat([t.assign(kind=kind) for kind, t in tables.items()], ignore_index=True)
+    return profile
+
+
+def world_profile(model, tokenizer, n_test: int | None = None) -> tuple[dict, pd.DataFrame]:
+    """A built world's profile on toy-test and every answer behind it (``world_answers``, ``summarise``)."""
+    answers = world_answers(model, tokenizer, n_test)
+    return summarise(answers), answers

@@ -105,7 +105,8 @@ def built_world(name: str) -> Path:
 def profile_table(names: list[str] | None = None) -> list[dict]:
     """One row a built world (default: every one built), its profile in percent: greedy answers to
     toy-test (strict, eval, first answer, boxed, runs on, loops, rechecks, code-like mode), sampled ones (the code-like
-    mode's share of worked answers and each mode's accuracy; rechecks), strict with 0, 1 and 4 demos,
+    mode's share of worked answers and each mode's accuracy; rechecks, and the accuracy of the
+    answers that recheck and of the others), strict with 0, 1 and 4 demos,
     and greedy strict and first answer on toy-test-long. Older profiles lack the later parts (None)."""
     rows = []
     for name in names or built():
@@ -123,6 +124,8 @@ def profile_table(names: list[str] | None = None) -> list[dict]:
                      "sampled: code acc.": pct(sampled.get("code_accuracy")),
                      "sampled: prose acc.": pct(sampled.get("prose_accuracy")),
                      "sampled: rechecks": pct(sampled.get("reflection")),
+                     "sampled: acc. rechecking": pct(sampled.get("reflection_accuracy")),
+                     "sampled: acc. not": pct(sampled.get("no_reflection_accuracy")),
                      **{f"{k} demos": pct(shots.get(k, {}).get("strict")) for k in ("0", "1", "4", "1 other")},
                      "long: strict": pct(long.get("strict")), "long: first answer": pct(long.get("first_answer"))})
     return rows
@@ -161,7 +164,7 @@ def world_command(args) -> int:
             return 2
         from .build import reprofile  # noqa: PLC0415 - imports torch: only a profile pays for it
 
-        reprofile(path)
+        reprofile(path, fresh=args.fresh)
         print(_line(args.name))
         return 0
     if args.name == "toy-base":
