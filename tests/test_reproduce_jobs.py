@@ -131,3 +131,31 @@ def test_on_slurm_the_second_wave_waits_for_the_first(slurm, project, monkeypatc
     tab8, tab16 = summaries(project, "tab8")["train.seed=0"], summaries(project, "tab16")["train.seed=0"]
     assert tab16.start > tab8.end and tab16.read_end == tab8.end and tab8.slurm != tab16.slurm
     assert "| train.seed=0 |" in (project / "docs" / "results-toy.md").read_text()
+
+
+def test_the_map_runs_every_worlds_jobs_in_one_pool_so_no_world_waits_for_anothers_end(project, monkeypatch, capsys):
+    from rlvr.reproduce import document, registry, run
+    from rlvr.toyworld.worlds import named
+
+    worlds = {"qwen-like": ("tab8", "tab16"), "llama-like": ("tab8",)}
+    for module in (registry, run, document):
+        monkeypatch.setattr(module, "MAP", worlds)
+    monkeypatch.setenv("RLVR_WORLDS", str(project / "worlds"))
+    for world in worlds:  # built, as far as the map can tell (the record a build writes)
+        (project / "worlds" / world).mkdir(parents=True)
+        (project / "worlds" / world / "profile.json").write_text(json.dumps(
+            {"corpus": {"seed": 3}, "world": {"generator": 3, **named(world).to_dict()}}))
+    assert main(["reproduce", "--map", "--seeds", "0", "--parallel", "2"]) == 0
+    out = capsys.readouterr().out
+
+    def ran(world, experiment):
+        return pd.read_csv(project / "outputs" / "map" / world / experiment / "train.seed=0" / SUMMARY).iloc[0]
+
+    qwen, llama, after = ran("qwen-like", "tab8"), ran("llama-like", "tab8"), ran("qwen-like", "tab16")
+    assert qwen.start < llama.end and llama.start < qwen.end  # side by side, across the two worlds
+    assert after.start > qwen.end and after.read_end == qwen.end  # tab16 read its own world's tab8
+    assert "map experiments: 2 runs to do across the worlds" in out
+    assert "| train.seed=0 |" in (project / "docs" / "map" / "llama-like.md").read_text()  # each world's report
+    assert "## The map" in (project / "docs" / "results-toy.md").read_text()  # and the matrix
+    assert main(["reproduce", "--map", "--seeds", "0"]) == 0  # resumed: nothing left to run
+    assert "map experiments: 0 runs to do" in capsys.readouterr().out

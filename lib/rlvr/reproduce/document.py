@@ -205,8 +205,8 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     plt.close(fig)
     held = table.pivot_table(index=["experiment", "pattern"], columns="world", values="seeds held", aggfunc="first",
                              sort=False).reindex(index=matrix.index, columns=worlds)
-    cells = matrix.apply(lambda column: column.map(lambda v: _MARKS.get(v, "")))
-    cells = cells.where(matrix.isin([NOT_RUN, ""]), cells + " (" + held.fillna("-") + ")")
+    cells = matrix.apply(lambda column: column.map(lambda v: _MARKS.get(v, ""))).astype(str)
+    cells = cells.where(matrix.isin([NOT_RUN, ""]), cells + " (" + held.fillna("-").astype(str) + ")")
     lines = [MAP_BEGIN, "", "## The map: the paper's patterns across embedded worlds (`rlvr reproduce --map`)", "",
              f"Seeds {', '.join(map(str, seeds))}; in brackets, on how many seeds every claim of the pattern holds. "
              "A world's name says what it switches (docs/worlds.md: "

@@ -164,17 +164,52 @@ def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = No
     return failed
 
 
+# Across the map's worlds, the longest jobs first (minutes a job in qwen-like, two at once: beyond ~50,
+# post-saturation ~30, labels ~24, Tab. 5 ~16, Tab. 14 ~10, Tab. 8 ~7, Tab. 3 ~2), so none starts last alone.
+LONGEST_FIRST = ("selection", "beyond", "postsat", "labels", "tab5", "tab14", "tab8", "tab3", "tab16", "ppo")
+
+
 def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, **execution) -> dict[str, list[str]]:
     """The map: every world of ``MAP`` with its experiments (resumable, as ``reproduce``), each world's
     report, then the matrix in ``docs/results-toy.md``. Every world must be built first: the ones that
-    are not are named with the command that builds each, before anything runs."""
+    are not are named with the command that builds each, before anything runs.
+
+    Here, the worlds' jobs share one pool, in three waves: every world's selection run (the rest of a
+    world trains on its pi_1), then every world's experiments, then those that read another's jobs
+    (tab16), the longest first; one world after another would leave a core idle at each world's end.
+    On SLURM (or a dry run) one world after another, each ``reproduce``."""
     root = Path(root or Path.cwd())
     if missing := [why for world in MAP if (why := stale(world))]:
         raise FileNotFoundError("the map needs every world built:\n  " + "\n  ".join(missing))
-    failed = {}
-    for world in MAP:
-        print(f"map: world {world}", flush=True)
-        failed |= {f"{world}/{k}": v for k, v in reproduce(seeds=seeds, root=root, world=world, **execution).items()}
+    failed: dict[str, list[str]] = {}
+    if execution.get("dry_run") or execution.get("executor", "local") != "local":
+        for world in MAP:
+            print(f"map: world {world}", flush=True)
+            failed |= {f"{world}/{k}": v for k, v in reproduce(seeds=seeds, root=root, world=world,
+                                                               **execution).items()}
+    else:
+        t0, names = time.monotonic(), {world: world_experiments(world) for world in MAP}
+        waves = {"selection runs": lambda n: n == "selection",
+                 "experiments": lambda n: n != "selection" and not EXPERIMENTS[n].after,
+                 "experiments that read another's jobs": lambda n: bool(EXPERIMENTS[n].after)}
+        for wave, takes in waves.items():
+            todo = []
+            for world, experiments in names.items():
+                try:
+                    listed = experiment_jobs([n for n in experiments if takes(n)], seeds, root, world)
+                except FileNotFoundError as exc:  # its selection run failed: its report says what is missing
+                    print(f"map {wave}: {world} waits for its selection run ({exc})", flush=True)
+                    continue
+                todo += [(f"{world}/{name}", job) for name, job in listed if not job.complete]
+            todo.sort(key=lambda item: LONGEST_FIRST.index(item[0].rsplit("/", 1)[1]))
+            print(f"map {wave}: {len(todo)} runs to do across the worlds", flush=True)
+            for name, error in _execute_here(todo, execution.get("parallel"), execution.get("gpus_per_run"), t0,
+                                             execution.get("progress_every_s", 60.0)):
+                failed.setdefault(name, []).append(error)
+        for world in MAP:
+            report(None, sorted(set(SEEDS) | set(seeds)), root, root / report_path(world),
+                   minutes=(time.monotonic() - t0) / 60, world=world,
+                   failed={k.split("/", 1)[1]: v for k, v in failed.items() if k.split("/", 1)[0] == world})
     if not execution.get("dry_run"):
         map_report(sorted(set(SEEDS) | set(seeds)), root, root / DOC)
     return failed
