@@ -429,3 +429,23 @@ def test_in_a_world_with_a_difficulty_gap_post_saturation_is_also_judged_on_the_
     assert rise.verdict == "fails (0 of 3 seeds)" and long_rise.verdict == "reproduced (3 of 3 seeds)"
     assert passk.verdict == "holds on all seeds" and "base k=8 40.0" in passk.note
     assert "toy-test-long" in long_rise.finding and set(result.points["curve"]) >= {"toy-test-long (strict)"}
+
+
+def test_outside_the_maps_full_column_the_follow_ups_run_only_what_the_predictions_target(tmp_path):
+    from rlvr import ablations
+    from rlvr.reproduce.outputs import TARGETED
+
+    root = fake_project(tmp_path)
+    for world in ("qwen-like", "llama-like"):
+        fake_selection(root, world, "toy-train-00119")
+    (_, whole), = reproduce.sweep_jobs("beyond.yaml", [0], root, "qwen-like")
+    (_, cut), = reproduce.sweep_jobs("beyond.yaml", [0], root, "llama-like")
+    assert "conditions" not in whole.parameters and "pass_at_samples" not in whole.parameters  # the notebook's all
+    assert cut.parameters["pass_at_samples"] == 0 and "PSR" not in cut.parameters["conditions"]
+    assert set(cut.parameters["conditions"]) <= set(ablations.BEYOND)  # names the notebook knows
+    assert all((ROOT / recipe).is_file() for recipe in cut.parameters["recipes"])
+    # every recipe a prediction reads: the clip and its control, Gao's EM, Zhu's NSR and its GRPO
+    from rlvr.reproduce.follow_ups import EM, GRPO, NO_CLIP, NSR, RANDOM
+
+    stems = {f"recipe: {Path(r).stem}" for r in TARGETED["beyond.yaml"]["recipes"]}
+    assert stems == {RANDOM, NO_CLIP, EM, NSR, GRPO}

@@ -28,6 +28,16 @@ MAP_OUT = Path("outputs/map")  # a world's jobs: MAP_OUT/<world>/, laid out as o
 # The sweeps whose pattern a difficulty gap targets (post-saturation): in a world with the gap they are
 # evaluated on toy-test-long as well, the other experiments' checks read toy-test alone.
 LONG_TEST_SWEEPS = ("postsat.yaml",)
+# In the map's worlds but its full column (``WHOLE``), a sweep runs only what the predictions target
+# (docs/worlds.md, predictions 1-2): for the follow-ups, the signals that sharpen the model's own
+# distribution beside the outcome reward, and their papers' recipes; not format, PSR or W-REINFORCE, nor
+# pass@k to 256 (about 40% of a follow-ups job). Their patterns read "not run" there.
+WHOLE = ("qwen-like",)
+TARGETED = {"beyond.yaml": {
+    "conditions": ["outcome", "random", "majority", "entropy minimisation", "NSR"],
+    "recipes": [f"params/toy/{stem}.yaml" for stem in ("random_clip", "random_noclip", "one_shot_em_gao", "nsr_zhu",
+                                                       "grpo_zhu")],
+    "pass_at_samples": 0}}
 SELECTION_SWEEP = "selection.yaml"  # the selection experiment's: the run that ranks the examples
 
 
@@ -50,7 +60,8 @@ def in_world(sweep: Sweep, world: str | None) -> Sweep:
     """``sweep`` run from another embedded world's base model: its jobs in ``MAP_OUT/<world>/`` (and a
     path to another experiment's jobs there too), training on the world's own pi_1 (``world_example``;
     refused until its selection has run), evaluated on toy-test-long as well where the world has
-    a difficulty gap and the sweep is one it targets (``LONG_TEST_SWEEPS``). None: the sweep as it is
+    a difficulty gap and the sweep is one it targets (``LONG_TEST_SWEEPS``), cut to what the predictions
+    target outside the map's full column (``TARGETED``). None: the sweep as it is
     (toy-base, ``outputs/reproduce``)."""
     if world is None:
         return sweep
@@ -65,6 +76,8 @@ def in_world(sweep: Sweep, world: str | None) -> Sweep:
         fixed["example"] = example
     if named(world).difficulty_gap and sweep.path.name in LONG_TEST_SWEEPS:
         fixed["eval.benchmarks"] = ["toy-test", "toy-test-long"]
+    if world not in WHOLE:
+        fixed |= TARGETED.get(sweep.path.name, {})
     return dataclasses.replace(sweep, out=out, fixed=fixed)
 
 
