@@ -164,8 +164,8 @@ def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = No
     return failed
 
 
-# Across the map's worlds, the longest jobs first (minutes a job in qwen-like, two at once: beyond ~50,
-# post-saturation ~30, labels ~24, Tab. 5 ~16, Tab. 14 ~10, Tab. 8 ~7, Tab. 3 ~2), so none starts last alone.
+# Within a world of the map, the longest jobs first (minutes a job in qwen-like, two at once: beyond ~50,
+# post-saturation ~30, labels ~24, Tab. 5 ~16, Tab. 14 ~10, Tab. 8 ~7, Tab. 3 ~2).
 LONGEST_FIRST = ("selection", "beyond", "postsat", "labels", "tab5", "tab14", "tab8", "tab3", "tab16", "ppo")
 
 
@@ -176,7 +176,9 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
 
     Here, the worlds' jobs share one pool, in three waves: every world's selection run (the rest of a
     world trains on its pi_1), then every world's experiments, then those that read another's jobs
-    (tab16), the longest first; one world after another would leave a core idle at each world's end.
+    (tab16); in each, world by world in ``MAP``'s order and the longest first within a world, so a
+    world's results come in as early as they can while the next world's jobs fill a free core (one
+    world after another would leave a core idle at each world's last job).
     On SLURM (or a dry run) one world after another, each ``reproduce``."""
     root = Path(root or Path.cwd())
     if missing := [why for world in MAP if (why := stale(world))]:
@@ -201,7 +203,9 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
                     print(f"map {wave}: {world} waits for its selection run ({exc})", flush=True)
                     continue
                 todo += [(f"{world}/{name}", job) for name, job in listed if not job.complete]
-            todo.sort(key=lambda item: LONGEST_FIRST.index(item[0].rsplit("/", 1)[1]))
+            order = list(MAP)
+            todo.sort(key=lambda item: (order.index(item[0].rsplit("/", 1)[0]),
+                                        LONGEST_FIRST.index(item[0].rsplit("/", 1)[1])))
             print(f"map {wave}: {len(todo)} runs to do across the worlds", flush=True)
             for name, error in _execute_here(todo, execution.get("parallel"), execution.get("gpus_per_run"), t0,
                                              execution.get("progress_every_s", 60.0)):
