@@ -29,6 +29,11 @@ def test_a_majority_format_prior_boxes_and_stops_where_todays_sources_seldom_do(
     today, majority = (corpus_stats(make_corpus(3000, world=World(format_prior=p))) for p in ("minority", "majority"))
     assert majority["boxed_rate"] > today["boxed_rate"] + 0.15
     assert majority["run_on_rate"] < today["run_on_rate"] - 0.1
+    # The majority's running on has no published level, so it is swept: "boxing" boxes as the majority
+    # does and runs on as today's sources do.
+    boxing = corpus_stats(make_corpus(3000, world=World(format_prior="boxing")))
+    assert abs(boxing["boxed_rate"] - majority["boxed_rate"]) < 0.05
+    assert boxing["run_on_rate"] > majority["run_on_rate"] + 0.1
 
 
 def test_a_looping_world_repeats_the_last_sentence_where_today_runs_on():

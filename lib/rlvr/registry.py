@@ -90,6 +90,8 @@ DATASETS = {
 FORMAT_PRIORS = {
     "minority": "sources box 10-70% of their answers and run on 30-90% of the time (toy-base's world)",
     "majority": "sources box 60-83% of their answers (Qwen2.5-Math's range at base) and run on 10-30%",
+    "boxing": "sources box 60-83% as the majority's do but run on 30-90% as toy-base's do: the majority's "
+              "running on, which no paper gives, swept",
 }
 FAILURE_KINDS = {
     "ramble": "where a source does not stop, the document runs on into another question (toy-base's world)",

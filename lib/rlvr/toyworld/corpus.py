@@ -47,10 +47,13 @@ BOXED_LEVELS = (0.1, 0.3, 0.5, 0.7)
 # on); then the outcome reward has running on to remove and format-only keeps it.
 RUN_ON_LEVELS = (0.3, 0.6, 0.9)
 # A world's format prior (rlvr.toyworld.world): (boxed levels, run-on levels). The majority's boxed
-# levels span Qwen2.5-Math's 60-83% at base; no paper gives its run-on rate, so the map sweeps it.
+# levels span Qwen2.5-Math's 60-83% at base; no paper gives its run-on rate, so the map sweeps it:
+# "boxing" is the majority's boxing with toy-base's running on.
+MAJORITY_BOXED = (0.6, 0.67, 0.75, 0.83)
 FORMAT_LEVELS = {
     "minority": (BOXED_LEVELS, RUN_ON_LEVELS),
-    "majority": ((0.6, 0.67, 0.75, 0.83), (0.1, 0.2, 0.3)),
+    "majority": (MAJORITY_BOXED, (0.1, 0.2, 0.3)),
+    "boxing": (MAJORITY_BOXED, RUN_ON_LEVELS),
 }
 # A looping answer repeats its last sentence this often: about the tokens a run-on question costs, so a
 # looping world's corpus holds as many problems as today's (a model that has learned to repeat goes on).
