@@ -69,8 +69,8 @@ EXTRAS = ("beyond", "ppo")
 # switch of qwen-like has its control, qwen-like with that switch off (NAME~SWITCH); failure_kind and
 # size, which qwen-like leaves at toy-base's, are read against toy-base. An experiment whose jobs or
 # check read another's comes after it (tab16 reads tab8's run, tab3 the selection's history).
-# Worlds run in this order (`--map`): the post-saturation controls come after the others, since
-# checking does not pay in any 0.9M world's base, so their pattern cannot appear (docs/worlds.md).
+# Worlds run in this order (`--map`): the 0.9M post-saturation controls come after the others, since
+# checking does not pay in any 0.9M world's base, so their pattern cannot appear there (docs/worlds.md).
 MAP: dict[str, tuple[str, ...]] = {
     "qwen-like": ("selection", "postsat", "tab5", "labels", "tab14", "tab8", "tab3", "tab16", "beyond"),
     "llama-like": ("tab8", "beyond"),
@@ -80,6 +80,8 @@ MAP: dict[str, tuple[str, ...]] = {
     "qwen-like~reasoning_modes": ("beyond",),
     "qwen-like~document_coherence": ("tab8", "tab16"),
     "looping": ("tab5", "tab14"),
+    # Every switch on at 3M, where checking first pays at the base (prediction 8): post-saturation again.
+    "qwen-like~size=3M": ("postsat",),
     "qwen-like~verification": ("selection", "postsat", "tab3"),
     "qwen-like~verification=0.3": ("postsat",),  # no paper gives a level: 0, 0.1 and 0.3, the whole sweep
     "qwen-like~difficulty_gap": ("postsat",),
