@@ -281,6 +281,10 @@ def test_a_world_from_another_corpus_sample_is_named_at_its_seed_and_builds_resu
                                                         "demos-1-other": 20, "long": 20}
     sampled = answers[answers["kind"] == "sampled"]
     assert round(float(sampled["strict"].mean()), 4) == profile["sampled"]["strict"]
+    greedy = answers[answers["kind"] == "greedy"]  # working the steps or skipping them, and what each gets right
+    assert profile["worked"] == round(float(greedy["worked"].mean()), 4)
+    assert profile["skipped_accuracy"] == (round(float(greedy[~greedy["worked"]]["first_answer"].mean()), 4)
+                                           if (~greedy["worked"]).any() else None)
     rechecking = sampled[sampled["reflection"]]  # does checking pay in the model's hands? None where none checks
     assert profile["sampled"]["reflection_accuracy"] == (
         round(float(rechecking["first_answer"].mean()), 4) if len(rechecking) else None)

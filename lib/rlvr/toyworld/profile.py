@@ -103,7 +103,12 @@ def _rates(table: pd.DataFrame) -> dict:
     worked = table[table["worked"]]
     code, prose = worked[worked["code"]], worked[~worked["code"]]
     checking, unchecked = table[table["reflection"]], table[~table["reflection"]]
+    skipped = table[~table["worked"]]
     return rates | {
+        # Working the steps or skipping them: a near-tie greedy decoding flips one way or the other.
+        "worked": round(float(table["worked"].mean()), 4),
+        "worked_accuracy": round(float(worked["first_answer"].mean()), 4) if len(worked) else None,
+        "skipped_accuracy": round(float(skipped["first_answer"].mean()), 4) if len(skipped) else None,
         "code": round(float(worked["code"].mean()), 4) if len(worked) else 0.0,  # a share of the worked answers
         "code_accuracy": round(float(code["first_answer"].mean()), 4) if len(code) else None,
         "prose_accuracy": round(float(prose["first_answer"].mean()), 4) if len(prose) else None,

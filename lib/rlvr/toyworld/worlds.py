@@ -104,9 +104,10 @@ def built_world(name: str) -> Path:
 
 def profile_table(names: list[str] | None = None) -> list[dict]:
     """One row a built world (default: every one built), its profile in percent: greedy answers to
-    toy-test (strict, eval, first answer, boxed, runs on, loops, rechecks, code-like mode), sampled ones (the code-like
-    mode's share of worked answers and each mode's accuracy; rechecks, and the accuracy of the
-    answers that recheck and of the others), strict with 0, 1 and 4 demos,
+    toy-test (strict, eval, first answer, boxed, runs on, loops, rechecks, code-like mode; the share
+    that works the steps, and the first answer's accuracy when it does and when it skips them),
+    sampled ones (the code-like mode's share of worked answers and each mode's accuracy; rechecks,
+    and the accuracy of the answers that recheck and of the others), strict with 0, 1 and 4 demos,
     and greedy strict and first answer on toy-test-long. Older profiles lack the later parts (None)."""
     rows = []
     for name in names or built():
@@ -119,7 +120,8 @@ def profile_table(names: list[str] | None = None) -> list[dict]:
         rows.append({"world": name, "strict": pct(p["strict"]), "eval": pct(p["eval"]),
                      "first answer": pct(p["first_answer"]), "boxed": pct(p["boxed"]), "runs on": pct(p["run_on"]),
                      "loops": pct(p.get("repetition")), "rechecks": pct(p.get("reflection")),
-                     "code share": pct(p.get("code")),
+                     "code share": pct(p.get("code")), "worked": pct(p.get("worked")),
+                     "worked acc.": pct(p.get("worked_accuracy")), "skipped acc.": pct(p.get("skipped_accuracy")),
                      "sampled: code share": pct(sampled.get("code")),
                      "sampled: code acc.": pct(sampled.get("code_accuracy")),
                      "sampled: prose acc.": pct(sampled.get("prose_accuracy")),
