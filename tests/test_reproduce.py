@@ -449,3 +449,16 @@ def test_outside_the_maps_full_column_the_follow_ups_run_only_what_the_predictio
 
     stems = {f"recipe: {Path(r).stem}" for r in TARGETED["beyond.yaml"]["recipes"]}
     assert stems == {RANDOM, NO_CLIP, EM, NSR, GRPO}
+
+
+def test_the_maps_matrix_reads_a_patterns_own_rule_and_its_papers_recipe():
+    from rlvr.reproduce.document import _mark
+    from rlvr.reproduce.verdicts import Claim, Pattern
+
+    # Post-saturation's own rule ("reproduced (2 of 3 seeds)") reads as holds or fails, not as a blank cell.
+    assert _mark("reproduced (2 of 3 seeds)")[0] == "holds" and _mark("fails (0 of 3 seeds)")[0] == "fails"
+    assert _mark("holds on the mean") == ("on the mean", 1) and _mark("")[0] == ""
+    # A follow-up at its own paper's recipe gets a row of its own, with its own seed count.
+    nsr = Pattern("NSR gains half", claims=[Claim("lab", {0: True, 1: False}, True)],
+                  recipe_claims=[Claim("recipe", {0: True, 1: True}, True)])
+    assert (nsr.seeds_held, nsr.recipe_seeds_held, nsr.recipe_verdict) == ("1/2", "2/2", "holds on all seeds")

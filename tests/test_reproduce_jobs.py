@@ -159,3 +159,7 @@ def test_the_map_runs_every_worlds_jobs_in_one_pool_so_no_world_waits_for_anothe
     assert "## The map" in (project / "docs" / "results-toy.md").read_text()  # and the matrix
     assert main(["reproduce", "--map", "--seeds", "0"]) == 0  # resumed: nothing left to run
     assert "map experiments: 0 runs to do" in capsys.readouterr().out
+    # A map cut off part way (it outlasts a session) shows what is on disk: every world's report and the matrix.
+    (project / "docs" / "map" / "llama-like.md").unlink()
+    assert main(["reproduce", "--map", "--report-only"]) == 0
+    assert "| train.seed=0 |" in (project / "docs" / "map" / "llama-like.md").read_text()

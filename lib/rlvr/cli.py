@@ -22,8 +22,8 @@ from .executors import EXECUTORS, STATES, JobState
 from .grading import extract_answer, grade
 from .memory import dry_run
 from .reproduce import EXTRAS, ORDER, report, reproduce
-from .reproduce.document import map_report, report_path
-from .reproduce.run import reproduce_map, reproduce_status
+from .reproduce.document import report_path
+from .reproduce.run import map_reports, reproduce_map, reproduce_status
 from .rewards import format_reward, outcome_reward
 from .rundir import NOTEBOOK, SUMMARY, slug
 from .runner import execute_job, notebook_job
@@ -205,7 +205,7 @@ def reproduce_command(args) -> int:
                 _print_states(name, states)
             return 0
         if args.report_only:
-            doc = map_report(args.seeds) if args.map else report(args.only, args.seeds, world=args.world)
+            doc = map_reports(args.seeds) if args.map else report(args.only, args.seeds, world=args.world)
             print(f"written: {doc} and its figures")
             return 0
         execution = dict(parallel=args.parallel, dry_run=args.dry_run, executor=args.executor,
@@ -425,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_execution_options(p, "2 on a CPU, else one per free set of GPUs", "each sweep file's `slurm:` section; "
                            "an experiment that reads another's jobs waits for them", "", "the report")
     p.add_argument("--dry-run", action="store_true", help="list the jobs still to do; execute nothing")
-    p.add_argument("--report-only", action="store_true", help="rewrite the report from the jobs on disk")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the jobs on disk (with "
+                                                              "--map: every world's, then the matrix)")
     p.add_argument("--world", help="run in this embedded world (`rlvr world list`): the map's experiments for it")
     p.add_argument("--map", action="store_true", help="every world of the map, then its matrix (docs/worlds.md)")
     p.set_defaults(func=reproduce_command)

@@ -166,12 +166,28 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -
     rows = []
     for world, names in {"toy-base": targeted, **MAP}.items():
         for name, result in results(chosen(names), seeds, root, None if world == "toy-base" else world):
-            rows += [{"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict,
-                      "seeds held": p.seeds_held} for p in result.patterns]
+            for p in result.patterns:
+                rows.append({"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict,
+                             "seeds held": p.seeds_held})
+                if p.recipe_claims is not None:  # the same finding as its own paper ran it: a row of its own
+                    rows.append({"experiment": name, "pattern": f"{p.finding}, at its paper's recipe", "world": world,
+                                 "verdict": p.recipe_verdict, "seeds held": p.recipe_seeds_held})
     return pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict", "seeds held"])
 
 
-_MARKS = {HOLDS_ALL: "holds", HOLDS_MEAN: "on the mean", FAILS: "fails", NOT_RUN: "·"}
+_MARKS = {HOLDS_ALL: ("holds", 2), HOLDS_MEAN: ("on the mean", 1), FAILS: ("fails", 0), NOT_RUN: ("·", -1)}
+
+
+def _mark(verdict: str) -> tuple[str, float]:
+    """A verdict's mark in the matrix and its colour code; a pattern with its own rule ("reproduced (2
+    of 3 seeds)", "fails (0 of 3 seeds)", post-saturation's) reads as holds or fails."""
+    if verdict in _MARKS:
+        return _MARKS[verdict]
+    if verdict.startswith("reproduced"):
+        return _MARKS[HOLDS_ALL]
+    if verdict.startswith(FAILS):
+        return _MARKS[FAILS]
+    return "", float("nan")  # a world that does not run the pattern
 
 
 def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc: str | Path = DOC) -> Path:
@@ -190,7 +206,7 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     worlds = ["toy-base", *MAP]
     matrix = table.pivot_table(index=["experiment", "pattern"], columns="world", values="verdict", aggfunc="first",
                                sort=False).reindex(columns=worlds).fillna("")
-    codes = matrix.replace({HOLDS_ALL: 2, HOLDS_MEAN: 1, FAILS: 0, NOT_RUN: -1, "": float("nan")}).astype(float)
+    codes = matrix.apply(lambda column: column.map(lambda v: _mark(v)[1])).astype(float)
     fig, ax = plt.subplots(figsize=(1.1 * len(worlds) + 6, 0.32 * len(matrix) + 2))
     sns.heatmap(codes, cmap=["#d9d9d9", "#fc9272", "#c7e9c0", "#31a354"], vmin=-1.5, vmax=2.5, cbar=False,
                 linewidths=0.5, ax=ax, yticklabels=[textwrap.shorten(p, 70) for _, p in matrix.index])
@@ -205,7 +221,7 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     plt.close(fig)
     held = table.pivot_table(index=["experiment", "pattern"], columns="world", values="seeds held", aggfunc="first",
                              sort=False).reindex(index=matrix.index, columns=worlds)
-    cells = matrix.apply(lambda column: column.map(lambda v: _MARKS.get(v, ""))).astype(str)
+    cells = matrix.apply(lambda column: column.map(lambda v: _mark(v)[0])).astype(str)
     cells = cells.where(matrix.isin([NOT_RUN, ""]), cells + " (" + held.fillna("-").astype(str) + ")")
     lines = [MAP_BEGIN, "", "## The map: the paper's patterns across embedded worlds (`rlvr reproduce --map`)", "",
              f"Seeds {', '.join(map(str, seeds))}; in brackets, on how many seeds every claim of the pattern holds. "

@@ -189,6 +189,8 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
             print(f"map: world {world}", flush=True)
             failed |= {f"{world}/{k}": v for k, v in reproduce(seeds=seeds, root=root, world=world,
                                                                **execution).items()}
+        if not execution.get("dry_run"):
+            map_report(sorted(set(SEEDS) | set(seeds)), root, root / DOC)
     else:
         t0, names = time.monotonic(), {world: world_experiments(world) for world in MAP}
         waves = {"selection runs": lambda n: n == "selection",
@@ -210,13 +212,19 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
             for name, error in _execute_here(todo, execution.get("parallel"), execution.get("gpus_per_run"), t0,
                                              execution.get("progress_every_s", 60.0)):
                 failed.setdefault(name, []).append(error)
-        for world in MAP:
-            report(None, sorted(set(SEEDS) | set(seeds)), root, root / report_path(world),
-                   minutes=(time.monotonic() - t0) / 60, world=world,
-                   failed={k.split("/", 1)[1]: v for k, v in failed.items() if k.split("/", 1)[0] == world})
-    if not execution.get("dry_run"):
-        map_report(sorted(set(SEEDS) | set(seeds)), root, root / DOC)
+        map_reports(seeds, root, minutes=(time.monotonic() - t0) / 60, failed=failed)
     return failed
+
+
+def map_reports(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, minutes: float | None = None,
+                failed: dict[str, list[str]] | None = None) -> Path:
+    """Every world's report of the map (``docs/map/<world>.md``) and the matrix in ``docs/results-toy.md``,
+    from the jobs on disk: what a map cut off part way (it takes more than a session) has to show."""
+    root, seeds, failed = Path(root or Path.cwd()), sorted(set(SEEDS) | set(seeds)), failed or {}
+    for world in MAP:
+        report(None, seeds, root, root / report_path(world), minutes=minutes, world=world,
+               failed={k.split("/", 1)[1]: v for k, v in failed.items() if k.split("/", 1)[0] == world})
+    return map_report(seeds, root, root / DOC)
 
 
 def _options(names: Sequence[str] | None, seeds: Sequence[int]) -> str:

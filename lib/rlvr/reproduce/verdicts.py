@@ -43,13 +43,21 @@ class Pattern:
     def seeds_held(self) -> str:
         """On how many seeds every claim holds, as "k/n" ("-" without claims): a verdict that holds on
         three seeds can turn on a fourth, so the count travels with it."""
-        seeds = sorted({s for c in self.claims for s in c.per_seed})
-        held = sum(all(c.per_seed.get(s, False) for c in self.claims) for s in seeds)
-        return f"{held}/{len(seeds)}" if seeds else "-"
+        return _seeds_held(self.claims)
+
+    @property
+    def recipe_seeds_held(self) -> str:
+        return _seeds_held(self.recipe_claims or [])
 
     @property
     def recipe_verdict(self) -> str:
         return "-" if self.recipe_claims is None else _verdict(self.recipe_claims)
+
+
+def _seeds_held(claims: list[Claim]) -> str:
+    seeds = sorted({s for c in claims for s in c.per_seed})
+    held = sum(all(c.per_seed.get(s, False) for c in claims) for s in seeds)
+    return f"{held}/{len(seeds)}" if seeds else "-"
 
 
 def _verdict(claims: list[Claim]) -> str:
