@@ -154,7 +154,11 @@ def test_the_map_runs_every_worlds_jobs_in_one_pool_so_no_world_waits_for_anothe
     qwen, llama, after = ran("qwen-like", "tab8"), ran("llama-like", "tab8"), ran("qwen-like", "tab16")
     assert qwen.start < llama.end and llama.start < qwen.end  # side by side, across the two worlds
     assert after.start > qwen.end and after.read_end == qwen.end  # tab16 read its own world's tab8
-    assert "map experiments: 2 runs to do across the worlds" in out
+    # toy-base's column as well, last (its jobs where the default reproduce keeps them), reading its own tab8
+    toy_base = summaries(project, "tab8")["train.seed=0"]
+    assert toy_base.start > min(qwen.end, llama.end) and summaries(project, "tab16")["train.seed=0"].read_end \
+        == toy_base.end
+    assert "map experiments: 3 runs to do across the worlds" in out
     assert "| train.seed=0 |" in (project / "docs" / "map" / "llama-like.md").read_text()  # each world's report
     assert "## The map" in (project / "docs" / "results-toy.md").read_text()  # and the matrix
     assert main(["reproduce", "--map", "--seeds", "0"]) == 0  # resumed: nothing left to run

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .outputs import complete_jobs
-from .registry import EXPERIMENTS, EXTRAS, MAP, ORDER, SEEDS, chosen, chosen_in
+from .registry import EXPERIMENTS, EXTRAS, MAP, ORDER, SEEDS, chosen, chosen_in, targeted
 from .verdicts import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Result
 
 DOC = Path("docs/results-toy.md")
@@ -162,9 +162,8 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -
     """The map as a tidy table: one row a pattern in a world (toy-base's from ``outputs/reproduce``, the
     others' from ``MAP``'s worlds), its verdict ("not run" where its jobs are not on disk)."""
     root = Path(root or Path.cwd())
-    targeted = sorted({name for names in MAP.values() for name in names}, key=(ORDER + EXTRAS).index)
     rows = []
-    for world, names in {"toy-base": targeted, **MAP}.items():
+    for world, names in {"toy-base": targeted(), **MAP}.items():
         for name, result in results(chosen(names), seeds, root, None if world == "toy-base" else world):
             for p in result.patterns:
                 rows.append({"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict,

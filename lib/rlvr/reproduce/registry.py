@@ -106,3 +106,8 @@ def chosen_in(world: str | None, only: str | Sequence[str] | None = None) -> lis
     if world is None or world == "toy-base":
         return chosen(only)
     return chosen([*chosen(only or MAP.get(world)), "selection"])
+
+
+def targeted() -> list[str]:
+    """The experiments some world of the map runs: toy-base's column of the map."""
+    return chosen(sorted({name for names in MAP.values() for name in names}, key=(ORDER + EXTRAS).index))

@@ -32,7 +32,7 @@ from ..runner import Job
 from ..toyworld.worlds import stale
 from .document import DOC, map_report, report, report_path
 from .outputs import sweep_jobs
-from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in
+from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in, targeted
 
 POLL_S = 5.0  # how often a waiting reproduce asks SLURM where its jobs stand
 
@@ -174,11 +174,11 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
     report, then the matrix in ``docs/results-toy.md``. Every world must be built first: the ones that
     are not are named with the command that builds each, before anything runs.
 
-    Here, the worlds' jobs share one pool, in three waves: every world's selection run (the rest of a
-    world trains on its pi_1), then every world's experiments, then those that read another's jobs
-    (tab16); in each, world by world in ``MAP``'s order and the longest first within a world, so a
-    world's results come in as early as they can while the next world's jobs fill a free core (one
-    world after another would leave a core idle at each world's last job).
+    Here, the worlds' jobs share one pool (toy-base's column last), in three waves: every world's
+    selection run (the rest of a world trains on its pi_1), then every world's experiments, then those
+    that read another's jobs (tab16); in each, world by world in ``MAP``'s order and the longest first
+    within a world, so a world's results come in as early as they can while the next world's jobs fill
+    a free core (one world after another would leave a core idle at each world's last job).
     On SLURM (or a dry run) one world after another, each ``reproduce``."""
     root = Path(root or Path.cwd())
     if missing := [why for world in MAP if (why := stale(world))]:
@@ -189,10 +189,15 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
             print(f"map: world {world}", flush=True)
             failed |= {f"{world}/{k}": v for k, v in reproduce(seeds=seeds, root=root, world=world,
                                                                **execution).items()}
+        print("map: toy-base's column", flush=True)
+        failed |= {f"toy-base/{k}": v for k, v in reproduce(targeted(), seeds=seeds, root=root, report_to=None,
+                                                            **execution).items()}
         if not execution.get("dry_run"):
             map_report(sorted(set(SEEDS) | set(seeds)), root, root / DOC)
     else:
-        t0, names = time.monotonic(), {world: world_experiments(world) for world in MAP}
+        # toy-base's column too (its jobs in outputs/reproduce, the default reproduce's), last: the worlds
+        # are what is new; its report is the default reproduce's to write (docs/results-toy.md).
+        t0, names = time.monotonic(), {**{world: world_experiments(world) for world in MAP}, "toy-base": targeted()}
         waves = {"selection runs": lambda n: n == "selection",
                  "experiments": lambda n: n != "selection" and not EXPERIMENTS[n].after,
                  "experiments that read another's jobs": lambda n: bool(EXPERIMENTS[n].after)}
@@ -200,12 +205,13 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
             todo = []
             for world, experiments in names.items():
                 try:
-                    listed = experiment_jobs([n for n in experiments if takes(n)], seeds, root, world)
+                    listed = experiment_jobs([n for n in experiments if takes(n)], seeds, root,
+                                             None if world == "toy-base" else world)
                 except FileNotFoundError as exc:  # its selection run failed: its report says what is missing
                     print(f"map {wave}: {world} waits for its selection run ({exc})", flush=True)
                     continue
                 todo += [(f"{world}/{name}", job) for name, job in listed if not job.complete]
-            order = list(MAP)
+            order = list(names)
             todo.sort(key=lambda item: (order.index(item[0].rsplit("/", 1)[0]),
                                         LONGEST_FIRST.index(item[0].rsplit("/", 1)[1])))
             print(f"map {wave}: {len(todo)} runs to do across the worlds", flush=True)
