@@ -462,3 +462,17 @@ def test_the_maps_matrix_reads_a_patterns_own_rule_and_its_papers_recipe():
     nsr = Pattern("NSR gains half", claims=[Claim("lab", {0: True, 1: False}, True)],
                   recipe_claims=[Claim("recipe", {0: True, 1: True}, True)])
     assert (nsr.seeds_held, nsr.recipe_seeds_held, nsr.recipe_verdict) == ("1/2", "2/2", "holds on all seeds")
+
+
+def test_a_control_trains_on_its_parent_worlds_pi1_so_it_differs_by_its_switch_alone(tmp_path):
+    root = fake_project(tmp_path)
+    with pytest.raises(FileNotFoundError, match="qwen-like's pi_1 .* --world qwen-like --only selection"):
+        reproduce.sweep_jobs("tab16.yaml", [0], root, "qwen-like~format_prior")
+    fake_selection(root, "qwen-like", "toy-train-00119")
+    fake_selection(root, "qwen-like~format_prior", "toy-train-00004")  # its own ranking is not what it trains on
+    fake_selection(root, "llama-like", "toy-train-00004")
+    (_, control), = reproduce.sweep_jobs("tab16.yaml", [0], root, "qwen-like~format_prior")
+    (_, other), = reproduce.sweep_jobs("tab16.yaml", [0], root, "llama-like")
+    assert control.parameters["example"] == "toy-train-00119" and control.parameters["train"]["model"] == \
+        "qwen-like~format_prior"
+    assert other.parameters["example"] == "toy-train-00004"  # another model: its own pi_1, as the paper picks

@@ -56,10 +56,17 @@ def world_example(world: str, root: Path) -> str | None:
     return None if history is None else str(ranking_table(history)["example_id"].iloc[0])
 
 
+def example_world(world: str) -> str:
+    """Whose pi_1 a world's 1-shot runs train on: a control (``NAME~SWITCH``, ``NAME~SWITCH=VALUE``)
+    trains on NAME's, so that it differs from NAME by its switch alone; any other world on its own, as the
+    paper picks pi_1 for each model."""
+    return world.split("~", 1)[0]
+
+
 def in_world(sweep: Sweep, world: str | None) -> Sweep:
     """``sweep`` run from another embedded world's base model: its jobs in ``MAP_OUT/<world>/`` (and a
-    path to another experiment's jobs there too), training on the world's own pi_1 (``world_example``;
-    refused until its selection has run), evaluated on toy-test-long as well where the world has
+    path to another experiment's jobs there too), training on the world's pi_1 (``world_example`` of
+    ``example_world``; refused until that selection has run), evaluated on toy-test-long as well where the world has
     a difficulty gap and the sweep is one it targets (``LONG_TEST_SWEEPS``), cut to what the predictions
     target outside the map's full column (``TARGETED``). None: the sweep as it is
     (toy-base, ``outputs/reproduce``)."""
@@ -70,9 +77,11 @@ def in_world(sweep: Sweep, world: str | None) -> Sweep:
              for k, v in sweep.fixed.items()}
     fixed["train.model"] = world
     if "example" in declared_parameters(sweep.notebook):
-        if (example := world_example(world, sweep.root)) is None:
-            raise FileNotFoundError(f"{world}: its 1-shot runs train on its own pi_1, which its selection run ranks; "
-                                    f"run it first: rlvr reproduce --world {world} --only selection")
+        source = example_world(world)
+        if (example := world_example(source, sweep.root)) is None:
+            whose = "its own pi_1" if source == world else f"{source}'s pi_1 (a control differs by its switch alone)"
+            raise FileNotFoundError(f"{world}: its 1-shot runs train on {whose}, which {source}'s selection run "
+                                    f"ranks; run it first: rlvr reproduce --world {source} --only selection")
         fixed["example"] = example
     if named(world).difficulty_gap and sweep.path.name in LONG_TEST_SWEEPS:
         fixed["eval.benchmarks"] = ["toy-test", "toy-test-long"]
