@@ -476,3 +476,7 @@ def test_a_control_trains_on_its_parent_worlds_pi1_so_it_differs_by_its_switch_a
     assert control.parameters["example"] == "toy-train-00119" and control.parameters["train"]["model"] == \
         "qwen-like~format_prior"
     assert other.parameters["example"] == "toy-train-00004"  # another model: its own pi_1, as the paper picks
+    # ... so a control runs no selection of its own, where another model does.
+    from rlvr.reproduce.registry import chosen_in
+
+    assert "selection" not in chosen_in("qwen-like~format_prior") and "selection" in chosen_in("llama-like")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..runner import Job
 from .follow_ups import check_beyond, check_ppo
-from .outputs import SELECTION_SWEEP
+from .outputs import SELECTION_SWEEP, example_world
 from .paper_tables import check_labels, check_tab3, check_tab5, check_tab8, check_tab14, check_tab16
 from .postsat import check_postsat
 from .verdicts import Result
@@ -101,11 +101,12 @@ def chosen(only: str | Sequence[str] | None) -> list[str]:
 
 def chosen_in(world: str | None, only: str | Sequence[str] | None = None) -> list[str]:
     """``only``, else in another world the map's experiments for it (``MAP``; every one for a world
-    outside the map), else the default's; in another world its selection run too (its runs train on
-    its own pi_1)."""
+    outside the map), else the default's; in another world that trains on its own pi_1 its selection
+    run too (a control trains on its parent's: ``example_world``)."""
     if world is None or world == "toy-base":
         return chosen(only)
-    return chosen([*chosen(only or MAP.get(world)), "selection"])
+    own = [] if example_world(world) != world else ["selection"]
+    return chosen([*chosen(only or MAP.get(world)), *own])
 
 
 def targeted() -> list[str]:

@@ -120,7 +120,7 @@ def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = No
     names = world_experiments(world, only)
     report_to = report_path(world) if report_to == DOC else report_to
     waves = [[n for n in names if not EXPERIMENTS[n].after], [n for n in names if EXPERIMENTS[n].after]]
-    if world is not None:  # the world's own pi_1 comes from its selection run: the rest waits for it
+    if world is not None and "selection" in names:  # its own pi_1 comes from its selection run: the rest waits
         waves = [["selection"], *[[n for n in wave if n != "selection"] for wave in waves]]
     failed: dict[str, list[str]] = {}
     t0 = time.monotonic()
