@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 
 import nbformat
 import pytest
@@ -108,6 +111,30 @@ def test_parallel_jobs_complete_the_same(project, capsys):
     records = [json.loads(f.read_text()) for f in (project / "outputs" / "demo").glob("*/job.json")]
     spans = sorted((r["started"], r["finished"]) for r in records)
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
+
+
+def test_a_job_runs_in_its_root_without_moving_this_process(project, tmp_path_factory, monkeypatch):
+    # Jobs run in threads beside each other and beside the caller: none may chdir the process.
+    path = write_sweep(project, grid={"a": [1]})
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.add(os.getcwd())
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = run_sweep(load_sweep(path, root=project))
+    finally:
+        done.set()
+        watcher.join()
+    assert result.done == ["a=1"]
+    assert (project / "outputs" / "demo" / "a=1" / "summary.csv").is_file()  # its relative paths: the root's
+    assert seen == {str(elsewhere)}
 
 
 def test_a_failed_job_is_reported_kept_and_retried(project, capsys):

@@ -127,14 +127,17 @@ def _execute_held(job: Job, env: dict, label: str | None, summary_required: bool
         print(f"{label} start   {job.name}{on}", flush=True)
     started, t0, error = datetime.now(timezone.utc), time.perf_counter(), None
     try:
+        # The kernel starts in the job's root (nbclient's `resources` path), rather than through
+        # papermill's `cwd`, which chdirs this whole process: jobs run in threads side by side, and
+        # one's chdir, undone late, would move another's (and the caller's) working directory.
         papermill.execute_notebook(
-            str(job.notebook),
-            str(job.out_dir / NOTEBOOK),
+            str(job.notebook.resolve()),
+            str((job.out_dir / NOTEBOOK).resolve()),
             parameters=job.parameters,
             kernel_name=job.kernel,
-            cwd=str(job.root),
             progress_bar=False,
             kernel_manager_class=_kernel_manager(env),
+            resources={"metadata": {"path": str(job.root.resolve())}},
         )
         if summary_required and not (job.out_dir / SUMMARY).is_file():
             error = f"the notebook finished without writing {job.parameters['out_dir']}/{SUMMARY}"
