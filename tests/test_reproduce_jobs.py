@@ -167,3 +167,31 @@ def test_the_map_runs_every_worlds_jobs_in_one_pool_so_no_world_waits_for_anothe
     (project / "docs" / "map" / "llama-like.md").unlink()
     assert main(["reproduce", "--map", "--report-only"]) == 0
     assert "| train.seed=0 |" in (project / "docs" / "map" / "llama-like.md").read_text()
+
+
+def test_a_resumed_map_runs_tab16_where_its_worlds_tab8_is_in_without_waiting_for_the_other_worlds(
+        project, monkeypatch, capsys):
+    from rlvr.reproduce import document, registry, run
+    from rlvr.toyworld.worlds import named
+
+    worlds = {"qwen-like": ("tab8", "tab16"), "llama-like": ("tab8",)}
+    for module in (registry, run, document):
+        monkeypatch.setattr(module, "MAP", worlds)
+    monkeypatch.setenv("RLVR_WORLDS", str(project / "worlds"))
+    for world in worlds:
+        (project / "worlds" / world).mkdir(parents=True)
+        (project / "worlds" / world / "profile.json").write_text(json.dumps(
+            {"corpus": {"seed": 3}, "world": {"generator": 3, **named(world).to_dict()}}))
+    # qwen-like's tab8 ran in an earlier session; the map cut off before its tab16.
+    assert main(["reproduce", "--world", "qwen-like", "--only", "tab8", "--seeds", "0"]) == 0
+    capsys.readouterr()
+    assert main(["reproduce", "--map", "--seeds", "0", "--parallel", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "map experiments: 3 runs to do across the worlds" in out  # qwen-like's tab16, two tab8s
+    assert "map experiments that read another's jobs: 1 runs" in out  # toy-base's tab16, its tab8 new
+
+    def ran(world, experiment):
+        return pd.read_csv(project / "outputs" / "map" / world / experiment / "train.seed=0" / SUMMARY).iloc[0]
+
+    tab16, llama = ran("qwen-like", "tab16"), ran("llama-like", "tab8")
+    assert tab16.start < llama.end and tab16.read_end == ran("qwen-like", "tab8").end

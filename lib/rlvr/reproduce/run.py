@@ -176,9 +176,10 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
 
     Here, the worlds' jobs share one pool (toy-base's column last), in three waves: every world's
     selection run (the rest of a world trains on its pi_1), then every world's experiments, then those
-    that read another's jobs (tab16); in each, world by world in ``MAP``'s order and the longest first
-    within a world, so a world's results come in as early as they can while the next world's jobs fill
-    a free core (one world after another would leave a core idle at each world's last job).
+    that read another's jobs (tab16; with the experiments where what it reads is complete); in each,
+    world by world in ``MAP``'s order and the longest first within a world, so a world's results come
+    in as early as they can while the next world's jobs fill a free core (one world after another
+    would leave a core idle at each world's last job).
     On SLURM (or a dry run) one world after another, each ``reproduce``."""
     root = Path(root or Path.cwd())
     if missing := [why for world in MAP if (why := stale(world))]:
@@ -198,15 +199,24 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
         # toy-base's column too (its jobs in outputs/reproduce, the default reproduce's), last: the worlds
         # are what is new; its report is the default reproduce's to write (docs/results-toy.md).
         t0, names = time.monotonic(), {**{world: world_experiments(world) for world in MAP}, "toy-base": targeted()}
-        waves = {"selection runs": lambda n: n == "selection",
-                 "experiments": lambda n: n != "selection" and not EXPERIMENTS[n].after,
-                 "experiments that read another's jobs": lambda n: bool(EXPERIMENTS[n].after)}
+
+        def ready(world: str | None, name: str) -> bool:  # what it reads is complete (a map resumed)
+            try:
+                return all(job.complete for _, job in experiment_jobs(EXPERIMENTS[name].after, seeds, root, world))
+            except FileNotFoundError:
+                return False
+
+        # An experiment that reads another's jobs joins the experiments' wave where those are already
+        # complete, rather than wait for every other world's experiments.
+        waves = {"selection runs": lambda w, n: n == "selection",
+                 "experiments": lambda w, n: n != "selection" and (not EXPERIMENTS[n].after or ready(w, n)),
+                 "experiments that read another's jobs": lambda w, n: bool(EXPERIMENTS[n].after)}
         for wave, takes in waves.items():
             todo = []
             for world, experiments in names.items():
+                in_world = None if world == "toy-base" else world
                 try:
-                    listed = experiment_jobs([n for n in experiments if takes(n)], seeds, root,
-                                             None if world == "toy-base" else world)
+                    listed = experiment_jobs([n for n in experiments if takes(in_world, n)], seeds, root, in_world)
                 except FileNotFoundError as exc:  # its selection run failed: its report says what is missing
                     print(f"map {wave}: {world} waits for its selection run ({exc})", flush=True)
                     continue
