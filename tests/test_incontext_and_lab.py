@@ -32,6 +32,15 @@ def test_the_models_own_solution_earns_the_reward():
     assert question == "Solve for y: 9y + 8 = 71." and "\\boxed{7}" in solution
 
 
+def test_a_rarely_solved_example_is_sampled_batch_after_batch_until_one_earns_the_reward():
+    rare = dict(problem="What is the remainder when 1234 is divided by 7?", answer="2", batch=1,
+                max_new_tokens=48, seed=1)
+    with pytest.raises(RuntimeError, match="none of 1 samples solved the problem"):
+        incontext.self_demo("toy-base", **rare, tries=1)
+    _, solution = incontext.self_demo("toy-base", **rare, tries=8)
+    assert "\\boxed{2}" in solution
+
+
 def test_lab_save_writes_the_summary_last_with_settings_and_versions(tmp_path):
     lab.save(tmp_path / "nb", summary=pd.DataFrame({"x": [1]}), tables={"t": pd.DataFrame({"y": [2]})},
              settings={"steps": 4})

@@ -51,22 +51,25 @@ def toy_demos(n: int = 4, exclude: tuple[str, ...] = ()) -> list[Demo]:
     return list(picked.values())
 
 
-def self_demo(model: str, problem: str, answer: str, *, tries: int = 32, temperature: float = 1.0,
-              max_new_tokens: int = 200, seed: int = 0) -> Demo:
+def self_demo(model: str, problem: str, answer: str, *, tries: int = 1024, batch: int = 32,
+              temperature: float = 1.0, max_new_tokens: int = 200, seed: int = 0) -> Demo:
     """The problem with a solution ``model`` wrote itself and that earns the reward.
 
-    Samples ``tries`` solutions and keeps the first one the training reward
-    accepts (right answer, boxed), the way the paper's pi_1 demo was made.
+    Samples ``batch`` solutions at a time, up to ``tries``, and keeps the first one the training
+    reward accepts (right answer, boxed), the way the paper's pi_1 demo was made. A pi_1 is picked for
+    its variance in training, not for being easy: a base may solve it once in a few hundred samples.
     """
     backend = get_backend("auto", resolve(model), dtype=eval_dtype_for(model), seed=seed)
     prompt = backend.prompt(problem, eval_template_for(model))
-    gens = backend.generate(
-        [prompt] * tries, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens, seed=seed
-    )
-    texts = [g.text for g in gens]
-    for text, ok in zip(texts, grade_many(texts, [answer] * len(texts), "train")):
-        if ok:
-            return problem, text.strip()
+    for done in range(0, tries, batch):
+        n = min(batch, tries - done)
+        # The first batch draws from ``seed`` itself; each later one from a seed of its own.
+        gens = backend.generate([prompt] * n, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens,
+                                seed=seed + 1_000_003 * (done // batch))
+        texts = [g.text for g in gens]
+        for text, ok in zip(texts, grade_many(texts, [answer] * len(texts), "train")):
+            if ok:
+                return problem, text.strip()
     raise RuntimeError(
         f"none of {tries} samples solved the problem with a boxed answer; raise `tries` or pick another example"
     )
