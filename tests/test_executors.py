@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from rlvr.cli import main
-from rlvr.executors import device_sets, training_command
+from rlvr.executors import device_sets, on_free_devices, training_command
 from rlvr.sweep import load_sweep, sweep_status
 from test_sweep import notebook_file, write_notebook, write_sweep
 
@@ -52,6 +52,25 @@ def test_the_visible_gpus_are_cut_into_disjoint_sets_one_a_run():
     assert device_sets(gpus, 0) == []  # CPU jobs
     with pytest.raises(ValueError, match="gpus_per_run is 9 but this machine has 8"):
         device_sets(gpus, 9)
+
+
+def test_a_job_waits_until_it_is_ready_while_the_next_ready_one_takes_the_free_worker():
+    # "b" reads what "a" writes; two workers: "c" runs beside "a", and "b" goes as soon as "a" ends.
+    done, started, ended = set(), {}, {}
+
+    def work(item, devices):
+        started[item] = time.monotonic()
+        time.sleep({"a": 0.3, "b": 0.05, "c": 0.8}[item])
+        done.add(item)
+        ended[item] = time.monotonic()
+        return item.upper()
+
+    results = on_free_devices(["a", "b", "c"], work, [], 2, ready=lambda item: item != "b" or "a" in done)
+    assert results == ["A", "B", "C"]  # in the items' order
+    assert sorted(started, key=started.get) == ["a", "c", "b"]
+    assert ended["a"] <= started["b"] < ended["c"]
+    # Nothing ready and nothing running: the first left goes anyway (its own error says what it lacked).
+    assert on_free_devices(["x"], lambda item, devices: item, [], 2, ready=lambda item: False) == ["x"]
 
 
 def test_each_job_gets_its_own_gpus_and_a_multi_gpu_job_launches_through_accelerate(project, monkeypatch):

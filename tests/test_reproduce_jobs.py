@@ -158,7 +158,7 @@ def test_the_map_runs_every_worlds_jobs_in_one_pool_so_no_world_waits_for_anothe
     toy_base = summaries(project, "tab8")["train.seed=0"]
     assert toy_base.start > min(qwen.end, llama.end) and summaries(project, "tab16")["train.seed=0"].read_end \
         == toy_base.end
-    assert "map experiments: 3 runs to do across the worlds" in out
+    assert "map experiments: 5 runs to do across the worlds" in out
     assert "| train.seed=0 |" in (project / "docs" / "map" / "llama-like.md").read_text()  # each world's report
     assert "## The map" in (project / "docs" / "results-toy.md").read_text()  # and the matrix
     assert main(["reproduce", "--map", "--seeds", "0"]) == 0  # resumed: nothing left to run
@@ -169,8 +169,8 @@ def test_the_map_runs_every_worlds_jobs_in_one_pool_so_no_world_waits_for_anothe
     assert "| train.seed=0 |" in (project / "docs" / "map" / "llama-like.md").read_text()
 
 
-def test_a_resumed_map_runs_tab16_where_its_worlds_tab8_is_in_without_waiting_for_the_other_worlds(
-        project, monkeypatch, capsys):
+def test_a_worlds_tab16_runs_once_its_tab8_is_in_while_the_other_worlds_jobs_fill_the_cores(project, monkeypatch,
+                                                                                            capsys):
     from rlvr.reproduce import document, registry, run
     from rlvr.toyworld.worlds import named
 
@@ -182,16 +182,13 @@ def test_a_resumed_map_runs_tab16_where_its_worlds_tab8_is_in_without_waiting_fo
         (project / "worlds" / world).mkdir(parents=True)
         (project / "worlds" / world / "profile.json").write_text(json.dumps(
             {"corpus": {"seed": 3}, "world": {"generator": 3, **named(world).to_dict()}}))
-    # qwen-like's tab8 ran in an earlier session; the map cut off before its tab16.
-    assert main(["reproduce", "--world", "qwen-like", "--only", "tab8", "--seeds", "0"]) == 0
-    capsys.readouterr()
     assert main(["reproduce", "--map", "--seeds", "0", "--parallel", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "map experiments: 3 runs to do across the worlds" in out  # qwen-like's tab16, two tab8s
-    assert "map experiments that read another's jobs: 1 runs" in out  # toy-base's tab16, its tab8 new
 
     def ran(world, experiment):
         return pd.read_csv(project / "outputs" / "map" / world / experiment / "train.seed=0" / SUMMARY).iloc[0]
 
-    tab16, llama = ran("qwen-like", "tab16"), ran("llama-like", "tab8")
-    assert tab16.start < llama.end and tab16.read_end == ran("qwen-like", "tab8").end
+    qwen, tab16, llama = ran("qwen-like", "tab8"), ran("qwen-like", "tab16"), ran("llama-like", "tab8")
+    assert qwen.start < llama.end  # tab16 waited; llama-like's tab8 took the second core
+    assert tab16.start >= qwen.end and tab16.read_end == qwen.end
+    # ...and it went as soon as qwen-like's tab8 was in, not after the worlds that come later
+    assert tab16.start < summaries(project, "tab8")["train.seed=0"].end  # toy-base's tab8, last in order

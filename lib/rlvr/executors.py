@@ -31,6 +31,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -138,14 +139,16 @@ class JobOutcome:
 def execute_jobs(jobs: Sequence[Job], executor: str = "local", parallel: int | None = None,
                  gpus_per_run: int | None = None, labels: Sequence[str] | None = None, after: Sequence[str] = (),
                  started: Callable[[Job], None] | None = None,
-                 finished: Callable[[Job, str | None], None] | None = None) -> list[JobOutcome]:
+                 finished: Callable[[Job, str | None], None] | None = None,
+                 ready: Callable[[Job], bool] | None = None) -> list[JobOutcome]:
     """Execute ``jobs`` (from one sweep or several), one outcome each, in their order.
 
     ``local``: here, ``parallel`` at once (default: one per free set of ``gpus_per_run`` GPUs, or 1
     on a CPU), each printing its start and end under its label (default ``[i/n]``); ``started`` and
-    ``finished`` are called around each (from the pool's threads). ``slurm``: each is submitted as
-    a SLURM job that starts once the SLURM jobs ``after`` have ended, and this returns once they are
-    submitted. ``gpus_per_run``: default 1 where there is a GPU, 0 where there is none."""
+    ``finished`` are called around each (from the pool's threads); ``ready``: a job waits until it
+    says yes (what it reads is complete), the next ready one in order taking its place. ``slurm``:
+    each is submitted as a SLURM job that starts once the SLURM jobs ``after`` have ended, and this
+    returns once they are submitted. ``gpus_per_run``: default 1 where there is a GPU, 0 where there is none."""
     check_execution(executor, parallel)
     per_run = default_gpus_per_run() if gpus_per_run is None else gpus_per_run
     if executor == "slurm":
@@ -167,27 +170,55 @@ def execute_jobs(jobs: Sequence[Job], executor: str = "local", parallel: int | N
 
     with kernels_share_cores(workers):
         # Each papermill execution starts its own kernel process; threads only wait on them.
-        return on_free_devices(range(len(jobs)), execute, sets, workers)
+        return on_free_devices(range(len(jobs)), execute, sets, workers,
+                               ready=(lambda i: ready(jobs[i])) if ready else None)
 
 
-def on_free_devices(items: Sequence, work: Callable, sets: Sequence[str], workers: int | None = None) -> list:
+def on_free_devices(items: Sequence, work: Callable, sets: Sequence[str], workers: int | None = None,
+                    ready: Callable[[object], bool] | None = None) -> list:
     """``work(item, devices)`` for each item, ``workers`` at once (default one a device set), each
     holding one of ``sets`` (``CUDA_VISIBLE_DEVICES`` values) while it runs and handing it to the next
-    item as it ends; ``devices`` is None where ``sets`` is empty. Results in the items' order."""
+    item as it ends; ``devices`` is None where ``sets`` is empty. A free worker takes the first item
+    in order that is ``ready`` (default: every item), waiting while none is and another still runs;
+    when nothing runs and none is ready, the first left goes anyway (its own error says what it
+    lacked). Results in the items' order."""
     free: queue.Queue = queue.Queue()
     for devices in sets:
         free.put(devices)
+    pending, running, results = list(range(len(items))), [0], [None] * len(items)
+    changed = threading.Condition()
 
-    def on_one(item):
-        devices = free.get() if sets else None
-        try:
-            return work(item, devices)
-        finally:
-            if devices is not None:
-                free.put(devices)
+    def take() -> int | None:
+        with changed:
+            while pending:
+                for k, i in enumerate(pending):
+                    if ready is None or ready(items[i]):
+                        break
+                else:
+                    if running[0]:
+                        changed.wait()
+                        continue
+                    k = 0
+                running[0] += 1
+                return pending.pop(k)
+            return None
+
+    def worker() -> None:
+        while (i := take()) is not None:
+            devices = free.get() if sets else None
+            try:
+                results[i] = work(items[i], devices)
+            finally:
+                if devices is not None:
+                    free.put(devices)
+                with changed:
+                    running[0] -= 1
+                    changed.notify_all()
 
     with ThreadPoolExecutor(max_workers=workers or max(1, len(sets))) as pool:
-        return list(pool.map(on_one, items))
+        for future in [pool.submit(worker) for _ in range(workers or max(1, len(sets)))]:
+            future.result()
+    return results
 
 
 # ----------------------------------------------------------------------------- where jobs stand

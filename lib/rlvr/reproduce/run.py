@@ -174,12 +174,12 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
     report, then the matrix in ``docs/results-toy.md``. Every world must be built first: the ones that
     are not are named with the command that builds each, before anything runs.
 
-    Here, the worlds' jobs share one pool (toy-base's column last), in three waves: every world's
-    selection run (the rest of a world trains on its pi_1), then every world's experiments, then those
-    that read another's jobs (tab16; with the experiments where what it reads is complete); in each,
-    world by world in ``MAP``'s order and the longest first within a world, so a world's results come
-    in as early as they can while the next world's jobs fill a free core (one world after another
-    would leave a core idle at each world's last job).
+    Here, the worlds' jobs share one pool (toy-base's column last), in two waves: every world's
+    selection run (the rest of a world trains on its pi_1), then every world's experiments, world by
+    world in ``MAP``'s order and the longest first within a world, a job that reads another's (tab16
+    its world's tab8) waiting for it while a free core takes the next; so a world's results come in
+    as early as they can while the next world's jobs fill a free core (one world after another would
+    leave a core idle at each world's last job).
     On SLURM (or a dry run) one world after another, each ``reproduce``."""
     root = Path(root or Path.cwd())
     if missing := [why for world in MAP if (why := stale(world))]:
@@ -200,33 +200,35 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
         # are what is new; its report is the default reproduce's to write (docs/results-toy.md).
         t0, names = time.monotonic(), {**{world: world_experiments(world) for world in MAP}, "toy-base": targeted()}
 
-        def ready(world: str | None, name: str) -> bool:  # what it reads is complete (a map resumed)
+        def reads(world: str | None, name: str) -> list[Job]:  # the jobs an experiment's notebook reads
             try:
-                return all(job.complete for _, job in experiment_jobs(EXPERIMENTS[name].after, seeds, root, world))
+                return [job for _, job in experiment_jobs(EXPERIMENTS[name].after, seeds, root, world)]
             except FileNotFoundError:
-                return False
+                return []
 
-        # An experiment that reads another's jobs joins the experiments' wave where those are already
-        # complete, rather than wait for every other world's experiments.
-        waves = {"selection runs": lambda w, n: n == "selection",
-                 "experiments": lambda w, n: n != "selection" and (not EXPERIMENTS[n].after or ready(w, n)),
-                 "experiments that read another's jobs": lambda w, n: bool(EXPERIMENTS[n].after)}
-        for wave, takes in waves.items():
-            todo = []
+        for wave, takes in {"selection runs": lambda n: n == "selection",
+                            "experiments": lambda n: n != "selection"}.items():
+            todo, waits = [], {}
             for world, experiments in names.items():
                 in_world = None if world == "toy-base" else world
                 try:
-                    listed = experiment_jobs([n for n in experiments if takes(in_world, n)], seeds, root, in_world)
+                    listed = experiment_jobs([n for n in experiments if takes(n)], seeds, root, in_world)
                 except FileNotFoundError as exc:  # its selection run failed: its report says what is missing
                     print(f"map {wave}: {world} waits for its selection run ({exc})", flush=True)
                     continue
-                todo += [(f"{world}/{name}", job) for name, job in listed if not job.complete]
+                for name, job in listed:
+                    if not job.complete:
+                        todo.append((f"{world}/{name}", job))
+                        waits[job.out_dir] = reads(in_world, name)
             order = list(names)
             todo.sort(key=lambda item: (order.index(item[0].rsplit("/", 1)[0]),
                                         LONGEST_FIRST.index(item[0].rsplit("/", 1)[1])))
             print(f"map {wave}: {len(todo)} runs to do across the worlds", flush=True)
+            # A job that reads another's (tab16 reads its world's tab8) waits for it; a free core
+            # takes the next job in order meanwhile.
             for name, error in _execute_here(todo, execution.get("parallel"), execution.get("gpus_per_run"), t0,
-                                             execution.get("progress_every_s", 60.0)):
+                                             execution.get("progress_every_s", 60.0),
+                                             ready=lambda job: all(j.complete for j in waits[job.out_dir])):
                 failed.setdefault(name, []).append(error)
         map_reports(seeds, root, minutes=(time.monotonic() - t0) / 60, failed=failed)
     return failed
@@ -250,9 +252,9 @@ def _options(names: Sequence[str] | None, seeds: Sequence[int]) -> str:
 
 
 def _execute_here(todo: list[tuple[str, Job]], parallel: int | None, gpus_per_run: int | None, t0: float,
-                  progress_every_s: float) -> list[tuple[str, str]]:
-    """One wave's jobs on this machine, a line as each ends and the training steps as they go;
-    returns (experiment, "job: error") for each that failed."""
+                  progress_every_s: float, ready: Callable[[Job], bool] | None = None) -> list[tuple[str, str]]:
+    """One wave's jobs on this machine, a line as each ends and the training steps as they go (a job
+    waits until ``ready``); returns (experiment, "job: error") for each that failed."""
     per_run = default_gpus_per_run() if gpus_per_run is None else gpus_per_run
     experiment = {job.out_dir: name for name, job in todo}
     active: dict[Path, str] = {}
@@ -270,7 +272,8 @@ def _execute_here(todo: list[tuple[str, Job]], parallel: int | None, gpus_per_ru
 
     with _training_lines(lambda: active, progress_every_s):
         outcomes = execute_jobs([job for _, job in todo], "local", parallel or (None if per_run else 2), per_run,
-                                labels=[f"[{name}]" for name, _ in todo], started=started, finished=finished)
+                                labels=[f"[{name}]" for name, _ in todo], started=started, finished=finished,
+                                ready=ready)
     return [(name, f"{job.name}: {o.error}") for (name, job), o in zip(todo, outcomes) if o.error]
 
 
