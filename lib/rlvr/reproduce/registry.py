@@ -69,16 +69,17 @@ EXTRAS = ("beyond", "ppo")
 # switch of qwen-like has its control, qwen-like with that switch off (NAME~SWITCH); failure_kind and
 # size, which qwen-like leaves at toy-base's, are read against toy-base. An experiment whose jobs or
 # check read another's comes after it (tab16 reads tab8's run, tab3 the selection's history).
-# Worlds run in this order (`--map`): the 0.9M post-saturation controls come after the others, since
-# checking does not pay in any 0.9M world's base, so their pattern cannot appear there (docs/worlds.md).
+# Worlds run in this order (`--map`): the controls that say which switch a pattern qwen-like shows
+# takes, the cheapest first; the 0.9M post-saturation controls after the others, since checking does
+# not pay in any 0.9M world's base, so their pattern cannot appear there (docs/worlds.md).
 MAP: dict[str, tuple[str, ...]] = {
     "qwen-like": ("selection", "postsat", "tab5", "labels", "tab14", "tab8", "tab3", "tab16", "beyond"),
     "llama-like": ("tab8", "beyond"),
+    "qwen-like~document_coherence": ("tab8", "tab16"),
+    "qwen-like~reasoning_modes": ("beyond",),
     "qwen-like~format_prior": ("tab5", "labels", "tab14", "tab8", "beyond"),
     # The majority's running on, which no paper gives, swept: 10-30% (qwen-like), 30-90% (this world).
     "qwen-like~format_prior=boxing": ("tab8",),
-    "qwen-like~reasoning_modes": ("beyond",),
-    "qwen-like~document_coherence": ("tab8", "tab16"),
     "looping": ("tab5", "tab14"),
     # Every switch on at 3M, where checking first pays at the base (prediction 8): post-saturation again.
     "qwen-like~size=3M": ("postsat",),
