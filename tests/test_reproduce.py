@@ -217,6 +217,25 @@ def test_each_follow_up_is_also_judged_at_its_papers_recipe_with_its_mechanisms_
     assert signals.loc["recipe: nsr_zhu", "all-wrong groups; their advantage weight"] == "60%; 70%"
     assert signals.loc["recipe: nsr_zhu", "entropy, first → last steps"] == "0.30 → 0.10"
     assert signals.loc["recipe: grpo_zhu", "entropy, first → last steps"] == "-"  # no signals saved for it
+    assert "code-like share of worked rollouts, first → last fifth (%)" not in signals  # a world of one mode
+
+
+def test_in_a_world_of_two_reasoning_modes_each_follow_up_shows_how_its_code_like_share_moved(tmp_path):
+    root = fake_project(tmp_path)
+    prose, code = "9 * 10 = 90. The answer is \\boxed{90}.", "Code: 9 * 10 = 90. The answer is \\boxed{90}."
+    for seed, late in ((0, [code, code]), (1, [code, prose])):
+        job = fake_scores(root, "beyond", seed, {"1-shot, outcome": 0.34, "recipe: random_clip": 0.20})
+        run = job / "recipe-random_clip"  # the condition's training run, as the notebook's settings name it
+        run.mkdir()
+        pd.DataFrame([{"step": step, "completion": text, "correct": True}
+                      for step in range(1, 11) for text in ([prose, code] if step <= 5 else late)]
+                     ).to_parquet(run / "samples.parquet")
+        (job / "meta.json").write_text(json.dumps({"settings": {
+            "recipe: random_clip": {"output_dir": str(run.relative_to(root))}}}))
+    table = reproduce.check_beyond(reproduce.complete_jobs("beyond.yaml", [0, 1], root), root).table
+    shares = table.set_index("condition")["code-like share of worked rollouts, first → last fifth (%)"]
+    assert shares["recipe: random_clip"] == "50 → 75"  # half at first; all (seed 0) and half (seed 1) at the end
+    assert shares["1-shot, outcome"] == "-"  # its run is not on disk here
 
 
 def test_wrong_labels_are_checked_for_grpo_and_ppo_alike(tmp_path):

@@ -5,10 +5,12 @@ import hashlib
 import itertools
 import re
 
+import pandas as pd
 import pytest
 from rlvr.prompts import TRAIN_SUFFIX
 from rlvr.toyworld.corpus import LOOP_REPEATS, POOR_DOMAINS, corpus_stats, make_corpus, style_for
 from rlvr.toyworld.problems import stream
+from rlvr.toyworld.profile import mode_shift
 from rlvr.toyworld.templates import TEMPLATES
 from rlvr.toyworld.world import GENERATOR_VERSION, World
 
@@ -294,3 +296,20 @@ def test_a_world_from_another_corpus_sample_is_named_at_its_seed_and_builds_resu
     assert reprofile(path) == record
     assert main(["world", "list"]) == 0
     assert "toy-base@4" in capsys.readouterr().out.split("built: strict")[-2].splitlines()[-1]
+
+
+def test_a_runs_mode_shift_reads_the_code_like_share_of_its_worked_rollouts_first_and_last():
+    prose, code, skipped = ("9 * 10 = 90. The answer is \\boxed{90}.", "Code: 9 * 10 = 90. The answer is \\boxed{90}.",
+                            "The answer is \\boxed{90}.")
+    # Ten logged steps of four kept rollouts: a quarter code-like at first, all of the worked ones at the end.
+    early = [prose, prose, prose, code]
+    late = [code, code, code, skipped]
+    samples = pd.DataFrame([{"step": step, "completion": text, "correct": True}
+                            for step in range(1, 11) for text in (early if step <= 5 else late)])
+    shift = mode_shift(samples)  # the first and last fifth: steps 1-2 and 9-10
+    assert shift == {"worked_start": 1.0, "worked_end": 0.75, "code_start": 0.25, "code_end": 1.0}
+    # A run whose rollouts run on: only the first answer counts (the next question's "Code:" does not).
+    run_on = samples.assign(completion=prose + " Question: what is 2 + 2? Code: 2 + 2 = 4.")
+    assert mode_shift(run_on)["code_end"] == 0.0
+    # No worked rollout at the end: no share to give.
+    assert pd.isna(mode_shift(samples.assign(completion=skipped))["code_end"])

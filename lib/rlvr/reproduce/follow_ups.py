@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import analysis, paper
 from ..runner import Job
-from .outputs import by_condition, has_saved_table, stacked, summary_over_seeds
+from .outputs import by_condition, has_saved_table, mode_shifts, stacked, summary_over_seeds
 from .verdicts import Claim, Pattern, Result, claim
 
 # Shao et al.'s signals for ours (their first version's MATH-500 gains; the full-set outcome run is
@@ -93,7 +93,22 @@ def check_beyond(jobs: list[Job], root: Path) -> Result:
         f"{theirs[_THEIRS[c]]:.1f}" if c in _THEIRS else "-" for c in table["condition"]]
     if with_signal_tables := [job for job in jobs if has_saved_table(job, "signals")]:
         table = with_signals(table, stacked(with_signal_tables, "signals"))
-    return Result(table, patterns, best[["seed", "condition", "strict"]])
+    return Result(with_modes(table, mode_shifts(jobs)), patterns, best[["seed", "condition", "strict"]])
+
+
+def with_modes(table: pd.DataFrame, shifts: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the code-like mode's share of the worked rollouts, first fifth of training to the
+    last (mean over seeds), in a world with two reasoning modes: the share Shao et al. read a spurious
+    reward's gain through. A world without the code-like mode shows none."""
+    if shifts.empty or not (shifts[["code_start", "code_end"]].fillna(0) > 0).any().any():
+        return table
+    means = shifts.drop(columns="seed").groupby("condition").mean()
+    table = table.copy()
+    table["code-like share of worked rollouts, first → last fifth (%)"] = [
+        f"{means.loc[c, 'code_start']:.0%} → {means.loc[c, 'code_end']:.0%}".replace("%", "")
+        if c in means.index and means.loc[c, ["code_start", "code_end"]].notna().all() else "-"
+        for c in table["condition"]]
+    return table
 
 
 def with_signals(table: pd.DataFrame, signals: pd.DataFrame) -> pd.DataFrame:

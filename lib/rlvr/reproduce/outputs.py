@@ -7,6 +7,7 @@ Every file name comes from ``rlvr.rundir`` (a job's summary and tables, a traini
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,10 +15,11 @@ import pandas as pd
 
 from .. import analysis
 from ..parameters import declared_parameters
-from ..rundir import HISTORY, RUN_CONFIG, SUMMARY, job_table
+from ..rundir import HISTORY, META, RUN_CONFIG, SUMMARY, job_table
 from ..runner import Job
 from ..selection import load_history, ranking_table
 from ..sweep import Sweep, load_sweep
+from ..toyworld import profile
 from ..toyworld.worlds import is_world, named
 from .verdicts import mean_std
 
@@ -126,6 +128,22 @@ def saved_table(job: Job, name: str) -> pd.DataFrame:
 def stacked(jobs: list[Job], name: str) -> pd.DataFrame:
     """One of the jobs' saved tables, stacked, with each job's seed."""
     return pd.concat([saved_table(job, name).assign(seed=job_seed(job)) for job in jobs], ignore_index=True)
+
+
+def condition_runs(job: Job) -> dict[str, Path]:
+    """Each condition's training run, for a notebook that trains several (from the settings it saved:
+    each condition's config with its output folder)."""
+    meta = job.out_dir / META
+    settings = json.loads(meta.read_text()).get("settings", {}) if meta.is_file() else {}
+    return {name: job.root / cfg["output_dir"] for name, cfg in settings.items()
+            if isinstance(cfg, dict) and cfg.get("output_dir")}
+
+
+def mode_shifts(jobs: list[Job]) -> pd.DataFrame:
+    """How each condition's reasoning modes moved in training (``toyworld.profile.mode_shifts``), one
+    row a seed and condition."""
+    tables = [profile.mode_shifts(condition_runs(job)).assign(seed=job_seed(job)) for job in jobs]
+    return pd.concat(tables, ignore_index=True) if tables else profile.mode_shifts({}).assign(seed=[])
 
 
 def training_run(job: Job) -> Path:

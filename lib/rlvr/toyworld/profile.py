@@ -22,12 +22,14 @@ problems of toy-test-long.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pandas as pd
 
 from ..generation import generate
 from ..grading import extract_answer, grade_many
 from ..prompts import few_shot_input, training_messages
+from ..rundir import load_run
 from ..textfeatures import ends_in_repetition, first_answer, reflection_counts, runs_on
 from .corpus import CODE_MARK, STEP
 from .problems import LONG_EXTRA, make_split
@@ -68,10 +70,42 @@ def answer_table(
             "run_on": [runs_on(r) for r in responses],
             "reflection": [sum(reflection_counts(r).values()) > 0 for r in responses],
             "repetition": [ends_in_repetition(r) for r in responses],
-            "code": [CODE_MARK in f for f in firsts],
-            "worked": [bool(STEP.search(f)) for f in firsts],
+            **modes(firsts),
         }
     )
+
+
+def modes(firsts: list[str]) -> dict[str, list[bool]]:
+    """Of each first answer (``first_answer``), whether it works a step (``worked``) and whether it
+    is in the code-like mode (``code``; a share of the worked ones wherever it is reported)."""
+    return {"code": [CODE_MARK in f for f in firsts], "worked": [bool(STEP.search(f)) for f in firsts]}
+
+
+def mode_shifts(runs: dict[str, str | Path]) -> pd.DataFrame:
+    """``mode_shift`` of each named training run (a run not on disk is left out), one row a run."""
+    rows = [{"condition": name, **mode_shift(load_run(run)["samples"])} for name, run in runs.items()
+            if Path(run).is_dir()]
+    return pd.DataFrame(rows, columns=["condition", "worked_start", "worked_end", "code_start", "code_end"])
+
+
+def mode_shift(samples: pd.DataFrame, fraction: float = 0.2) -> dict[str, float]:
+    """How a training run's reasoning modes moved: of its kept rollouts (a run's ``samples`` table)
+    in the first and the last ``fraction`` of its logged steps, the share that work a step and the
+    code-like mode's share of those (NaN where none worked). Shao et al. (arXiv 2506.10947) read a
+    spurious reward's gain on Qwen2.5-Math through this share (code reasoning 65% -> over 90%)."""
+    names = ["worked_start", "worked_end", "code_start", "code_end"]
+    if samples.empty:
+        return dict.fromkeys(names, float("nan"))
+    steps = sorted(samples["step"].unique())
+    k = max(1, round(len(steps) * fraction))
+    table = samples.assign(**modes([first_answer(text) for text in samples["completion"]]))
+    shares = {}
+    for end, window in (("start", steps[:k]), ("end", steps[-k:])):
+        part = table[table["step"].isin(window)]
+        worked = part[part["worked"]]
+        shares[f"worked_{end}"] = float(part["worked"].mean())
+        shares[f"code_{end}"] = float(worked["code"].mean()) if len(worked) else float("nan")
+    return {name: shares[name] for name in names}
 
 
 def template_demos(problems: list[dict], k: int, seed: int = 0,
