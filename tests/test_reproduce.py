@@ -400,6 +400,17 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     summary = root / "outputs/map/qwen-like/tab8/train.seed=1/summary.csv"
     # Format-only now below 1-shot on seed 1 too (its two checkpoints 38% and 37% before).
     summary.write_text(summary.read_text().replace("0.38", "0.30").replace("0.37", "0.29"))
+    # Its 1-shot outcome runs: the example never solved in training on seed 0, solved at step 3 on seed 1.
+    # (A format-reward run and a wrong-label run never "solve" it by design: they do not count.)
+    for seed, history in ((0, [0.0] * 4), (1, [0.0, 0.0, 0.25, 0.5])):
+        job = root / f"outputs/map/qwen-like/tab8/train.seed={seed}"
+        for run, config in (("1shot-outcome", {"reward": "outcome"}), ("1shot-format", {"reward": "format"}),
+                            ("wrong-label", {"reward": "outcome", "label": "94"})):
+            (job / run).mkdir(exist_ok=True)
+            (job / run / "run_config.json").write_text(json.dumps(
+                {"config": {"examples": ["toy-train-00119"], "label": None, "label_noise": 0.0, **config}}))
+            (job / run / "history_accuracy.json").write_text(json.dumps(
+                {"toy-train-00119": history if run == "1shot-outcome" else [0.0] * 4}))
     doc = root / "docs" / "results-toy.md"
     doc.parent.mkdir()
     doc.write_text("# Results\n\nNotes written by hand.\n")
@@ -411,6 +422,9 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     # tab8 not run yet (·), the rest do not target it.
     assert cells == ["on the mean (1/2)", "holds (2/2)", "·", "·", "", "·", "·", "", "", "", "", "", "·"]
     assert "Notes written by hand." in text and (root / "docs" / "figures" / "map.png").stat().st_size > 1000
+    # Whether the 1-shot cells can speak for the switches: qwen-like's example was reached on one seed of two.
+    reach = next(line for line in text.splitlines() if line.startswith("| reach |"))
+    assert [c.strip() for c in reach.strip("|").split("|")][3] == "fails (1/2)"
     table = pd.read_csv(root / "docs" / "map" / "verdicts.csv")
     assert set(table.columns) == {"experiment", "pattern", "world", "verdict", "seeds held"}
     map_report([0, 1], root, doc)  # again: replaced, not repeated

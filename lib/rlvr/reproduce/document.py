@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .outputs import complete_jobs
+from .outputs import complete_jobs, example_reach
 from .registry import EXPERIMENTS, EXTRAS, MAP, ORDER, SEEDS, chosen, chosen_in, targeted
 from .verdicts import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Result
 
@@ -164,6 +164,10 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -
     root = Path(root or Path.cwd())
     rows = []
     for world, names in {"toy-base": targeted(), **MAP}.items():
+        if reached := _reach(chosen(names), seeds, root, None if world == "toy-base" else world):
+            rows.append({"experiment": "reach", "pattern": REACH, "world": world,
+                         "verdict": HOLDS_ALL if all(reached.values()) else FAILS,
+                         "seeds held": f"{sum(reached.values())}/{len(reached)}"})
         for name, result in results(chosen(names), seeds, root, None if world == "toy-base" else world):
             for p in result.patterns:
                 rows.append({"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict,
@@ -172,6 +176,22 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -
                     rows.append({"experiment": name, "pattern": f"{p.finding}, at its paper's recipe", "world": world,
                                  "verdict": p.recipe_verdict, "seeds held": p.recipe_seeds_held})
     return pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict", "seeds held"])
+
+
+# Not a pattern of the paper: whether a world's 1-shot cells can say anything about its switches.
+REACH = ("the 1-shot example is solved at least once in training by the outcome reward (where it is not, "
+         "that seed's 1-shot cells measure the example's reach, not the world's switches)")
+
+
+def _reach(names: Sequence[str], seeds: Sequence[int], root: Path, world: str | None) -> dict[int, bool]:
+    jobs = []
+    for name in names:
+        for sweep_file in EXPERIMENTS[name].sweeps:
+            try:
+                jobs += complete_jobs(sweep_file, seeds if EXPERIMENTS[name].seeded else None, root, world)
+            except FileNotFoundError:  # a world whose selection has not run
+                pass
+    return example_reach(jobs)
 
 
 _MARKS = {HOLDS_ALL: ("holds", 2), HOLDS_MEAN: ("on the mean", 1), FAILS: ("fails", 0), NOT_RUN: ("·", -1)}

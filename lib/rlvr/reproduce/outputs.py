@@ -130,6 +130,23 @@ def stacked(jobs: list[Job], name: str) -> pd.DataFrame:
     return pd.concat([saved_table(job, name).assign(seed=job_seed(job)) for job in jobs], ignore_index=True)
 
 
+def example_reach(jobs: list[Job]) -> dict[int, bool]:
+    """Per seed, whether the jobs' 1-shot runs with the outcome reward and the right label ever solved
+    their example in training. Where none did, the policy gradient had nothing to act on: that seed's
+    1-shot cells measure the example's reach in the world, not the world's switches."""
+    reached: dict[int, bool] = {}
+    for job in jobs:
+        for config in job.out_dir.glob(f"*/{RUN_CONFIG}"):
+            cfg = json.loads(config.read_text()).get("config", {})
+            if (cfg.get("reward") != "outcome" or len(cfg.get("examples") or []) != 1 or cfg.get("label") is not None
+                    or cfg.get("label_noise")):
+                continue
+            if (history := config.parent / HISTORY).is_file():
+                solved = any(v > 0 for values in json.loads(history.read_text()).values() for v in values)
+                reached[job_seed(job)] = reached.get(job_seed(job), False) or solved
+    return reached
+
+
 def condition_runs(job: Job) -> dict[str, Path]:
     """Each condition's training run, for a notebook that trains several (from the settings it saved:
     each condition's config with its output folder)."""
