@@ -73,6 +73,10 @@ def test_params_files_become_a_notebooks_conditions_at_their_papers_recipes(tmp_
     assert (nsr.advantage, nsr.optimizer_steps_per_rollout, nsr.examples, nsr.seed) == ("nsr", 4, None, 2)
     assert (random.reward, random.examples, random.seed) == ("random", ["toy-train-00004"], 2)
     assert nsr.output_dir == str(tmp_path / "recipe-nsr_zhu")
+    # A notebook on another 1-shot example (a world's own pi_1) runs the 1-shot recipes on it too.
+    other = lab.recipes(["params/toy/random_clip.yaml", "params/toy/nsr_zhu.yaml"], tmp_path,
+                        like=preset("cpu", examples=["toy-train-00080"]))
+    assert other["recipe: random_clip"].examples == ["toy-train-00080"] and other["recipe: nsr_zhu"].examples is None
     # A toy recipe beside a notebook training another model belongs to another preset.
     with pytest.raises(ValueError, match="trains toy-base, this notebook Qwen"):
         lab.recipes(["params/toy/nsr_zhu.yaml"], tmp_path, like=preset("paper"))

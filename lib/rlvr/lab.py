@@ -86,8 +86,10 @@ def recipes(paths: Iterable[str | Path], out: str | Path, train: Mapping | None 
     """Training params files as a notebook's conditions, each named ``recipe: <file stem>`` and
     written to ``out/recipe-<stem>``: a follow-up at its paper's recipe (``params/toy/nsr_zhu.yaml``)
     beside the notebook's own conditions. The notebook's ``train`` settings (a sweep's seed, say) go
-    on top of each file, and smoke mode cuts them short. A file that trains another model than
-    ``like`` (the notebook's own config) is refused: its recipe belongs to another preset."""
+    on top of each file, and smoke mode cuts them short. A 1-shot recipe trains on ``like``'s 1-shot
+    example (the file names the default's pi_1; a world has its own), as the notebook's 1-shot
+    conditions do. A file that trains another model than ``like`` (the notebook's own config) is
+    refused: its recipe belongs to another preset."""
     train = {**(train or {}), **(SMOKE_TRAIN if SMOKE else {})}
     conditions = {}
     for path in map(Path, paths):
@@ -95,6 +97,8 @@ def recipes(paths: Iterable[str | Path], out: str | Path, train: Mapping | None 
         if like is not None and cfg.model != like.model:
             raise ValueError(f"recipe {path} trains {cfg.model}, this notebook {like.model}: give recipes for "
                              f"{like.model} (params/toy/ holds toy-base's), or none")
+        if like is not None and like.examples and len(like.examples) == 1 and cfg.examples and len(cfg.examples) == 1:
+            cfg = replace(cfg, examples=list(like.examples))
         conditions[f"recipe: {path.stem}"] = replace(cfg, output_dir=str(Path(out) / slug(f"recipe-{path.stem}")))
     return conditions
 
