@@ -8,7 +8,7 @@ import pandas as pd
 
 from .. import analysis, paper
 from ..runner import Job
-from .outputs import by_condition, has_saved_table, mode_shifts, stacked, summary_over_seeds
+from .outputs import by_condition, has_saved_table, seeds_mode_shifts, stacked, summary_over_seeds
 from .verdicts import Claim, Pattern, Result, claim
 
 # Shao et al.'s signals for ours (their first version's MATH-500 gains; the full-set outcome run is
@@ -93,7 +93,7 @@ def check_beyond(jobs: list[Job], root: Path) -> Result:
         f"{theirs[_THEIRS[c]]:.1f}" if c in _THEIRS else "-" for c in table["condition"]]
     if with_signal_tables := [job for job in jobs if has_saved_table(job, "signals")]:
         table = with_signals(table, stacked(with_signal_tables, "signals"))
-    return Result(with_modes(table, mode_shifts(jobs)), patterns, best[["seed", "condition", "strict"]])
+    return Result(with_modes(table, seeds_mode_shifts(jobs)), patterns, best[["seed", "condition", "strict"]])
 
 
 def with_modes(table: pd.DataFrame, shifts: pd.DataFrame) -> pd.DataFrame:

@@ -156,7 +156,7 @@ def condition_runs(job: Job) -> dict[str, Path]:
             if isinstance(cfg, dict) and cfg.get("output_dir")}
 
 
-def mode_shifts(jobs: list[Job]) -> pd.DataFrame:
+def seeds_mode_shifts(jobs: list[Job]) -> pd.DataFrame:
     """How each condition's reasoning modes moved in training (``toyworld.profile.mode_shifts``), one
     row a seed and condition."""
     tables = [profile.mode_shifts(condition_runs(job)).assign(seed=job_seed(job)) for job in jobs]
