@@ -185,6 +185,7 @@ def on_free_devices(items: Sequence, work: Callable, sets: Sequence[str], worker
     free: queue.Queue = queue.Queue()
     for devices in sets:
         free.put(devices)
+    workers = workers or max(1, len(sets))
     pending, running, results = list(range(len(items))), [0], [None] * len(items)
     changed = threading.Condition()
 
@@ -215,8 +216,8 @@ def on_free_devices(items: Sequence, work: Callable, sets: Sequence[str], worker
                     running[0] -= 1
                     changed.notify_all()
 
-    with ThreadPoolExecutor(max_workers=workers or max(1, len(sets))) as pool:
-        for future in [pool.submit(worker) for _ in range(workers or max(1, len(sets)))]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(worker) for _ in range(workers)]:
             future.result()
     return results
 

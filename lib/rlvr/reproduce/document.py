@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .outputs import complete_jobs, example_reach
-from .registry import EXPERIMENTS, EXTRAS, MAP, ORDER, SEEDS, chosen, chosen_in, targeted
+from ..runner import Job
+from .outputs import example_reach
+from .registry import EXPERIMENTS, EXTRAS, MAP, ORDER, SEEDS, chosen, chosen_in, experiment_jobs, targeted
 from .verdicts import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Result
 
 DOC = Path("docs/results-toy.md")
@@ -75,12 +76,16 @@ def results(names: Sequence[str], seeds: Sequence[int], root: Path,
     for name in names:
         experiment = EXPERIMENTS[name]
         if experiment.check is not None:
-            try:
-                jobs = [job for f in experiment.sweeps for job in complete_jobs(f, seeds, root, world)]
-            except FileNotFoundError:  # a world whose selection has not run has no runs on its pi_1 yet
-                jobs = []
-            out.append((name, experiment.check(jobs, root)))
+            out.append((name, experiment.check(_complete(name, seeds, root, world), root)))
     return out
+
+
+def _complete(name: str, seeds: Sequence[int], root: Path, world: str | None) -> list[Job]:
+    """An experiment's complete jobs on disk, in ``world``."""
+    try:
+        return [job for _, job in experiment_jobs([name], seeds, root, world) if job.complete]
+    except FileNotFoundError:  # a world whose selection has not run has no runs on its pi_1 yet
+        return []
 
 
 def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
@@ -96,14 +101,9 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     figures = doc.parent / FIGURES.name / (world or "")
     figures.mkdir(parents=True, exist_ok=True)
     ran = chosen_in(world, names)
-    def has_jobs(e: str) -> bool:
-        try:
-            return any(complete_jobs(f, seeds, root, world) for f in EXPERIMENTS[e].sweeps)
-        except FileNotFoundError:
-            return False
-
     # toy-base's report has every experiment of the paper; a world's, those run in it.
-    names = [e for e in ORDER + EXTRAS if (e in ORDER and world is None) or e in ran or has_jobs(e)]
+    names = [e for e in ORDER + EXTRAS if (e in ORDER and world is None) or e in ran
+             or _complete(e, seeds, root, world)]
     text = doc.read_text() if doc.is_file() else (
         "# The paper's effect on the embedded default\n" if world is None else
         f"# The paper's patterns in the world `{world}` (the map: docs/worlds.md)\n")
@@ -184,14 +184,7 @@ REACH = ("the 1-shot example is solved at least once in training by the outcome 
 
 
 def _reach(names: Sequence[str], seeds: Sequence[int], root: Path, world: str | None) -> dict[int, bool]:
-    jobs = []
-    for name in names:
-        for sweep_file in EXPERIMENTS[name].sweeps:
-            try:
-                jobs += complete_jobs(sweep_file, seeds if EXPERIMENTS[name].seeded else None, root, world)
-            except FileNotFoundError:  # a world whose selection has not run
-                pass
-    return example_reach(jobs)
+    return example_reach([job for name in names for job in _complete(name, seeds, root, world)])
 
 
 _MARKS = {HOLDS_ALL: ("holds", 2), HOLDS_MEAN: ("on the mean", 1), FAILS: ("fails", 0), NOT_RUN: ("·", -1)}

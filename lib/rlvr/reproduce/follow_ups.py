@@ -105,7 +105,7 @@ def with_modes(table: pd.DataFrame, shifts: pd.DataFrame) -> pd.DataFrame:
     means = shifts.drop(columns="seed").groupby("condition").mean()
     table = table.copy()
     table["code-like share of worked rollouts, first → last fifth (%)"] = [
-        f"{means.loc[c, 'code_start']:.0%} → {means.loc[c, 'code_end']:.0%}".replace("%", "")
+        f"{100 * means.loc[c, 'code_start']:.0f} → {100 * means.loc[c, 'code_end']:.0f}"
         if c in means.index and means.loc[c, ["code_start", "code_end"]].notna().all() else "-"
         for c in table["condition"]]
     return table

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..runner import Job
 from .follow_ups import check_beyond, check_ppo
-from .outputs import SELECTION_SWEEP, example_world
+from .outputs import SELECTION_SWEEP, example_world, sweep_jobs
 from .paper_tables import check_labels, check_tab3, check_tab5, check_tab8, check_tab14, check_tab16
 from .postsat import check_postsat
 from .verdicts import Result
@@ -113,3 +113,10 @@ def chosen_in(world: str | None, only: str | Sequence[str] | None = None) -> lis
 def targeted() -> list[str]:
     """The experiments some world of the map runs: toy-base's column of the map."""
     return chosen(sorted({name for names in MAP.values() for name in names}, key=(ORDER + EXTRAS).index))
+
+
+def experiment_jobs(names: Sequence[str], seeds: Sequence[int], root: Path,
+                    world: str | None = None) -> list[tuple[str, Job]]:
+    """Each named experiment's jobs (all its sweep files'), with the experiment's name, in ``world``."""
+    return [(name, job) for name in names for sweep_file in EXPERIMENTS[name].sweeps
+            for _, job in sweep_jobs(sweep_file, seeds if EXPERIMENTS[name].seeded else None, root, world)]

@@ -31,8 +31,7 @@ from ..rundir import RUN_CONFIG, STEPS_LOG, read_log
 from ..runner import Job
 from ..toyworld.worlds import stale
 from .document import DOC, map_report, report, report_path
-from .outputs import sweep_jobs
-from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in, targeted
+from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in, experiment_jobs, targeted
 
 POLL_S = 5.0  # how often a waiting reproduce asks SLURM where its jobs stand
 
@@ -68,13 +67,6 @@ def _training_lines(active: Callable[[], dict[Path, str]], every_s: float) -> It
         yield
     finally:
         stop.set()
-
-
-def experiment_jobs(names: Sequence[str], seeds: Sequence[int], root: Path,
-                    world: str | None = None) -> list[tuple[str, Job]]:
-    """Each named experiment's jobs (all its sweep files'), with the experiment's name, in ``world``."""
-    return [(name, job) for name in names for sweep_file in EXPERIMENTS[name].sweeps
-            for _, job in sweep_jobs(sweep_file, seeds if EXPERIMENTS[name].seeded else None, root, world)]
 
 
 def world_experiments(world: str | None, only=None) -> list[str]:
