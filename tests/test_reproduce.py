@@ -495,6 +495,13 @@ def test_the_maps_matrix_reads_a_patterns_own_rule_and_its_papers_recipe():
     nsr = Pattern("NSR gains half", claims=[Claim("lab", {0: True, 1: False}, True)],
                   recipe_claims=[Claim("recipe", {0: True, 1: True}, True)])
     assert (nsr.seeds_held, nsr.recipe_seeds_held, nsr.recipe_verdict) == ("1/2", "2/2", "holds on all seeds")
+    # In the figure, the two rows stay apart however short their labels are cut.
+    from rlvr.reproduce.document import RECIPE, _figure_label
+
+    finding = "training only on rollouts with a negative advantage (NSR) gains at least half as much as GRPO"
+    lab, recipe = _figure_label("beyond", finding), _figure_label("beyond", finding + RECIPE)
+    assert lab != recipe and recipe.endswith("(its paper's recipe)") and lab.startswith("beyond: training")
+    assert max(len(lab), len(recipe)) <= 70
 
 
 def test_a_control_trains_on_its_parent_worlds_pi1_so_it_differs_by_its_switch_alone(tmp_path):

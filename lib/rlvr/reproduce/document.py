@@ -173,7 +173,7 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -
                 rows.append({"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict,
                              "seeds held": p.seeds_held})
                 if p.recipe_claims is not None:  # the same finding as its own paper ran it: a row of its own
-                    rows.append({"experiment": name, "pattern": f"{p.finding}, at its paper's recipe", "world": world,
+                    rows.append({"experiment": name, "pattern": p.finding + RECIPE, "world": world,
                                  "verdict": p.recipe_verdict, "seeds held": p.recipe_seeds_held})
     return pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict", "seeds held"])
 
@@ -185,6 +185,17 @@ REACH = ("the 1-shot example is solved at least once in training by the outcome 
 
 def _reach(names: Sequence[str], seeds: Sequence[int], root: Path, world: str | None) -> dict[int, bool]:
     return example_reach([job for name in names for job in _complete(name, seeds, root, world)])
+
+
+RECIPE = ", at its paper's recipe"
+
+
+def _figure_label(experiment: str, pattern: str) -> str:
+    """A matrix row's label: the experiment and the pattern cut short, keeping what tells two rows of one
+    finding apart (the recipe it ran at)."""
+    recipe = " (its paper's recipe)" if pattern.endswith(RECIPE) else ""
+    finding = pattern.removesuffix(RECIPE)
+    return f"{experiment}: {textwrap.shorten(finding, 62 - len(recipe))}{recipe}"
 
 
 _MARKS = {HOLDS_ALL: ("holds", 2), HOLDS_MEAN: ("on the mean", 1), FAILS: ("fails", 0), NOT_RUN: ("·", -1)}
@@ -219,9 +230,13 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     matrix = table.pivot_table(index=["experiment", "pattern"], columns="world", values="verdict", aggfunc="first",
                                sort=False).reindex(columns=worlds).fillna("")
     codes = matrix.apply(lambda column: column.map(lambda v: _mark(v)[1])).astype(float)
-    fig, ax = plt.subplots(figsize=(1.1 * len(worlds) + 6, 0.32 * len(matrix) + 2))
+    held = table.pivot_table(index=["experiment", "pattern"], columns="world", values="seeds held", aggfunc="first",
+                             sort=False).reindex(index=matrix.index, columns=worlds)
+    fig, ax = plt.subplots(figsize=(1.1 * len(worlds) + 7, 0.32 * len(matrix) + 2))
+    # Each cell says on how many seeds it holds, so the figure reads without the table.
     sns.heatmap(codes, cmap=["#d9d9d9", "#fc9272", "#c7e9c0", "#31a354"], vmin=-1.5, vmax=2.5, cbar=False,
-                linewidths=0.5, ax=ax, yticklabels=[textwrap.shorten(p, 70) for _, p in matrix.index])
+                linewidths=0.5, ax=ax, annot=held.where(codes >= 0).fillna("").astype(str), fmt="",
+                annot_kws={"fontsize": 7}, yticklabels=[_figure_label(e, p) for e, p in matrix.index])
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title("The map: each pattern's verdict in each world (green holds, pale green on the mean, red fails, "
@@ -231,8 +246,6 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     figure_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(figure_path, dpi=110)
     plt.close(fig)
-    held = table.pivot_table(index=["experiment", "pattern"], columns="world", values="seeds held", aggfunc="first",
-                             sort=False).reindex(index=matrix.index, columns=worlds)
     cells = matrix.apply(lambda column: column.map(lambda v: _mark(v)[0])).astype(str)
     cells = cells.where(matrix.isin([NOT_RUN, ""]), cells + " (" + held.fillna("-").astype(str) + ")")
     lines = [MAP_BEGIN, "", "## The map: the paper's patterns across embedded worlds (`rlvr reproduce --map`)", "",
