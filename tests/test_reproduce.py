@@ -429,6 +429,11 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     assert set(table.columns) == {"experiment", "pattern", "world", "verdict", "seeds held"}
     map_report([0, 1], root, doc)  # again: replaced, not repeated
     assert doc.read_text().count("## The map") == 1
+    # Where the map stands, world by world (toy-base's column last), running nothing.
+    capsys.readouterr()
+    assert main(["reproduce", "--map", "--status"]) == 0
+    status = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")]
+    assert "qwen-like/tab8: 2 done, 1 not started" in status and status[-1].startswith("toy-base/")
 
 
 def test_in_a_world_with_a_difficulty_gap_post_saturation_is_also_judged_on_the_longer_problems(tmp_path):

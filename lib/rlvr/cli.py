@@ -23,7 +23,7 @@ from .grading import extract_answer, grade
 from .memory import dry_run
 from .reproduce import EXTRAS, ORDER, report, reproduce
 from .reproduce.document import report_path
-from .reproduce.run import map_reports, reproduce_map, reproduce_status
+from .reproduce.run import map_reports, map_status, reproduce_map, reproduce_status
 from .rewards import format_reward, outcome_reward
 from .rundir import NOTEBOOK, SUMMARY, slug
 from .runner import execute_job, notebook_job
@@ -201,7 +201,8 @@ def reproduce_command(args) -> int:
     try:
         _check_counts(args)
         if args.status:
-            for name, states in reproduce_status(args.only, args.seeds, world=args.world).items():
+            table = map_status(args.seeds) if args.map else reproduce_status(args.only, args.seeds, world=args.world)
+            for name, states in table.items():
                 _print_states(name, states)
             return 0
         if args.report_only:

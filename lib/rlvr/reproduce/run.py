@@ -94,6 +94,14 @@ def reproduce_status(only=None, seeds: Sequence[int] = SEEDS, root: str | Path |
     return states
 
 
+def map_status(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -> dict[str, dict[str, JobState]]:
+    """The map's job states (as ``reproduce_status``) by ``<world>/<experiment>``, in the order the map runs
+    them: each world of ``MAP``, then toy-base's column."""
+    worlds = {world: reproduce_status(None, seeds, root, world) for world in MAP}
+    worlds["toy-base"] = reproduce_status(targeted(), seeds, root)
+    return {f"{world}/{name}": states for world, experiments in worlds.items() for name, states in experiments.items()}
+
+
 def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = None, root: str | Path | None = None,
               dry_run: bool = False, report_to: str | Path | None = DOC, progress_every_s: float = 60.0,
               executor: str = "local", gpus_per_run: int | None = None, wait: bool = False,
