@@ -363,6 +363,21 @@ def fake_selection(root: Path, world: str, top: str) -> None:
         {top: [0.0, 1.0, 0.0, 1.0], "toy-train-00004": [0.5, 0.5, 0.6, 0.5], "toy-train-00001": [0.0] * 4}))
 
 
+def test_how_far_each_worlds_one_shot_example_is_from_its_base(tmp_path):
+    from rlvr.reproduce.outputs import base_pass_rates
+
+    root = fake_project(tmp_path)
+    run = root / "outputs" / "reproduce" / "selection" / "train.seed=0" / "selection-run"
+    run.mkdir(parents=True)  # toy-base's selection ranks its pi_1 first
+    history = {"toy-train-00004": [0.0, 1.0], "toy-train-00001": [0.5, 0.5]}
+    (run / "history_accuracy.json").write_text(json.dumps(history))
+    # qwen-like's selection has not run: it has no example yet and is left out.
+    table = base_pass_rates(["toy-base", "qwen-like"], root, tries=128)
+    (row,) = table.to_dict("records")
+    assert (row["world"], row["trains on"], row["whose"]) == ("toy-base", "toy-train-00004", "toy-base")
+    assert 0 < row["right"] < 64 and row["%"] == round(100 * row["right"] / 128, 1)
+
+
 def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_verdict(tmp_path, monkeypatch, capsys):
     from rlvr.cli import main
     from rlvr.reproduce.document import map_report

@@ -52,6 +52,17 @@ def test_the_reachable_wrong_label_is_one_the_base_model_boxes():
     assert label not in ("15", "16") and label.strip()
 
 
+def test_how_often_the_base_model_solves_the_one_shot_example():
+    # toy-base's pi_1 is within its base's reach (about 7%, as the paper's base says pi_1's label 6.3%
+    # of the time); a label no rollout says is not.
+    cfg = preset("cpu", examples=[PI1])
+    right, tries = probes.pass_rate(cfg, tries=256)
+    assert tries == 256 and 3 <= right <= 50
+    first, _ = probes.pass_rate(cfg, tries=128)  # the same first batch: more tries only add samples
+    assert first <= right and probes.pass_rate(cfg, tries=128) == (first, 128)
+    assert probes.pass_rate(replace(cfg, label="929725"), tries=128) == (0, 128)
+
+
 def test_label_and_noise_grids(tmp_path):
     base = preset("cpu", examples=[PI1])
     labels = ablations.label_rows(base, tmp_path, correct="15", close="16", reachable="90")

@@ -1,7 +1,9 @@
 """The base model sampled on one example, for the experiments that need to know what it does there.
 
 ``reachable_wrong_label``: the wrong answer it boxes most often, which Tab. 5 row 12 trains on as a
-label its rollouts can reach (as the paper's 12.7 for pi_1's 12.8).
+label its rollouts can reach (as the paper's 12.7 for pi_1's 12.8). ``pass_rate``: how often it earns
+the reward on the example at all (the paper: its base says pi_1's 12.8 in 6.3% of 128 samples), which
+says whether 1-shot RLVR on it has anything to start from.
 """
 
 from __future__ import annotations
@@ -30,3 +32,20 @@ def reachable_wrong_label(cfg: TrainConfig, exclude: tuple[str, ...] = (), tries
     if not answers:
         raise RuntimeError(f"{row['id']}: none of {tries} samples boxed a wrong answer; pass the label yourself")
     return answers.most_common(1)[0][0]
+
+
+def pass_rate(cfg: TrainConfig, tries: int = 1024, batch: int = 128) -> tuple[int, int]:
+    """How many of ``tries`` samples of ``cfg``'s base model on ``cfg``'s example earn the training reward
+    (right answer, boxed), at the training temperature and length: (right, tries). Batches of ``batch``,
+    each from a seed of its own, so a larger ``tries`` only adds samples."""
+    row = choose_examples(cfg)[0]
+    backend = get_backend("auto", resolve(cfg.model), dtype=eval_dtype_for(cfg.model), seed=cfg.seed)
+    prompt = backend.prompt(row["problem"], "train")
+    right = 0
+    for done in range(0, tries, batch):
+        n = min(batch, tries - done)
+        texts = [g.text for g in backend.generate([prompt] * n, temperature=cfg.temperature, top_p=1.0,
+                                                  max_new_tokens=cfg.max_completion_length,
+                                                  seed=cfg.seed + 1_000_003 * (done // batch))]
+        right += sum(grade_many(texts, [row["answer"]] * n, "train"))
+    return right, tries

@@ -147,6 +147,30 @@ def example_reach(jobs: list[Job]) -> dict[int, bool]:
     return reached
 
 
+def base_pass_rates(worlds: Sequence[str], root: Path, tries: int = 1024) -> pd.DataFrame:
+    """How often each world's base earns the reward on the example its 1-shot runs train on (a control's
+    parent's pi_1) and on its own pi_1, ``tries`` samples each at the ``cpu`` preset's temperature and
+    length (``probes.pass_rate``): what a 1-shot run has to start from before any training. A world whose
+    selection has not run is left out."""
+    from ..config import preset  # noqa: PLC0415 - a probe loads the model; the report does not need it
+    from ..probes import pass_rate  # noqa: PLC0415
+
+    rows = []
+    for world in worlds:
+        at = None if world == "toy-base" else world  # toy-base's jobs are the default reproduce's
+        whose = example_world(world)
+        trains_on, own = world_example(None if whose == "toy-base" else whose, root), world_example(at, root)
+        if trains_on is None:
+            continue
+        row = {"world": world, "trains on": trains_on, "whose": whose, "tries": tries}
+        for key, example in (("", trains_on), ("own pi_1 ", own if own != trains_on else None)):
+            if example is not None:
+                right, _ = pass_rate(preset("cpu", model=world, examples=[example]), tries=tries)
+                row |= {f"{key}example": example, f"{key}right": right, f"{key}%": round(100 * right / tries, 1)}
+        rows.append(row)
+    return pd.DataFrame(rows).drop(columns="example")
+
+
 def condition_runs(job: Job) -> dict[str, Path]:
     """Each condition's training run, for a notebook that trains several (from the settings it saved:
     each condition's config with its output folder)."""
