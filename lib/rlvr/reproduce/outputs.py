@@ -168,7 +168,8 @@ def base_pass_rates(worlds: Sequence[str], root: Path, tries: int = 1024) -> pd.
                 right, _ = pass_rate(preset("cpu", model=world, examples=[example]), tries=tries)
                 row |= {f"{key}example": example, f"{key}right": right, f"{key}%": round(100 * right / tries, 1)}
         rows.append(row)
-    return pd.DataFrame(rows).drop(columns="example")
+    table = pd.DataFrame(rows).drop(columns="example")
+    return table.astype({c: "Int64" for c in ("own pi_1 right",) if c in table})  # blank where it is the same
 
 
 def condition_runs(job: Job) -> dict[str, Path]:
