@@ -70,8 +70,9 @@ EXTRAS = ("beyond", "ppo")
 # size, which qwen-like leaves at toy-base's, are read against toy-base. An experiment whose jobs or
 # check read another's comes after it (tab16 reads tab8's run, tab3 the selection's history).
 # Worlds run in this order (`--map`): the controls that say which switch a pattern qwen-like shows
-# takes, the cheapest first; the 0.9M post-saturation controls after the others, since checking does
-# not pay in any 0.9M world's base, so their pattern cannot appear there (docs/worlds.md).
+# takes, the cheapest first; then the worlds whose base solves their 1-shot example often enough for
+# every seed to reach it; the 0.9M post-saturation controls last, since checking does not pay in any
+# 0.9M world's base and their base rarely solves the example (docs/worlds.md, prediction 11).
 MAP: dict[str, tuple[str, ...]] = {
     "qwen-like": ("selection", "postsat", "tab5", "labels", "tab14", "tab8", "tab3", "tab16", "beyond"),
     "llama-like": ("tab8", "beyond"),
@@ -80,13 +81,13 @@ MAP: dict[str, tuple[str, ...]] = {
     "qwen-like~format_prior": ("tab5", "labels", "tab14", "tab8", "beyond"),
     # The majority's running on, which no paper gives, swept: 10-30% (qwen-like), 30-90% (this world).
     "qwen-like~format_prior=boxing": ("tab8",),
-    "looping": ("tab5", "tab14"),
     # Every switch on at 3M, where checking first pays at the base (prediction 8): post-saturation again.
     "qwen-like~size=3M": ("postsat",),
+    "looping": ("tab5", "tab14"),
+    "toy-base-3M": ("postsat", "tab5", "labels", "tab8", "tab16"),
     "qwen-like~verification": ("selection", "postsat", "tab3"),
     "qwen-like~verification=0.3": ("postsat",),  # no paper gives a level: 0, 0.1 and 0.3, the whole sweep
     "qwen-like~difficulty_gap": ("postsat",),
-    "toy-base-3M": ("postsat", "tab5", "labels", "tab8", "tab16"),
 }
 
 
