@@ -131,15 +131,16 @@ def stacked(jobs: list[Job], name: str) -> pd.DataFrame:
 
 
 def example_reach(jobs: list[Job]) -> dict[int, bool]:
-    """Per seed, whether the jobs' 1-shot runs with the outcome reward and the right label ever solved
-    their example in training. Where none did, the policy gradient had nothing to act on: that seed's
-    1-shot cells measure the example's reach in the world, not the world's switches."""
+    """Per seed, whether the jobs' 1-shot runs with the outcome reward, the right label and a policy
+    gradient ever solved their example in training. Where none did, the policy gradient had nothing to
+    act on: that seed's 1-shot cells measure the example's reach in the world, not the world's switches.
+    (A run without the policy-gradient loss, entropy minimisation's, may solve it without any reward.)"""
     reached: dict[int, bool] = {}
     for job in jobs:
         for config in job.out_dir.glob(f"*/{RUN_CONFIG}"):
             cfg = json.loads(config.read_text()).get("config", {})
             if (cfg.get("reward") != "outcome" or len(cfg.get("examples") or []) != 1 or cfg.get("label") is not None
-                    or cfg.get("label_noise")):
+                    or cfg.get("label_noise") or not cfg.get("pg_loss_coef", 1.0)):
                 continue
             if (history := config.parent / HISTORY).is_file():
                 solved = any(v > 0 for values in json.loads(history.read_text()).values() for v in values)
