@@ -363,6 +363,32 @@ def fake_selection(root: Path, world: str, top: str) -> None:
         {top: [0.0, 1.0, 0.0, 1.0], "toy-train-00004": [0.5, 0.5, 0.6, 0.5], "toy-train-00001": [0.0] * 4}))
 
 
+def test_a_seed_reaches_its_example_only_where_every_policy_gradient_run_solved_it(tmp_path):
+    from rlvr.reproduce.outputs import example_reach
+    from rlvr.runner import Job
+
+    def job(seed, runs):
+        out = tmp_path / f"train.seed={seed}"
+        for name, (config, history) in runs.items():
+            (out / name).mkdir(parents=True)
+            (out / name / "run_config.json").write_text(json.dumps({"config": {
+                "reward": "outcome", "examples": ["toy-train-00080"], "label": None, "label_noise": 0.0, **config}}))
+            (out / name / "history_accuracy.json").write_text(json.dumps({"toy-train-00080": history}))
+        return Job(name=out.name, values={"train.seed": seed}, parameters={}, out_dir=out, notebook=tmp_path,
+                   root=tmp_path)
+
+    solved, never = [0.0, 0.25], [0.0, 0.0]
+    jobs = [job(0, {"no-entropy": ({"entropy_coef": 0.0}, solved), "with-entropy": ({}, never)}),
+            job(1, {"outcome": ({}, solved), "em": ({"pg_loss_coef": 0.0, "entropy_coef": -1.0}, never)}),
+            job(2, {"em": ({"pg_loss_coef": 0.0, "entropy_coef": -1.0}, solved), "outcome": ({}, never)})]
+    # Seed 0: one run reached it, the other never did; seed 1: entropy minimisation's run does not count,
+    # neither for nor against; seed 2: its solving without a reward does not make the outcome run's reach.
+    assert example_reach(jobs) == {0: False, 1: True, 2: False}
+    # Tab. 3 trains on other examples by design (one never solved): the world's own example is what counts.
+    jobs.append(job(3, {"pi1": ({}, solved), "another": ({"examples": ["toy-train-00001"]}, never)}))
+    assert example_reach(jobs)[3] is False and example_reach(jobs, "toy-train-00080")[3] is True
+
+
 def test_how_far_each_worlds_one_shot_example_is_from_its_base(tmp_path):
     from rlvr.reproduce.outputs import base_pass_rates
 

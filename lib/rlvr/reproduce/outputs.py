@@ -130,21 +130,24 @@ def stacked(jobs: list[Job], name: str) -> pd.DataFrame:
     return pd.concat([saved_table(job, name).assign(seed=job_seed(job)) for job in jobs], ignore_index=True)
 
 
-def example_reach(jobs: list[Job]) -> dict[int, bool]:
-    """Per seed, whether the jobs' 1-shot runs with the outcome reward, the right label and a policy
-    gradient ever solved their example in training. Where none did, the policy gradient had nothing to
-    act on: that seed's 1-shot cells measure the example's reach in the world, not the world's switches.
-    (A run without the policy-gradient loss, entropy minimisation's, may solve it without any reward.)"""
+def example_reach(jobs: list[Job], example: str | None = None) -> dict[int, bool]:
+    """Per seed, whether every one of the jobs' 1-shot runs with the outcome reward, the right label and
+    a policy gradient solved its example at least once in training. Where a run never did, its policy
+    gradient had nothing to act on, and the cells it feeds measure the example's reach in the world,
+    not the world's switches (one run reaching it on that seed, without the entropy bonus say, does not
+    mend the others). A run without the policy-gradient loss, entropy minimisation's, does not count:
+    it may solve the example without any reward. ``example``: only the runs on that example (None: any)."""
     reached: dict[int, bool] = {}
     for job in jobs:
         for config in job.out_dir.glob(f"*/{RUN_CONFIG}"):
             cfg = json.loads(config.read_text()).get("config", {})
             if (cfg.get("reward") != "outcome" or len(cfg.get("examples") or []) != 1 or cfg.get("label") is not None
-                    or cfg.get("label_noise") or not cfg.get("pg_loss_coef", 1.0)):
+                    or cfg.get("label_noise") or not cfg.get("pg_loss_coef", 1.0)
+                    or (example is not None and cfg["examples"] != [example])):
                 continue
             if (history := config.parent / HISTORY).is_file():
                 solved = any(v > 0 for values in json.loads(history.read_text()).values() for v in values)
-                reached[job_seed(job)] = reached.get(job_seed(job), False) or solved
+                reached[job_seed(job)] = reached.get(job_seed(job), True) and solved
     return reached
 
 
