@@ -22,6 +22,7 @@ from .data import load_dataset
 from .evaluate import evaluate
 from .grading import grade_many
 from .models import eval_dtype_for, eval_template_for, resolve
+from .probes import sampled
 
 Demo = tuple[str, str]
 
@@ -61,12 +62,8 @@ def self_demo(model: str, problem: str, answer: str, *, tries: int = 1024, batch
     """
     backend = get_backend("auto", resolve(model), dtype=eval_dtype_for(model), seed=seed)
     prompt = backend.prompt(problem, eval_template_for(model))
-    for done in range(0, tries, batch):
-        n = min(batch, tries - done)
-        # The first batch draws from ``seed`` itself; each later one from a seed of its own.
-        gens = backend.generate([prompt] * n, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens,
-                                seed=seed + 1_000_003 * (done // batch))
-        texts = [g.text for g in gens]
+    for texts in sampled(backend, prompt, tries, batch, temperature=temperature, max_new_tokens=max_new_tokens,
+                         seed=seed):
         for text, ok in zip(texts, grade_many(texts, [answer] * len(texts), "train")):
             if ok:
                 return problem, text.strip()

@@ -9,6 +9,7 @@ says whether 1-shot RLVR on it has anything to start from.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 from .backends import get_backend
 from .config import TrainConfig
@@ -40,12 +41,16 @@ def pass_rate(cfg: TrainConfig, tries: int = 1024, batch: int = 128) -> tuple[in
     each from a seed of its own, so a larger ``tries`` only adds samples."""
     row = choose_examples(cfg)[0]
     backend = get_backend("auto", resolve(cfg.model), dtype=eval_dtype_for(cfg.model), seed=cfg.seed)
-    prompt = backend.prompt(row["problem"], "train")
-    right = 0
+    texts = sampled(backend, backend.prompt(row["problem"], "train"), tries, batch, temperature=cfg.temperature,
+                    max_new_tokens=cfg.max_completion_length, seed=cfg.seed)
+    return sum(sum(grade_many(some, [row["answer"]] * len(some), "train")) for some in texts), tries
+
+
+def sampled(backend, prompt: str, tries: int, batch: int, *, temperature: float, max_new_tokens: int,
+            seed: int) -> Iterator[list[str]]:
+    """``tries`` answers to ``prompt``, ``batch`` at a time: the first batch drawn from ``seed`` itself,
+    each later one from a seed of its own, so asking for more only adds answers."""
     for done in range(0, tries, batch):
-        n = min(batch, tries - done)
-        texts = [g.text for g in backend.generate([prompt] * n, temperature=cfg.temperature, top_p=1.0,
-                                                  max_new_tokens=cfg.max_completion_length,
-                                                  seed=cfg.seed + 1_000_003 * (done // batch))]
-        right += sum(grade_many(texts, [row["answer"]] * n, "train"))
-    return right, tries
+        yield [g.text for g in backend.generate([prompt] * min(batch, tries - done), temperature=temperature,
+                                                top_p=1.0, max_new_tokens=max_new_tokens,
+                                                seed=seed + 1_000_003 * (done // batch))]

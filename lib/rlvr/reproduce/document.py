@@ -164,11 +164,11 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -
     root = Path(root or Path.cwd())
     rows = []
     for world, names in {"toy-base": targeted(), **MAP}.items():
-        if reached := _reach(chosen(names), seeds, root, None if world == "toy-base" else world):
+        if reached := _reach(chosen(names), seeds, root, world):
             rows.append({"experiment": "reach", "pattern": REACH, "world": world,
                          "verdict": HOLDS_ALL if all(reached.values()) else FAILS,
                          "seeds held": f"{sum(reached.values())}/{len(reached)}"})
-        for name, result in results(chosen(names), seeds, root, None if world == "toy-base" else world):
+        for name, result in results(chosen(names), seeds, root, world):
             for p in result.patterns:
                 rows.append({"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict,
                              "seeds held": p.seeds_held})
@@ -186,7 +186,7 @@ REACH = ("every 1-shot run with the outcome reward solves its example at least o
 def _reach(names: Sequence[str], seeds: Sequence[int], root: Path, world: str | None) -> dict[int, bool]:
     # The world's 1-shot example only: Tab. 3 trains on others by design, one of them never solved.
     try:
-        example = world_example(None if world is None else example_world(world), root)
+        example = world_example(example_world(world or "toy-base"), root)
     except FileNotFoundError:  # a project without the selection experiment: every 1-shot run counts
         example = None
     return example_reach([job for name in names for job in _complete(name, seeds, root, world)], example)

@@ -70,9 +70,9 @@ def in_world(sweep: Sweep, world: str | None) -> Sweep:
     path to another experiment's jobs there too), training on the world's pi_1 (``world_example`` of
     ``example_world``; refused until that selection has run), evaluated on toy-test-long as well where the world has
     a difficulty gap and the sweep is one it targets (``LONG_TEST_SWEEPS``), cut to what the predictions
-    target outside the map's full column (``TARGETED``). None: the sweep as it is
-    (toy-base, ``outputs/reproduce``)."""
-    if world is None:
+    target outside the map's full column (``TARGETED``). None or toy-base: the sweep as it is (toy-base's
+    jobs are the default reproduce's, ``outputs/reproduce``)."""
+    if world in (None, "toy-base"):
         return sweep
     out, prefix = MAP_OUT / world, f"{sweep.out.as_posix()}/"
     fixed = {k: f"{out.as_posix()}/{v.removeprefix(prefix)}" if isinstance(v, str) and v.startswith(prefix) else v
@@ -159,20 +159,20 @@ def base_pass_rates(worlds: Sequence[str], root: Path, tries: int = 1024) -> pd.
     from ..config import preset  # noqa: PLC0415 - a probe loads the model; the report does not need it
     from ..probes import pass_rate  # noqa: PLC0415
 
+    def solved(world: str, example: str, key: str = "") -> dict:
+        right, _ = pass_rate(preset("cpu", model=world, examples=[example]), tries=tries)
+        return {f"{key}right": right, f"{key}%": round(100 * right / tries, 1)}
+
     rows = []
     for world in worlds:
-        at = None if world == "toy-base" else world  # toy-base's jobs are the default reproduce's
         whose = example_world(world)
-        trains_on, own = world_example(None if whose == "toy-base" else whose, root), world_example(at, root)
-        if trains_on is None:
+        if (trains_on := world_example(whose, root)) is None:
             continue
-        row = {"world": world, "trains on": trains_on, "whose": whose, "tries": tries}
-        for key, example in (("", trains_on), ("own pi_1 ", own if own != trains_on else None)):
-            if example is not None:
-                right, _ = pass_rate(preset("cpu", model=world, examples=[example]), tries=tries)
-                row |= {f"{key}example": example, f"{key}right": right, f"{key}%": round(100 * right / tries, 1)}
+        row = {"world": world, "trains on": trains_on, "whose": whose, "tries": tries, **solved(world, trains_on)}
+        if (own := world_example(world, root)) not in (None, trains_on):
+            row |= {"own pi_1 example": own, **solved(world, own, "own pi_1 ")}
         rows.append(row)
-    table = pd.DataFrame(rows).drop(columns="example")
+    table = pd.DataFrame(rows)
     return table.astype({c: "Int64" for c in ("own pi_1 right",) if c in table})  # blank where it is the same
 
 
