@@ -472,11 +472,15 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     assert set(table.columns) == {"experiment", "pattern", "world", "verdict", "seeds held"}
     map_report([0, 1], root, doc)  # again: replaced, not repeated
     assert doc.read_text().count("## The map") == 1
-    # Where the map stands, world by world (toy-base's column last), running nothing.
+    # Where the map stands, world by world in the order they run, running nothing: toy-base's column
+    # after the 3M worlds and before the 0.9M post-saturation controls.
     capsys.readouterr()
     assert main(["reproduce", "--map", "--status"]) == 0
     status = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")]
-    assert "qwen-like/tab8: 2 done, 1 not started" in status and status[-1].startswith("toy-base/")
+    assert "qwen-like/tab8: 2 done, 1 not started" in status
+    worlds = list(dict.fromkeys(line.split("/")[0] for line in status))
+    assert worlds.index("toy-base-3M") < worlds.index("toy-base") < worlds.index("qwen-like~verification")
+    assert worlds[-1] == "qwen-like~difficulty_gap"
 
 
 def test_in_a_world_with_a_difficulty_gap_post_saturation_is_also_judged_on_the_longer_problems(tmp_path):

@@ -71,8 +71,9 @@ EXTRAS = ("beyond", "ppo")
 # check read another's comes after it (tab16 reads tab8's run, tab3 the selection's history).
 # Worlds run in this order (`--map`): the controls that say which switch a pattern qwen-like shows
 # takes, the cheapest first; then the worlds whose base solves their 1-shot example often enough for
-# every seed to reach it; the 0.9M post-saturation controls last, since checking does not pay in any
-# 0.9M world's base and their base rarely solves the example (docs/worlds.md, prediction 11).
+# every seed to reach it; toy-base's column (``map_order``); the 0.9M post-saturation controls last, since
+# checking does not pay in any 0.9M world's base, the pattern they control fails in their parent at 0.9M and
+# at 3M, and their base rarely solves the example (docs/worlds.md, prediction 11).
 MAP: dict[str, tuple[str, ...]] = {
     "qwen-like": ("selection", "postsat", "tab5", "labels", "tab14", "tab8", "tab3", "tab16", "beyond"),
     "llama-like": ("tab8", "beyond"),
@@ -89,6 +90,18 @@ MAP: dict[str, tuple[str, ...]] = {
     "qwen-like~verification=0.3": ("postsat",),  # no paper gives a level: 0, 0.1 and 0.3, the whole sweep
     "qwen-like~difficulty_gap": ("postsat",),
 }
+
+
+# toy-base's column runs before this world: the default world's decision reads it.
+TOY_BASE_BEFORE = "qwen-like~verification"
+
+
+def map_order() -> list[str]:
+    """The map's columns in the order they run: ``MAP``'s worlds with toy-base's among them, before
+    ``TOY_BASE_BEFORE`` (last where that world is not in the map)."""
+    worlds = list(MAP)
+    at = worlds.index(TOY_BASE_BEFORE) if TOY_BASE_BEFORE in worlds else len(worlds)
+    return [*worlds[:at], "toy-base", *worlds[at:]]
 
 
 def chosen(only: str | Sequence[str] | None) -> list[str]:

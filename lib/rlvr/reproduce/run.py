@@ -31,7 +31,7 @@ from ..rundir import RUN_CONFIG, STEPS_LOG, read_log
 from ..runner import Job
 from ..toyworld.worlds import stale
 from .document import DOC, map_report, report, report_path
-from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in, experiment_jobs, targeted
+from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in, experiment_jobs, map_order, targeted
 
 POLL_S = 5.0  # how often a waiting reproduce asks SLURM where its jobs stand
 
@@ -96,9 +96,9 @@ def reproduce_status(only=None, seeds: Sequence[int] = SEEDS, root: str | Path |
 
 def map_status(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -> dict[str, dict[str, JobState]]:
     """The map's job states (as ``reproduce_status``) by ``<world>/<experiment>``, in the order the map runs
-    them: each world of ``MAP``, then toy-base's column."""
-    worlds = {world: reproduce_status(None, seeds, root, world) for world in MAP}
-    worlds["toy-base"] = reproduce_status(targeted(), seeds, root)
+    them (``map_order``)."""
+    worlds = {world: reproduce_status(targeted(), seeds, root) if world == "toy-base"
+              else reproduce_status(None, seeds, root, world) for world in map_order()}
     return {f"{world}/{name}": states for world, experiments in worlds.items() for name, states in experiments.items()}
 
 
@@ -174,9 +174,9 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
     report, then the matrix in ``docs/results-toy.md``. Every world must be built first: the ones that
     are not are named with the command that builds each, before anything runs.
 
-    Here, the worlds' jobs share one pool (toy-base's column last), in two waves: every world's
+    Here, the worlds' jobs share one pool (toy-base's column among them, ``map_order``), in two waves: every world's
     selection run (the rest of a world trains on its pi_1), then every world's experiments, world by
-    world in ``MAP``'s order and the longest first within a world, a job that reads another's (tab16
+    world in ``map_order`` and the longest first within a world, a job that reads another's (tab16
     its world's tab8) waiting for it while a free core takes the next; so a world's results come in
     as early as they can while the next world's jobs fill a free core (one world after another would
     leave a core idle at each world's last job).
@@ -196,9 +196,10 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
         if not execution.get("dry_run"):
             map_report(sorted(set(SEEDS) | set(seeds)), root, root / DOC)
     else:
-        # toy-base's column too (its jobs in outputs/reproduce, the default reproduce's), last: the worlds
-        # are what is new; its report is the default reproduce's to write (docs/results-toy.md).
-        t0, names = time.monotonic(), {**{world: world_experiments(world) for world in MAP}, "toy-base": targeted()}
+        # toy-base's column too (its jobs in outputs/reproduce, the default reproduce's; its report is the
+        # default reproduce's to write, docs/results-toy.md).
+        t0 = time.monotonic()
+        names = {world: targeted() if world == "toy-base" else world_experiments(world) for world in map_order()}
 
         def reads(world: str | None, name: str) -> list[Job]:  # the jobs an experiment's notebook reads
             try:
