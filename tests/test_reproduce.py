@@ -463,13 +463,18 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     cells = [c.strip() for c in row.strip("|").split("|")][2:]
     # toy-base (its seed 1 breaks the pattern), qwen-like (both seeds hold); the other worlds that target
     # tab8 not run yet (·), the rest do not target it.
-    assert cells == ["on the mean (1/2)", "holds (2/2)", "·", "·", "", "·", "·", "", "", "·", "", "", ""]
+    # qwen-like's cell says its 1-shot outcome run missed the example on seed 0 (it holds there regardless).
+    assert cells == ["on the mean (1/2)", "holds (2/2; example missed on seed 0)", "·", "·", "", "·", "·", "", "", "·",
+                     "", "", ""]
     assert "Notes written by hand." in text and (root / "docs" / "figures" / "map.png").stat().st_size > 1000
     # Whether the 1-shot cells can speak for the switches: qwen-like's example was reached on one seed of two.
     reach = next(line for line in text.splitlines() if line.startswith("| reach |"))
     assert [c.strip() for c in reach.strip("|").split("|")][3] == "fails (1/2)"
-    table = pd.read_csv(root / "docs" / "map" / "verdicts.csv")
-    assert set(table.columns) == {"experiment", "pattern", "world", "verdict", "seeds held"}
+    table = pd.read_csv(root / "docs" / "map" / "verdicts.csv", dtype=str)
+    assert set(table.columns) == {"experiment", "pattern", "world", "verdict", "seeds held",
+                                  "seeds whose 1-shot run missed the example"}
+    assert table.loc[table.world.eq("qwen-like") & table.experiment.eq("tab8"),
+                     "seeds whose 1-shot run missed the example"].eq("0").all()
     map_report([0, 1], root, doc)  # again: replaced, not repeated
     assert doc.read_text().count("## The map") == 1
     # Where the map stands, world by world in the order they run, running nothing: toy-base's column

@@ -167,15 +167,22 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -
         if reached := _reach(chosen(names), seeds, root, world):
             rows.append({"experiment": "reach", "pattern": REACH, "world": world,
                          "verdict": HOLDS_ALL if all(reached.values()) else FAILS,
-                         "seeds held": f"{sum(reached.values())}/{len(reached)}"})
+                         "seeds held": f"{sum(reached.values())}/{len(reached)}", MISSED: ""})
         for name, result in results(chosen(names), seeds, root, world):
+            experiment = EXPERIMENTS[name]
+            reads = _reach([name, *experiment.after], seeds, root, world) if experiment.on_example else {}
+            missed = ", ".join(str(seed) for seed, ok in sorted(reads.items()) if not ok)
             for p in result.patterns:
                 rows.append({"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict,
-                             "seeds held": p.seeds_held})
+                             "seeds held": p.seeds_held, MISSED: missed})
                 if p.recipe_claims is not None:  # the same finding as its own paper ran it: a row of its own
                     rows.append({"experiment": name, "pattern": p.finding + RECIPE, "world": world,
-                                 "verdict": p.recipe_verdict, "seeds held": p.recipe_seeds_held})
-    return pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict", "seeds held"])
+                                 "verdict": p.recipe_verdict, "seeds held": p.recipe_seeds_held, MISSED: missed})
+    return pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict", "seeds held", MISSED])
+
+
+# The seeds on which a 1-shot run a cell reads never solved the world's example (``Experiment.on_example``).
+MISSED = "seeds whose 1-shot run missed the example"
 
 
 # Not a pattern of the paper: whether a world's 1-shot cells can say anything about its switches.
@@ -237,24 +244,31 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     codes = matrix.apply(lambda column: column.map(lambda v: _mark(v)[1])).astype(float)
     held = table.pivot_table(index=["experiment", "pattern"], columns="world", values="seeds held", aggfunc="first",
                              sort=False).reindex(index=matrix.index, columns=worlds)
+    missed = table.pivot_table(index=["experiment", "pattern"], columns="world", values=MISSED, aggfunc="first",
+                               sort=False).reindex(index=matrix.index, columns=worlds).astype(object).fillna("")
     fig, ax = plt.subplots(figsize=(1.1 * len(worlds) + 7, 0.32 * len(matrix) + 2))
     # Each cell says on how many seeds it holds, so the figure reads without the table.
     sns.heatmap(codes, cmap=["#d9d9d9", "#fc9272", "#c7e9c0", "#31a354"], vmin=-1.5, vmax=2.5, cbar=False,
-                linewidths=0.5, ax=ax, annot=held.where(codes >= 0).fillna("").astype(str), fmt="",
+                linewidths=0.5, ax=ax, annot=(held.where(codes >= 0).fillna("").astype(str)
+                                              + missed.map(lambda seeds: "*" if seeds else "").astype(str)), fmt="",
                 annot_kws={"fontsize": 7}, yticklabels=[_figure_label(e, p) for e, p in matrix.index])
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title("The map: each pattern's verdict in each world (green holds, pale green on the mean, red fails, "
-                 "grey not run)", fontsize=9)
+                 "grey not run; *: a 1-shot run it reads missed the example on some seed)", fontsize=9)
     fig.tight_layout()
     figure_path = doc.parent / FIGURES.name / "map.png"
     figure_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(figure_path, dpi=110)
     plt.close(fig)
     cells = matrix.apply(lambda column: column.map(lambda v: _mark(v)[0])).astype(str)
-    cells = cells.where(matrix.isin([NOT_RUN, ""]), cells + " (" + held.fillna("-").astype(str) + ")")
+    missed_on = missed.map(lambda seeds: f"; example missed on seed{'s' * (',' in seeds)} {seeds}" if seeds else "")
+    missed_on = missed_on.astype(str)
+    cells = cells.where(matrix.isin([NOT_RUN, ""]), cells + " (" + held.fillna("-").astype(str) + missed_on + ")")
     lines = [MAP_BEGIN, "", "## The map: the paper's patterns across embedded worlds (`rlvr reproduce --map`)", "",
-             f"Seeds {', '.join(map(str, seeds))}; in brackets, on how many seeds every claim of the pattern holds. "
+             f"Seeds {', '.join(map(str, seeds))}; in brackets, on how many seeds every claim of the pattern holds, "
+             "and the seeds on which a 1-shot run the cell reads never solved the world's example (there the cell "
+             "measures the example's reach, not the world's switches: the `reach` row). "
              "A world's name says what it switches (docs/worlds.md: "
              "`NAME~SWITCH` is NAME with that switch off, its control). A pattern that holds because of a property "
              "built into a world shows the property is sufficient in that world, nothing about Qwen2.5-Math. "
