@@ -145,6 +145,13 @@ def test_the_map_runs_every_worlds_jobs_in_one_pool_so_no_world_waits_for_anothe
         (project / "worlds" / world).mkdir(parents=True)
         (project / "worlds" / world / "profile.json").write_text(json.dumps(
             {"corpus": {"seed": 3}, "world": {"generator": 3, **named(world).to_dict()}}))
+    # A dry run lists the worlds one after another in the order they run: toy-base's column where the
+    # registry puts it (here before llama-like), last where that world is not in the map.
+    monkeypatch.setattr(registry, "TOY_BASE_BEFORE", "llama-like")
+    assert main(["reproduce", "--map", "--seeds", "0", "--dry-run"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("map: ")]
+    assert listed == ["map: world qwen-like", "map: toy-base's column", "map: world llama-like"]
+    monkeypatch.setattr(registry, "TOY_BASE_BEFORE", "qwen-like~verification")
     assert main(["reproduce", "--map", "--seeds", "0", "--parallel", "2"]) == 0
     out = capsys.readouterr().out
 

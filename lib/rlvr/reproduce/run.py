@@ -186,13 +186,14 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
         raise FileNotFoundError("the map needs every world built:\n  " + "\n  ".join(missing))
     failed: dict[str, list[str]] = {}
     if execution.get("dry_run") or execution.get("executor", "local") != "local":
-        for world in MAP:
-            print(f"map: world {world}", flush=True)
-            failed |= {f"{world}/{k}": v for k, v in reproduce(seeds=seeds, root=root, world=world,
-                                                               **execution).items()}
-        print("map: toy-base's column", flush=True)
-        failed |= {f"toy-base/{k}": v for k, v in reproduce(targeted(), seeds=seeds, root=root, report_to=None,
-                                                            **execution).items()}
+        for world in map_order():
+            if world == "toy-base":
+                print("map: toy-base's column", flush=True)
+                failures = reproduce(targeted(), seeds=seeds, root=root, report_to=None, **execution)
+            else:
+                print(f"map: world {world}", flush=True)
+                failures = reproduce(seeds=seeds, root=root, world=world, **execution)
+            failed |= {f"{world}/{k}": v for k, v in failures.items()}
         if not execution.get("dry_run"):
             map_report(sorted(set(SEEDS) | set(seeds)), root, root / DOC)
     else:
