@@ -16,14 +16,21 @@ from rlvr.rundir import SUMMARY, write_job_record
 from test_executors import slurm, wait_for  # noqa: F401 - slurm: the one-node cluster fixture
 from test_sweep import notebook_file
 
-# A job that records its GPUs and when it ran; it may wait for a file to appear (`release`), and
-# may need another job's summary first (`reads`, as tab16 reads tab8's jobs).
+# A job that records its GPUs and when it ran; it may wait for a file to appear (`release`), or for
+# `meet` jobs to have started (each leaves a file in the `barrier` folder; a minute at most, so jobs that
+# never run together end all the same and their times tell), and may need another job's summary first
+# (`reads`, as tab16 reads tab8's jobs).
 TINY = """\
 import os, time
 import pandas as pd
 start = time.time()
 while release and not os.path.exists(release):
     time.sleep(0.2)
+if barrier:
+    os.makedirs(barrier, exist_ok=True)
+    open(os.path.join(barrier, out_dir.replace("/", "_")), "w").close()
+    while len(os.listdir(barrier)) < meet and time.time() - start < 60:
+        time.sleep(0.1)
 read_end = pd.read_csv(reads.format(seed=train["seed"]))["end"][0] if reads else None
 time.sleep(0.5)
 os.makedirs(out_dir, exist_ok=True)
@@ -39,10 +46,11 @@ def listed(jobs, root):
     return Result(pd.DataFrame({"job": [job.name for job in jobs]}), [])
 
 
-def write_project(root, release: str = "", slurm_section: dict | None = None):
+def write_project(root, release: str = "", slurm_section: dict | None = None, barrier: str = "", meet: int = 0):
     """tab8 and tab16 sweep files over train.seed, each job a tiny notebook; tab16's jobs read tab8's."""
-    notebook_file(root / "notebooks" / "tiny.ipynb", 'out_dir = "x"\ntrain = {}\nrelease = ""\nreads = ""', TINY)
-    fixed = {"tab8": {"release": release},
+    notebook_file(root / "notebooks" / "tiny.ipynb",
+                  'out_dir = "x"\ntrain = {}\nrelease = ""\nreads = ""\nbarrier = ""\nmeet = 0', TINY)
+    fixed = {"tab8": {"release": release, "barrier": barrier, "meet": meet},
              "tab16": {"reads": "outputs/reproduce/tab8/train.seed={seed}/" + SUMMARY}}
     for name in ("tab8", "tab16"):
         spec = {"notebook": "notebooks/tiny.ipynb", "out": "outputs/reproduce", "fixed": fixed[name],
@@ -189,13 +197,15 @@ def test_a_worlds_tab16_runs_once_its_tab8_is_in_while_the_other_worlds_jobs_fil
         (project / "worlds" / world).mkdir(parents=True)
         (project / "worlds" / world / "profile.json").write_text(json.dumps(
             {"corpus": {"seed": 3}, "world": {"generator": 3, **named(world).to_dict()}}))
+    # Both worlds' tab8 jobs wait to meet: on a loaded machine a job's kernel can start seconds late.
+    write_project(project, barrier=str(project / "started"), meet=2)
     assert main(["reproduce", "--map", "--seeds", "0", "--parallel", "2"]) == 0
 
     def ran(world, experiment):
         return pd.read_csv(project / "outputs" / "map" / world / experiment / "train.seed=0" / SUMMARY).iloc[0]
 
     qwen, tab16, llama = ran("qwen-like", "tab8"), ran("qwen-like", "tab16"), ran("llama-like", "tab8")
-    assert qwen.start < llama.end  # tab16 waited; llama-like's tab8 took the second core
+    assert qwen.start < llama.end and llama.start < qwen.end  # tab16 waited; llama-like's tab8 took the second core
     assert tab16.start >= qwen.end and tab16.read_end == qwen.end
     # ...and it went as soon as qwen-like's tab8 was in, not after the worlds that come later
     assert tab16.start < summaries(project, "tab8")["train.seed=0"].end  # toy-base's tab8, last in order
