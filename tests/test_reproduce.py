@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from rlvr import reproduce
 from rlvr.reproduce import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Pattern, claim
-from rlvr.rundir import HISTORY, JOB_RECORD, RUN_CONFIG, SUMMARY
+from rlvr.rundir import HISTORY, JOB_RECORD, RUN_CONFIG, SUMMARY, keep_job, restore_kept
 from rlvr.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -337,11 +337,13 @@ def test_every_check_reads_its_experiments_jobs_and_gives_a_table_and_verdicts(t
     (selection.out_dir / "selection-run").mkdir(parents=True)
     (selection.out_dir / "selection-run" / HISTORY).write_text(json.dumps({"toy-train-00050": [0, 0],
                                                                            "toy-train-00004": [0, 1]}))
+    tables = {}
     for name, experiment in reproduce.EXPERIMENTS.items():
         if experiment.check is None:
             continue
         complete = [job for f in experiment.sweeps for job in reproduce.complete_jobs(f, seeds, root)]
         result = experiment.check(complete, root)
+        tables[name] = result.table
         assert not result.table.empty and not result.points.empty, name
         assert all(p.verdict != NOT_RUN for p in result.patterns), name
         if name == "tab3":  # the selection's history, found through its registry row, names the never-solved one
@@ -353,6 +355,18 @@ def test_every_check_reads_its_experiments_jobs_and_gives_a_table_and_verdicts(t
             assert result.table["solved up to saturation, checking / not (%)"].tolist() == ["0 / 100"] * 2
             assert result.table["the example's rollouts that check, up to -> after saturation (%)"].tolist() == [
                 "25.0 -> 0.0"] * 2
+
+    # In a fresh clone, what results/ kept of each finished job gives every check the same table.
+    selection.out_dir.joinpath(SUMMARY).write_text("example\n")
+    (selection.out_dir / JOB_RECORD).write_text(json.dumps({"status": "ok"}))
+    for summary in list((root / "outputs").glob(f"**/{SUMMARY}")):
+        assert keep_job(summary.parent, root) is not None, summary
+    shutil.rmtree(root / "outputs")
+    restore_kept(root)
+    for name, table in tables.items():
+        experiment = reproduce.EXPERIMENTS[name]
+        complete = [job for f in experiment.sweeps for job in reproduce.complete_jobs(f, seeds, root)]
+        pd.testing.assert_frame_equal(experiment.check(complete, root).table, table, obj=name)
 
 
 def fake_selection(root: Path, world: str, top: str) -> None:

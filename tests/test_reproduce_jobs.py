@@ -5,6 +5,7 @@ notebooks standing in for the paper's experiments."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -113,6 +114,21 @@ def test_status_lists_each_experiments_jobs_by_state(project, capsys, held_by_an
     assert "  failed       tab8/train.seed=1\n      ValueError: asked to fail\n" in shown
     assert "  not started  tab16/train.seed=2\n" in shown
     assert not (project / "outputs" / "reproduce" / "tab16").exists()  # nothing ran
+
+
+def test_a_fresh_clone_takes_up_the_finished_jobs_that_landed_in_results(project, capsys):
+    assert main(["reproduce", "--only", "tab8", "--seeds", "0,1"]) == 0
+    kept = project / "results" / "reproduce" / "tab8"
+    assert sorted(f.name for f in kept.iterdir()) == ["train.seed=0", "train.seed=1"]  # each as it finished
+    assert not (kept / "train.seed=0" / "notebook.ipynb").exists()
+
+    shutil.rmtree(project / "outputs")  # what a fresh clone lacks; results/ is in git
+    capsys.readouterr()
+    assert main(["reproduce", "--only", "tab8", "--seeds", "0,1,2"]) == 0
+    out = capsys.readouterr().out
+    assert "brought back 2 finished jobs kept in results/" in out
+    assert "reproduce tab8: 3 runs, 2 complete, 1 to run" in out  # only seed 2 runs
+    assert "| train.seed=0 |" in (project / "docs" / "results-toy.md").read_text()
 
 
 def test_on_slurm_the_second_wave_waits_for_the_first(slurm, project, monkeypatch, capsys):  # noqa: F811

@@ -141,3 +141,46 @@ def test_a_run_folder_has_one_writer_and_a_killed_one_frees_it(tmp_path, held_by
         with pytest.raises(rundir.RunBusy):  # ...and held by this process now
             with rundir.exclusive(folder):
                 pass
+
+
+def finished_job(folder):
+    """A finished notebook job with one training run: tables and records beside weights, evaluation
+    samples, JSONL logs and the executed notebook."""
+    run = fake_run(folder / "1shot-outcome")
+    rundir.write_tables(run)
+    (run / rundir.RUN_CONFIG).write_text("{}")
+    (run / "checkpoint-4" / "model.safetensors").write_bytes(b"weights")
+    (run / rundir.EVAL_DIR / "step-4").mkdir(parents=True)
+    pd.DataFrame({"correct": [True]}).to_parquet(run / rundir.EVAL_DIR / "step-4" / rundir.EVAL_SAMPLES)
+    pd.DataFrame({"step": [0, 4], "strict": [0.1, 0.3]}).to_parquet(folder / "scores.parquet")
+    pd.DataFrame({"step": [4], "strict": [0.3]}).to_csv(folder / rundir.SUMMARY, index=False)
+    (folder / rundir.NOTEBOOK).write_text("{}")
+    rundir.write_job_record(folder, {"status": "ok"})
+    return folder
+
+
+def test_a_finished_experiment_job_is_kept_in_git_without_its_weights_and_comes_back_in_a_fresh_clone(tmp_path):
+    from rlvr.evaluate import evaluate_checkpoints
+
+    job = finished_job(tmp_path / "outputs" / "map" / "qwen-like" / "tab8" / "train.seed=0")
+    kept = rundir.keep_job(job, tmp_path)
+    assert kept == tmp_path / "results" / "map" / "qwen-like" / "tab8" / "train.seed=0"
+    assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()) == [
+        "1shot-outcome/history_accuracy.json", "1shot-outcome/rollouts.parquet", "1shot-outcome/run_config.json",
+        "1shot-outcome/steps.parquet", "job.json", "scores.parquet", "summary.csv"]
+
+    rundir.shutil.rmtree(tmp_path / "outputs")  # a fresh clone: results/ is in git, outputs/ is not
+    assert rundir.restore_kept(tmp_path) == [job]
+    assert rundir.is_job_complete(job)
+    assert pd.read_parquet(job / "scores.parquet")["strict"].tolist() == [0.1, 0.3]
+    assert rundir.load_run(job / "1shot-outcome")["steps"]["train_accuracy"].tolist()[-1] == 0.6
+    with pytest.raises(FileNotFoundError, match="without its weights; run its job again"):
+        evaluate_checkpoints(job / "1shot-outcome")  # what read them (Tab. 16 reads Tab. 8's) is told so
+    assert rundir.restore_kept(tmp_path) == []  # a folder on disk is left alone
+
+
+def test_only_finished_jobs_of_the_experiment_trees_are_kept(tmp_path):
+    assert rundir.keep_job(finished_job(tmp_path / "outputs" / "00_quickstart"), tmp_path) is None
+    unfinished = finished_job(tmp_path / "outputs" / "research" / "sweep" / "lr=1e-05")
+    rundir.write_job_record(unfinished, {"status": "failed"})
+    assert rundir.keep_job(unfinished, tmp_path) is None and not (tmp_path / "results").exists()

@@ -25,7 +25,7 @@ from .reproduce import EXTRAS, ORDER, report, reproduce
 from .reproduce.document import report_path
 from .reproduce.run import map_reports, map_status, reproduce_map, reproduce_status
 from .rewards import format_reward, outcome_reward
-from .rundir import NOTEBOOK, SUMMARY, slug
+from .rundir import KEPT_ROOT, NOTEBOOK, SUMMARY, restore_kept, slug
 from .runner import execute_job, notebook_job
 from .selection import load_history, ranking_table
 from .sweep import load_sweep, run_sweep, sweep_status, write_summary
@@ -322,12 +322,8 @@ def _print_results(out: Path) -> None:
 
 def _add_eval_options(p: argparse.ArgumentParser) -> None:
     """One option per EvalConfig field (its help and choices from the config), on top of ``--preset``."""
-    p.add_argument(
-        "--preset",
-        default="paper",
-        choices=list(PRESETS),
-        help="evaluation preset the options apply to (default: paper, the paper's protocol)",
-    )
+    p.add_argument("--preset", default="paper", choices=list(PRESETS),
+                   help="evaluation preset the options apply to (default: paper, the paper's protocol)")
     for name, help_text in EvalConfig.help().items():
         if name == "demos":
             continue  # pairs of texts: from Python (rlvr.incontext), not a command line
@@ -442,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "world" and args.action != "list" and not args.name:
         parser.error(f"rlvr world {args.action} NAME: which world (`rlvr world list`)")
+    if args.command in ("reproduce", "sweep") and (restored := restore_kept(Path.cwd())):  # a fresh clone's
+        print(f"brought back {len(restored)} finished jobs kept in {KEPT_ROOT}/ (their tables, not their weights)")
     return args.func(args)
 
 

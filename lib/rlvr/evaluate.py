@@ -30,7 +30,7 @@ from .executors import on_free_devices, visible_gpus
 from .grading import extract_answer, grade_many
 from .models import eval_dtype_for, eval_template_for, resolve
 from .provenance import environment
-from .rundir import EVAL_CONFIG, EVAL_DIR, EVAL_SAMPLES, checkpoints, eval_step_dir
+from .rundir import EVAL_CONFIG, EVAL_DIR, EVAL_SAMPLES, KEPT_ROOT, checkpoints, eval_step_dir, is_kept_without_weights
 from .textfeatures import ends_in_repetition, reflection_counts, runs_on
 
 # Bumped when the table's columns change: saved evaluations of another version are redone.
@@ -147,6 +147,9 @@ def evaluate_checkpoints(
     config = config or EvalConfig()
     gpus = visible_gpus()
     isolate = (uses_vllm(config) or len(gpus) > 1) if isolate is None else isolate
+    if is_kept_without_weights(run_dir):
+        raise FileNotFoundError(f"{run_dir}: brought back from {KEPT_ROOT}/ without its weights; run its job again "
+                                f"to evaluate it (remove its folder from outputs/ and {KEPT_ROOT}/, then rerun)")
     out = Path(out_dir) if out_dir else Path(run_dir) / EVAL_DIR
     targets = {step: model for step, model in checkpoint_targets(run_dir, every, base_model).items()
                if only is None or step in only}

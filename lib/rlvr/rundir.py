@@ -300,6 +300,78 @@ def is_job_complete(folder: str | Path) -> bool:
     return (Path(folder) / SUMMARY).is_file() and bool(record) and record.get("status") == "ok"
 
 
+# ----------------------------------------------------------------------------- finished jobs kept in git
+
+# ``outputs/`` is not in git: a fresh clone (a new machine, CI, the next session) starts without the
+# hours of jobs an experiment took. So each finished job of these trees of ``outputs/`` also lands in
+# ``results/`` (the same path under it), which is in git: its tables, records and configs, what its
+# experiment's check and figures read. Not its weights, evaluation samples (its tables hold their
+# scores), pass@k samples, JSONL logs (the Parquet copies hold them) or executed notebook.
+KEPT_ROOT = "results"
+KEPT_TREES = ("reproduce", "map", "research")  # rlvr reproduce's, the map's, the research sweeps'
+KEPT_SUFFIXES = (".csv", ".parquet", ".json", ".yaml")
+NOT_KEPT_DIRS = (f"{CHECKPOINT_PREFIX}*", EVAL_DIR, PASS_AT_DIR)
+KEPT_MARK = "kept.json"  # in a job (and each of its runs) brought back from results/: no weights there
+
+
+def kept_path(folder: str | Path, root: str | Path) -> Path | None:
+    """Where a job folder under ``root/outputs/<one of KEPT_TREES>/`` is kept; None for any other."""
+    try:
+        relative = Path(folder).resolve().relative_to((Path(root) / "outputs").resolve())
+    except ValueError:
+        return None
+    return Path(root) / KEPT_ROOT / relative if relative.parts[:1] and relative.parts[0] in KEPT_TREES else None
+
+
+def _kept_files(folder: Path) -> Iterator[Path]:
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() and not any(path.match(pattern) for pattern in NOT_KEPT_DIRS):
+            yield from _kept_files(path)
+        elif path.is_file() and path.suffix in KEPT_SUFFIXES and path.name != KEPT_MARK:
+            yield path
+
+
+def keep_job(folder: str | Path, root: str | Path) -> Path | None:
+    """Copy a finished job's tables, records and configs to its place under ``results/`` (what was
+    kept of an earlier attempt goes first); returns that place, None where the job is in no kept tree
+    or has not finished."""
+    folder = Path(folder)
+    dest = kept_path(folder, root)
+    if dest is None or not is_job_complete(folder):
+        return None
+    if dest.exists():
+        shutil.rmtree(dest)
+    for path in _kept_files(folder):
+        target = dest / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    return dest
+
+
+def restore_kept(root: str | Path) -> list[Path]:
+    """Bring every job kept under ``root/results/`` back into ``outputs/`` where ``outputs/`` has no
+    folder for it (a fresh clone), marked as kept (``KEPT_MARK``, in the job and each of its runs: its
+    weights are not there); returns the folders restored. A folder on disk, finished or an attempt
+    under way, is left alone. To run a kept job again, remove its folder from both trees."""
+    kept, restored = Path(root) / KEPT_ROOT, []
+    for summary in sorted(kept.glob(f"**/{SUMMARY}")):
+        source = summary.parent
+        folder = Path(root) / "outputs" / source.relative_to(kept)
+        if folder.exists() or not is_job_complete(source):
+            continue
+        shutil.copytree(source, folder, dirs_exist_ok=True)
+        mark = json.dumps({"from": str(source.relative_to(root)), "weights": False}) + "\n"
+        for run in [folder, *(config.parent for config in folder.glob(f"**/{RUN_CONFIG}"))]:
+            (run / KEPT_MARK).write_text(mark)
+        restored.append(folder)
+    return restored
+
+
+def is_kept_without_weights(run: str | Path) -> bool:
+    """A run brought back from ``results/``, whose checkpoints did not come with it."""
+    return (Path(run) / KEPT_MARK).is_file() and not checkpoints(run)
+
+
 # ----------------------------------------------------------------------------- config
 
 

@@ -23,12 +23,14 @@ from pathlib import Path
 from .config import nest
 from .parameters import check_configs, check_parameters, declared_parameters, layered, read_yaml
 from .rundir import (
+    KEPT_ROOT,
     NOTEBOOK,
     SUMMARY,
     RunBusy,
     clear_job_record,
     exclusive,
     is_job_complete,
+    keep_job,
     write_job_record,
 )
 
@@ -161,4 +163,9 @@ def _execute_held(job: Job, env: dict, label: str | None, summary_required: bool
     if label:
         print(f"{label} {'FAILED' if error else 'ok    '}  {job.name} ({seconds:.1f} s)"
               f"{': ' + error if error else ''}", flush=True)
+    if not error:
+        try:
+            keep_job(job.out_dir, job.root)
+        except OSError as exc:  # the job is done and on disk: say so, and leave its result as it is
+            print(f"could not keep {job.out_dir} in {KEPT_ROOT}/ ({exc}): a fresh clone will not have it", flush=True)
     return error
