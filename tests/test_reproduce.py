@@ -134,6 +134,19 @@ def test_the_report_states_each_verdict_and_keeps_the_hand_written_part(tmp_path
     assert "The last `rlvr reproduce` (tab8) took 3 minutes" in doc.read_text()
     assert "Beyond the paper" not in again
 
+    # On a machine without those jobs (nor results/ of them), what was written of them stays, said so,
+    # once; an experiment never run still reads "Not run yet.".
+    shutil.rmtree(root / "outputs")
+    for _ in range(2):
+        reproduce.report(None, seeds=[0, 1], root=root, doc=doc)
+        kept = doc.read_text()
+        assert kept.count(reproduce.document.KEPT_NOTE) == 1
+        assert f"**{HOLDS_MEAN}**: base < format-only < 1-shot outcome <= full set" in kept
+        assert "| 1-shot (outcome) | 2 | 50, 50 | 34.5 ± 2.1 |" in " ".join(kept.split())
+        assert f"| tab8 | base < format-only < 1-shot outcome <= full set; the outcome reward removes running on, " \
+               f"format-only does not (Tab. 8, Tab. 14) | {HOLDS_MEAN} | 1/2 |" in kept
+        assert "### The loss terms (Tab. 5 rows 1-10)\n\nNot run yet." in kept
+
 
 def test_the_command_lists_the_runs_to_do_and_refuses_an_unknown_experiment(tmp_path, monkeypatch, capsys):
     from rlvr.cli import main
@@ -491,6 +504,11 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
                      "seeds whose 1-shot run missed the example"].eq("0").all()
     map_report([0, 1], root, doc)  # again: replaced, not repeated
     assert doc.read_text().count("## The map") == 1
+    # Without the jobs (another machine ran them), the verdicts as last written stand.
+    shutil.move(root / "outputs", root / "elsewhere")
+    map_report([0, 1], root, doc)
+    assert pd.read_csv(root / "docs" / "map" / "verdicts.csv", dtype=str).equals(table)
+    shutil.move(root / "elsewhere", root / "outputs")
     # Where the map stands, world by world in the order they run, running nothing: toy-base's column
     # after the 3M worlds and before the 0.9M post-saturation controls.
     capsys.readouterr()

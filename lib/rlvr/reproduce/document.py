@@ -101,12 +101,14 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     figures = doc.parent / FIGURES.name / (world or "")
     figures.mkdir(parents=True, exist_ok=True)
     ran = chosen_in(world, names)
-    # toy-base's report has every experiment of the paper; a world's, those run in it.
-    names = [e for e in ORDER + EXTRAS if (e in ORDER and world is None) or e in ran
-             or _complete(e, seeds, root, world)]
     text = doc.read_text() if doc.is_file() else (
         "# The paper's effect on the embedded default\n" if world is None else
         f"# The paper's patterns in the world `{world}` (the map: docs/worlds.md)\n")
+    on_disk = {e: bool(_complete(e, seeds, root, world)) for e in ORDER + EXTRAS}
+    written = _written_sections(text)
+    # toy-base's report has every experiment of the paper; a world's, those run in it (or written before).
+    names = [e for e in ORDER + EXTRAS if (e in ORDER and world is None) or e in ran or on_disk[e]
+             or EXPERIMENTS[e].title in written]
     if minutes:
         took = f" The last `rlvr reproduce` ({', '.join(ran)}) took {minutes:.0f} minutes."
     else:  # a report that executed nothing (--report-only) keeps what the last reproduce took
@@ -117,9 +119,14 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
                  "training reward's rule), best checkpoint per run, mean ± sample std over seeds, next to the "
                  "paper's MATH500 (Qwen2.5-Math-1.5B). Verdicts: *holds on all seeds*, *holds on the mean*, "
                  "*fails* (rules in `rlvr/reproduce/__init__.py`)." + took)
-    verdicts = []
+    verdicts, kept_rows = [], []
     for name, result in results(names, seeds, root, world):
         experiment = EXPERIMENTS[name]
+        if not on_disk[name] and experiment.title in written:  # its jobs are gone: what was written stays
+            section, rows = written[experiment.title]
+            parts += ["", section if KEPT_NOTE in section else f"{section}\n\n{KEPT_NOTE}"]
+            kept_rows += [row for row in rows if row.startswith(f"| {name} | ")]
+            continue
         parts += ["", f"### {experiment.title}", ""]
         if result.table.empty:
             parts.append("Not run yet.")
@@ -144,7 +151,9 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
               "recipe (`params/toy/`, through `recipes` in 08_beyond_the_paper).", "",
               "| experiment | pattern | verdict | seeds on which every claim holds | at the paper's recipe |",
               "|---|---|---|---|---|"]
-    parts += [f"| {n} | {p.finding} | {p.verdict} | {p.seeds_held} | {p.recipe_verdict} |" for n, p in verdicts]
+    rows = {n: [f"| {n} | {p.finding} | {p.verdict} | {p.seeds_held} | {p.recipe_verdict} |"
+                for m, p in verdicts if m == n] for n in names}
+    parts += [row for n in names for row in rows[n] or [r for r in kept_rows if r.startswith(f"| {n} | ")]]
     parts += ["", END]
     generated = "\n".join(parts) + "\n"
     if BEGIN in text and END in text:
@@ -158,26 +167,37 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     return doc
 
 
-def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None) -> pd.DataFrame:
+def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
+                 written: pd.DataFrame | None = None) -> pd.DataFrame:
     """The map as a tidy table: one row a pattern in a world (toy-base's from ``outputs/reproduce``, the
-    others' from ``MAP``'s worlds), its verdict ("not run" where its jobs are not on disk)."""
+    others' from ``MAP``'s worlds), its verdict ("not run" where its jobs are not on disk). ``written``:
+    the table as last written (``verdicts.csv``), whose rows stand where their jobs are not on disk."""
     root = Path(root or Path.cwd())
     rows = []
+    written = written if written is not None else pd.DataFrame(columns=["experiment", "world", "verdict"])
     for world, names in {"toy-base": targeted(), **MAP}.items():
+        before = written[written["world"] == world]
         if reached := _reach(chosen(names), seeds, root, world):
             rows.append({"experiment": "reach", "pattern": REACH, "world": world,
                          "verdict": HOLDS_ALL if all(reached.values()) else FAILS,
                          "seeds held": f"{sum(reached.values())}/{len(reached)}", MISSED: ""})
+        else:  # no 1-shot job on disk: the reach as last written
+            rows += before[before["experiment"] == "reach"].to_dict("records")
         for name, result in results(chosen(names), seeds, root, world):
+            kept = before[before["experiment"] == name]
+            if not _complete(name, seeds, root, world) and (kept["verdict"] != NOT_RUN).any():
+                rows += kept.to_dict("records")  # its jobs are gone: the verdicts as last written stand
+                continue
             experiment = EXPERIMENTS[name]
             reads = _reach([name, *experiment.after], seeds, root, world) if experiment.on_example else {}
             missed = ", ".join(str(seed) for seed, ok in sorted(reads.items()) if not ok)
-            for p in result.patterns:
+            for p in result.patterns:  # a pattern not run reads no example (its experiment's tab8 may)
                 rows.append({"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict,
-                             "seeds held": p.seeds_held, MISSED: missed})
+                             "seeds held": p.seeds_held, MISSED: missed if p.verdict != NOT_RUN else ""})
                 if p.recipe_claims is not None:  # the same finding as its own paper ran it: a row of its own
                     rows.append({"experiment": name, "pattern": p.finding + RECIPE, "world": world,
-                                 "verdict": p.recipe_verdict, "seeds held": p.recipe_seeds_held, MISSED: missed})
+                                 "verdict": p.recipe_verdict, "seeds held": p.recipe_seeds_held,
+                                 MISSED: missed if p.recipe_verdict != NOT_RUN else ""})
     return pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict", "seeds held", MISSED])
 
 
@@ -197,6 +217,25 @@ def _reach(names: Sequence[str], seeds: Sequence[int], root: Path, world: str | 
     except FileNotFoundError:  # a project without the selection experiment: every 1-shot run counts
         example = None
     return example_reach([job for name in names for job in _complete(name, seeds, root, world)], example)
+
+
+# A report rewritten where an experiment's jobs are not on disk (another machine ran them, and they
+# predate ``results/``) keeps that experiment's section and verdicts as last written, saying so.
+KEPT_NOTE = ("*Kept as last written: this experiment's jobs are not on this disk (nor in `results/`), so "
+             "these are the tables and verdicts of the report that last read them.*")
+
+
+def _written_sections(text: str) -> dict[str, tuple[str, list[str]]]:
+    """The generated part's experiment sections, by title: each one's text (its heading on), and the
+    lines of the verdicts table; only sections with results (not "Not run yet.")."""
+    if BEGIN not in text or END not in text:
+        return {}
+    generated = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    sections = generated.split("\n### ")[1:]
+    table = next((s for s in sections if s.startswith("Verdicts\n")), "")
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| experiment |")]
+    return {section.split("\n", 1)[0]: ("### " + section.rstrip("\n"), rows) for section in sections
+            if not section.startswith("Verdicts\n") and "\nNot run yet." not in section}
 
 
 RECIPE = ", at its paper's recipe"
@@ -234,8 +273,10 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     import seaborn as sns  # noqa: PLC0415
 
     doc = Path(doc)
-    table = map_verdicts(seeds, root)
     out = doc.parent / MAP_DOCS.name
+    written = pd.read_csv(out / "verdicts.csv", dtype=str, keep_default_na=False) if (
+        out / "verdicts.csv").is_file() else None
+    table = map_verdicts(seeds, root, written)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "verdicts.csv", index=False)
     worlds = ["toy-base", *MAP]
