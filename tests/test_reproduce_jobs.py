@@ -126,9 +126,15 @@ def test_a_fresh_clone_takes_up_the_finished_jobs_that_landed_in_results(project
     capsys.readouterr()
     assert main(["reproduce", "--only", "tab8", "--seeds", "0,1,2"]) == 0
     out = capsys.readouterr().out
-    assert "brought back 2 finished jobs kept in results/" in out
+    assert "results/: 2 finished jobs brought back, 0 kept" in out
     assert "reproduce tab8: 3 runs, 2 complete, 1 to run" in out  # only seed 2 runs
     assert "| train.seed=0 |" in (project / "docs" / "results-toy.md").read_text()
+
+    # A job that finished without being kept (an older version ran it) is kept by the next command.
+    shutil.rmtree(kept / "train.seed=2")
+    assert main(["reproduce", "--only", "tab8", "--seeds", "0,1,2", "--status"]) == 0
+    assert "results/: 0 finished jobs brought back, 1 kept" in capsys.readouterr().out
+    assert (kept / "train.seed=2" / "summary.csv").is_file()
 
 
 def test_on_slurm_the_second_wave_waits_for_the_first(slurm, project, monkeypatch, capsys):  # noqa: F811

@@ -25,7 +25,7 @@ from .reproduce import EXTRAS, ORDER, report, reproduce
 from .reproduce.document import report_path
 from .reproduce.run import map_reports, map_status, reproduce_map, reproduce_status
 from .rewards import format_reward, outcome_reward
-from .rundir import KEPT_ROOT, NOTEBOOK, SUMMARY, restore_kept, slug
+from .rundir import KEPT_ROOT, NOTEBOOK, SUMMARY, keep_finished, restore_kept, slug
 from .runner import execute_job, notebook_job
 from .selection import load_history, ranking_table
 from .sweep import load_sweep, run_sweep, sweep_status, write_summary
@@ -438,8 +438,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "world" and args.action != "list" and not args.name:
         parser.error(f"rlvr world {args.action} NAME: which world (`rlvr world list`)")
-    if args.command in ("reproduce", "sweep") and (restored := restore_kept(Path.cwd())):  # a fresh clone's
-        print(f"brought back {len(restored)} finished jobs kept in {KEPT_ROOT}/ (their tables, not their weights)")
+    if args.command in ("reproduce", "sweep"):  # finished jobs from results/ into a fresh clone, and the other way
+        restored, kept = restore_kept(Path.cwd()), keep_finished(Path.cwd())
+        if restored or kept:
+            print(f"{KEPT_ROOT}/: {len(restored)} finished jobs brought back, {len(kept)} kept (tables, not weights)")
     return args.func(args)
 
 

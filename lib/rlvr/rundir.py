@@ -348,6 +348,15 @@ def keep_job(folder: str | Path, root: str | Path) -> Path | None:
     return dest
 
 
+def keep_finished(root: str | Path) -> list[Path]:
+    """Keep every finished job of the kept trees not kept yet (one that finished under an older version,
+    or whose copy failed); returns where each went."""
+    outputs = Path(root) / "outputs"
+    found = (summary.parent for tree in KEPT_TREES for summary in (outputs / tree).glob(f"**/{SUMMARY}"))
+    return [kept for folder in sorted(found) if (dest := kept_path(folder, root)) is not None and not dest.exists()
+            and (kept := keep_job(folder, root)) is not None]
+
+
 def restore_kept(root: str | Path) -> list[Path]:
     """Bring every job kept under ``root/results/`` back into ``outputs/`` where ``outputs/`` has no
     folder for it (a fresh clone), marked as kept (``KEPT_MARK``, in the job and each of its runs: its
