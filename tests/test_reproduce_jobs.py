@@ -136,6 +136,15 @@ def test_a_fresh_clone_takes_up_the_finished_jobs_that_landed_in_results(project
     assert "results/: 0 finished jobs brought back, 1 kept" in capsys.readouterr().out
     assert (kept / "train.seed=2" / "summary.csv").is_file()
 
+    # Tab. 16 reads Tab. 8's runs, whose weights a fresh clone lacks: the Tab. 8 jobs it reads run again first.
+    shutil.rmtree(project / "outputs")
+    capsys.readouterr()
+    assert main(["reproduce", "--only", "tab8,tab16", "--seeds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "reproduce tab16: reads outputs/reproduce/tab8/train.seed=0, kept without its weights: it runs again" in out
+    assert "reproduce tab8: 1 runs, 0 complete, 1 to run" in out and "[tab16] ok" in out
+    assert (project / "outputs" / "reproduce" / "tab8" / "train.seed=1" / "kept.json").is_file()  # none reads it
+
 
 def test_on_slurm_the_second_wave_waits_for_the_first(slurm, project, monkeypatch, capsys):  # noqa: F811
     monkeypatch.setenv("SLURM_CONF", str(slurm))

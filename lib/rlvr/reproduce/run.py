@@ -12,6 +12,7 @@ saying how to follow the jobs (``--status``) and to write the report once they a
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,10 +28,11 @@ from ..executors import (
     live_jobs,
     wait_for,
 )
-from ..rundir import RUN_CONFIG, STEPS_LOG, read_log
+from ..rundir import KEPT_MARK, RUN_CONFIG, STEPS_LOG, read_log
 from ..runner import Job
 from ..toyworld.worlds import stale
 from .document import DOC, map_report, report, report_path
+from .outputs import job_seed
 from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in, experiment_jobs, map_order, targeted
 
 POLL_S = 5.0  # how often a waiting reproduce asks SLURM where its jobs stand
@@ -118,6 +120,8 @@ def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = No
     root = Path(root or Path.cwd())
     world = None if world == "toy-base" else world
     names = world_experiments(world, only)
+    if not dry_run:
+        _rerun_unweighted_reads(names, seeds, root, world)
     report_to = report_path(world) if report_to == DOC else report_to
     waves = [[n for n in names if not EXPERIMENTS[n].after], [n for n in names if EXPERIMENTS[n].after]]
     if world is not None and "selection" in names:  # its own pi_1 comes from its selection run: the rest waits
@@ -201,6 +205,8 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
         # default reproduce's to write, docs/results-toy.md).
         t0 = time.monotonic()
         names = {world: targeted() if world == "toy-base" else world_experiments(world) for world in map_order()}
+        for world, experiments in names.items():
+            _rerun_unweighted_reads(experiments, seeds, root, None if world == "toy-base" else world)
 
         def reads(world: str | None, name: str) -> list[Job]:  # the jobs an experiment's notebook reads
             try:
@@ -234,6 +240,23 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
                 failed.setdefault(name, []).append(error)
         map_reports(seeds, root, minutes=(time.monotonic() - t0) / 60, failed=failed)
     return failed
+
+
+def _rerun_unweighted_reads(names: Sequence[str], seeds: Sequence[int], root: Path, world: str | None) -> None:
+    """A job brought back from ``results/`` has no weights; where a job still to run reads its run (Tab. 16
+    evaluates Tab. 8's checkpoints), it runs again, in the same reproduce: its folder in ``outputs/`` goes
+    (``results/`` keeps the copy until the new one replaces it)."""
+    for name in (n for n in names if EXPERIMENTS[n].after):
+        try:
+            pending = [job_seed(job) for _, job in experiment_jobs([name], seeds, root, world) if not job.complete]
+            reads = [job for _, job in experiment_jobs(EXPERIMENTS[name].after, pending, root, world) if pending]
+        except FileNotFoundError:  # the world's selection has not run: nothing of it is on disk
+            continue
+        for job in reads:
+            if (job.out_dir / KEPT_MARK).is_file():
+                print(f"reproduce {name}: reads {job.out_dir.relative_to(root)}, kept without its weights: it runs "
+                      "again", flush=True)
+                shutil.rmtree(job.out_dir)
 
 
 def map_reports(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, minutes: float | None = None,
