@@ -177,19 +177,28 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
     written = written if written is not None else pd.DataFrame(columns=["experiment", "world", "verdict"])
     for world, names in {"toy-base": targeted(), **MAP}.items():
         before = written[written["world"] == world]
-        if reached := _reach(chosen(names), seeds, root, world):
+        names = chosen(names)
+        # Each experiment's jobs and the world's example, looked up once: the reach row and each cell read them.
+        reading = dict.fromkeys([*names, *(after for name in names for after in EXPERIMENTS[name].after)])
+        complete = {name: _complete(name, seeds, root, world) for name in reading}
+        example = _example(world, root)
+        if reached := example_reach([job for name in names for job in complete[name]], example):
             rows.append({"experiment": "reach", "pattern": REACH, "world": world,
                          "verdict": HOLDS_ALL if all(reached.values()) else FAILS,
                          "seeds held": f"{sum(reached.values())}/{len(reached)}", MISSED: ""})
         else:  # no 1-shot job on disk: the reach as last written
             rows += before[before["experiment"] == "reach"].to_dict("records")
-        for name, result in results(chosen(names), seeds, root, world):
+        for name in names:
+            experiment = EXPERIMENTS[name]
             kept = before[before["experiment"] == name]
-            if not _complete(name, seeds, root, world) and (kept["verdict"] != NOT_RUN).any():
+            if experiment.check is None:
+                continue
+            if not complete[name] and (kept["verdict"] != NOT_RUN).any():
                 rows += kept.to_dict("records")  # its jobs are gone: the verdicts as last written stand
                 continue
-            experiment = EXPERIMENTS[name]
-            reads = _reach([name, *experiment.after], seeds, root, world) if experiment.on_example else {}
+            result = experiment.check(complete[name], root)
+            reads = example_reach([job for n in (name, *experiment.after) for job in complete[n]], example) if (
+                experiment.on_example) else {}
             missed = ", ".join(str(seed) for seed, ok in sorted(reads.items()) if not ok)
             for p in result.patterns:  # a pattern not run reads no example (its experiment's tab8 may)
                 rows.append({"experiment": name, "pattern": p.finding, "world": world, "verdict": p.verdict,
@@ -210,13 +219,13 @@ REACH = ("every 1-shot run with the outcome reward solves its example at least o
          "does not, the cells it feeds on that seed measure the example's reach, not the world's switches)")
 
 
-def _reach(names: Sequence[str], seeds: Sequence[int], root: Path, world: str | None) -> dict[int, bool]:
-    # The world's 1-shot example only: Tab. 3 trains on others by design, one of them never solved.
+def _example(world: str | None, root: Path) -> str | None:
+    """The world's 1-shot example, whose reach the map reads (Tab. 3 trains on others by design, one of
+    them never solved); None in a project without the selection experiment: every 1-shot run counts."""
     try:
-        example = world_example(example_world(world or "toy-base"), root)
-    except FileNotFoundError:  # a project without the selection experiment: every 1-shot run counts
-        example = None
-    return example_reach([job for name in names for job in _complete(name, seeds, root, world)], example)
+        return world_example(example_world(world or "toy-base"), root)
+    except FileNotFoundError:
+        return None
 
 
 # A report rewritten where an experiment's jobs are not on disk (another machine ran them, and they
