@@ -441,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("reproduce", "sweep"):  # finished jobs from results/ into a fresh clone, and the other way
         restored, kept = restore_kept(Path.cwd()), keep_finished(Path.cwd())
         if restored or kept:
-            print(f"{KEPT_ROOT}/: {len(restored)} finished jobs brought back, {len(kept)} kept (tables, not weights)")
+            print(f"{KEPT_ROOT}/: {len(restored)} finished jobs brought back, {len(kept)} kept (tables, not weights)",
+                  flush=True)
     return args.func(args)
 
 
