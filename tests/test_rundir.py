@@ -166,8 +166,8 @@ def test_a_finished_experiment_job_is_kept_in_git_without_its_weights_and_comes_
     kept = rundir.keep_job(job, tmp_path)
     assert kept == tmp_path / "results" / "map" / "qwen-like" / "tab8" / "train.seed=0"
     assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()) == [
-        "1shot-outcome/history_accuracy.json", "1shot-outcome/rollouts.parquet", "1shot-outcome/run_config.json",
-        "1shot-outcome/steps.parquet", "job.json", "scores.parquet", "summary.csv"]
+        "1shot-outcome/history_accuracy.json", "1shot-outcome/run_config.json", "1shot-outcome/steps.parquet",
+        "job.json", "scores.parquet", "summary.csv"]
 
     rundir.shutil.rmtree(tmp_path / "outputs")  # a fresh clone: results/ is in git, outputs/ is not
     assert rundir.restore_kept(tmp_path) == [job]

@@ -305,12 +305,15 @@ def is_job_complete(folder: str | Path) -> bool:
 # ``outputs/`` is not in git: a fresh clone (a new machine, CI, the next session) starts without the
 # hours of jobs an experiment took. So each finished job of these trees of ``outputs/`` also lands in
 # ``results/`` (the same path under it), which is in git: its tables, records and configs, what its
-# experiment's check and figures read. Not its weights, evaluation samples (its tables hold their
-# scores), pass@k samples, JSONL logs (the Parquet copies hold them) or executed notebook.
+# experiment's check and figures read, the Parquet ones recompressed (zstd: about a third smaller, the
+# same table). Not its weights, evaluation samples (its tables hold their scores), pass@k samples,
+# per-rollout rewards (``history_accuracy.json`` sums them up), JSONL logs (the Parquet copies hold
+# them) or executed notebook.
 KEPT_ROOT = "results"
 KEPT_TREES = ("reproduce", "map", "research")  # rlvr reproduce's, the map's, the research sweeps'
 KEPT_SUFFIXES = (".csv", ".parquet", ".json", ".yaml")
 NOT_KEPT_DIRS = (f"{CHECKPOINT_PREFIX}*", EVAL_DIR, PASS_AT_DIR)
+NOT_KEPT_FILES = (ROLLOUTS_LOG.replace(".jsonl", ".parquet"),)
 KEPT_MARK = "kept.json"  # in a job (and each of its runs) brought back from results/: no weights there
 
 
@@ -327,7 +330,7 @@ def _kept_files(folder: Path) -> Iterator[Path]:
     for path in sorted(folder.iterdir()):
         if path.is_dir() and not any(path.match(pattern) for pattern in NOT_KEPT_DIRS):
             yield from _kept_files(path)
-        elif path.is_file() and path.suffix in KEPT_SUFFIXES and path.name != KEPT_MARK:
+        elif path.is_file() and path.suffix in KEPT_SUFFIXES and path.name not in (KEPT_MARK, *NOT_KEPT_FILES):
             yield path
 
 
@@ -341,10 +344,15 @@ def keep_job(folder: str | Path, root: str | Path) -> Path | None:
         return None
     if dest.exists():
         shutil.rmtree(dest)
+    import pyarrow.parquet as pq  # noqa: PLC0415 - as pandas loads it, on use
+
     for path in _kept_files(folder):
         target = dest / path.relative_to(folder)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+        if path.suffix == ".parquet":
+            pq.write_table(pq.read_table(path), target, compression="zstd", compression_level=9)
+        else:
+            shutil.copy2(path, target)
     return dest
 
 
