@@ -376,7 +376,7 @@ def restore_kept(root: str | Path) -> list[Path]:
         folder = Path(root) / "outputs" / source.relative_to(kept)
         if folder.exists() or not is_job_complete(source):
             continue
-        shutil.copytree(source, folder, dirs_exist_ok=True)
+        shutil.copytree(source, folder)
         mark = json.dumps({"from": str(source.relative_to(root)), "weights": False}) + "\n"
         for run in [folder, *(config.parent for config in folder.glob(f"**/{RUN_CONFIG}"))]:
             (run / KEPT_MARK).write_text(mark)

@@ -69,17 +69,6 @@ def _claim_line(c, rule: str | None) -> str:
     return f"  - {c.text}: {seeds_text}{mean}"
 
 
-def results(names: Sequence[str], seeds: Sequence[int], root: Path,
-            world: str | None = None) -> list[tuple[str, Result]]:
-    """Each named experiment's check over the complete jobs on disk, in ``world`` (None: toy-base's)."""
-    out = []
-    for name in names:
-        experiment = EXPERIMENTS[name]
-        if experiment.check is not None:
-            out.append((name, experiment.check(_complete(name, seeds, root, world), root)))
-    return out
-
-
 def _complete(name: str, seeds: Sequence[int], root: Path, world: str | None) -> list[Job]:
     """An experiment's complete jobs on disk, in ``world``."""
     try:
@@ -104,10 +93,10 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
     text = doc.read_text() if doc.is_file() else (
         "# The paper's effect on the embedded default\n" if world is None else
         f"# The paper's patterns in the world `{world}` (the map: docs/worlds.md)\n")
-    on_disk = {e: bool(_complete(e, seeds, root, world)) for e in ORDER + EXTRAS}
+    complete = {e: _complete(e, seeds, root, world) for e in ORDER + EXTRAS}
     written = _written_sections(text)
     # toy-base's report has every experiment of the paper; a world's, those run in it (or written before).
-    names = [e for e in ORDER + EXTRAS if (e in ORDER and world is None) or e in ran or on_disk[e]
+    names = [e for e in ORDER + EXTRAS if (e in ORDER and world is None) or e in ran or complete[e]
              or EXPERIMENTS[e].title in written]
     if minutes:
         took = f" The last `rlvr reproduce` ({', '.join(ran)}) took {minutes:.0f} minutes."
@@ -120,13 +109,16 @@ def report(names: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS, roo
                  "paper's MATH500 (Qwen2.5-Math-1.5B). Verdicts: *holds on all seeds*, *holds on the mean*, "
                  "*fails* (rules in `rlvr/reproduce/__init__.py`)." + took)
     verdicts, kept_rows = [], []
-    for name, result in results(names, seeds, root, world):
+    for name in names:
         experiment = EXPERIMENTS[name]
-        if not on_disk[name] and experiment.title in written:  # its jobs are gone: what was written stays
+        if experiment.check is None:
+            continue
+        if not complete[name] and experiment.title in written:  # its jobs are gone: what was written stays
             section, rows = written[experiment.title]
             parts += ["", section if KEPT_NOTE in section else f"{section}\n\n{KEPT_NOTE}"]
             kept_rows += [row for row in rows if row.startswith(f"| {name} | ")]
             continue
+        result = experiment.check(complete[name], root)
         parts += ["", f"### {experiment.title}", ""]
         if result.table.empty:
             parts.append("Not run yet.")
@@ -190,9 +182,9 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
             rows += before[before["experiment"] == "reach"].to_dict("records")
         for name in names:
             experiment = EXPERIMENTS[name]
-            kept = before[before["experiment"] == name]
             if experiment.check is None:
                 continue
+            kept = before[before["experiment"] == name]
             if not complete[name] and (kept["verdict"] != NOT_RUN).any():
                 rows += kept.to_dict("records")  # its jobs are gone: the verdicts as last written stand
                 continue

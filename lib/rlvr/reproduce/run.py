@@ -28,7 +28,7 @@ from ..executors import (
     live_jobs,
     wait_for,
 )
-from ..rundir import KEPT_MARK, RUN_CONFIG, STEPS_LOG, read_log
+from ..rundir import RUN_CONFIG, STEPS_LOG, is_kept_without_weights, read_log
 from ..runner import Job
 from ..toyworld.worlds import stale
 from .document import DOC, map_report, report, report_path
@@ -249,11 +249,11 @@ def _rerun_unweighted_reads(names: Sequence[str], seeds: Sequence[int], root: Pa
     for name in (n for n in names if EXPERIMENTS[n].after):
         try:
             pending = [job_seed(job) for _, job in experiment_jobs([name], seeds, root, world) if not job.complete]
-            reads = [job for _, job in experiment_jobs(EXPERIMENTS[name].after, pending, root, world) if pending]
+            reads = experiment_jobs(EXPERIMENTS[name].after, pending, root, world) if pending else []
         except FileNotFoundError:  # the world's selection has not run: nothing of it is on disk
             continue
-        for job in reads:
-            if (job.out_dir / KEPT_MARK).is_file():
+        for _, job in reads:
+            if is_kept_without_weights(job.out_dir):
                 print(f"reproduce {name}: reads {job.out_dir.relative_to(root)}, kept without its weights: it runs "
                       "again", flush=True)
                 shutil.rmtree(job.out_dir)
