@@ -19,10 +19,11 @@ from test_sweep import notebook_file
 
 # A job that records its GPUs and when it ran; it may wait for a file to appear (`release`), or for
 # `meet` jobs to have started (each leaves a file in the `barrier` folder; a minute at most, so jobs that
-# never run together end all the same and their times tell), and may need another job's summary first
-# (`reads`, as tab16 reads tab8's jobs).
+# never run together end all the same and their times tell), or, where its out_dir holds a key of `hold`, for
+# a file matching that key's pattern (a minute at most), and may need another job's summary first (`reads`,
+# as tab16 reads tab8's jobs).
 TINY = """\
-import os, time
+import glob, os, time
 import pandas as pd
 start = time.time()
 while release and not os.path.exists(release):
@@ -31,6 +32,9 @@ if barrier:
     os.makedirs(barrier, exist_ok=True)
     open(os.path.join(barrier, out_dir.replace("/", "_")), "w").close()
     while len(os.listdir(barrier)) < meet and time.time() - start < 60:
+        time.sleep(0.1)
+for part, pattern in hold.items():
+    while part in out_dir and not glob.glob(pattern) and time.time() - start < 60:
         time.sleep(0.1)
 read_end = pd.read_csv(reads.format(seed=train["seed"]))["end"][0] if reads else None
 time.sleep(0.5)
@@ -47,12 +51,13 @@ def listed(jobs, root):
     return Result(pd.DataFrame({"job": [job.name for job in jobs]}), [])
 
 
-def write_project(root, release: str = "", slurm_section: dict | None = None, barrier: str = "", meet: int = 0):
+def write_project(root, release: str = "", slurm_section: dict | None = None, barrier: str = "", meet: int = 0,
+                  hold: dict | None = None):
     """tab8 and tab16 sweep files over train.seed, each job a tiny notebook; tab16's jobs read tab8's."""
     notebook_file(root / "notebooks" / "tiny.ipynb",
-                  'out_dir = "x"\ntrain = {}\nrelease = ""\nreads = ""\nbarrier = ""\nmeet = 0', TINY)
-    fixed = {"tab8": {"release": release, "barrier": barrier, "meet": meet},
-             "tab16": {"reads": "outputs/reproduce/tab8/train.seed={seed}/" + SUMMARY}}
+                  'out_dir = "x"\ntrain = {}\nrelease = ""\nreads = ""\nbarrier = ""\nmeet = 0\nhold = {}', TINY)
+    fixed = {"tab8": {"release": release, "barrier": barrier, "meet": meet, "hold": hold or {}},
+             "tab16": {"reads": "outputs/reproduce/tab8/train.seed={seed}/" + SUMMARY, "barrier": barrier}}
     for name in ("tab8", "tab16"):
         spec = {"notebook": "notebooks/tiny.ipynb", "out": "outputs/reproduce", "fixed": fixed[name],
                 "grid": {"train.seed": [0, 1, 2]}, **({"slurm": slurm_section} if slurm_section else {})}
@@ -228,8 +233,11 @@ def test_a_worlds_tab16_runs_once_its_tab8_is_in_while_the_other_worlds_jobs_fil
         (project / "worlds" / world).mkdir(parents=True)
         (project / "worlds" / world / "profile.json").write_text(json.dumps(
             {"corpus": {"seed": 3}, "world": {"generator": 3, **named(world).to_dict()}}))
-    # Both worlds' tab8 jobs wait to meet: on a loaded machine a job's kernel can start seconds late.
-    write_project(project, barrier=str(project / "started"), meet=2)
+    # Both worlds' tab8 jobs wait to meet: on a loaded machine a job's kernel can start seconds late. toy-base's
+    # tab8, last in order, then holds its core until qwen-like's tab16 has started (a minute at most): were
+    # tab16 queued behind the later worlds, it would start only after that minute and after toy-base's tab8.
+    write_project(project, barrier=str(project / "started"), meet=2,
+                  hold={"reproduce/tab8": str(project / "started" / "*qwen-like_tab16*")})
     assert main(["reproduce", "--map", "--seeds", "0", "--parallel", "2"]) == 0
 
     def ran(world, experiment):
