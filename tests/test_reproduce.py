@@ -520,6 +520,21 @@ def test_the_map_runs_each_experiment_from_a_worlds_base_and_tabulates_every_ver
     assert worlds[-1] == "qwen-like~difficulty_gap"
 
 
+def test_a_pattern_left_out_of_a_worlds_cut_reads_apart_from_one_still_to_run(tmp_path):
+    from rlvr.reproduce.document import LEFT_OUT, MISSED, map_verdicts
+
+    root = fake_project(tmp_path)
+    # llama-like's follow-ups ran (on another machine) without pass@k: that row has no verdict, the others do.
+    written = pd.DataFrame({"experiment": "beyond", "world": "llama-like", "seeds held": "0/3", MISSED: "",
+                            "pattern": ["a random reward lifts the base", "at large k the base catches up"],
+                            "verdict": [FAILS, NOT_RUN]})
+    table = map_verdicts([0, 1, 2], root, written).set_index(["world", "pattern"])["verdict"]
+    assert table["llama-like", "a random reward lifts the base"] == FAILS
+    assert table["llama-like", "at large k the base catches up"] == LEFT_OUT
+    # A world none of whose follow-ups ran has every cell still to run.
+    assert table.loc["qwen-like"].eq(NOT_RUN).all()
+
+
 def test_in_a_world_with_a_difficulty_gap_post_saturation_is_also_judged_on_the_longer_problems(tmp_path):
     from rlvr.reproduce.postsat import check_postsat
 

@@ -199,7 +199,16 @@ def map_verdicts(seeds: Sequence[int] = SEEDS, root: str | Path | None = None,
                     rows.append({"experiment": name, "pattern": p.finding + RECIPE, "world": world,
                                  "verdict": p.recipe_verdict, "seeds held": p.recipe_seeds_held,
                                  MISSED: missed if p.recipe_verdict != NOT_RUN else ""})
-    return pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict", "seeds held", MISSED])
+    table = pd.DataFrame(rows, columns=["experiment", "pattern", "world", "verdict", "seeds held", MISSED])
+    # A pattern with no verdict where its experiment's others have one was left out of that world's jobs
+    # (``TARGETED``): not a cell still to run.
+    ran = table.groupby(["experiment", "world"])["verdict"].transform(lambda v: v.ne(NOT_RUN).any())
+    table.loc[ran & table["verdict"].eq(NOT_RUN), "verdict"] = LEFT_OUT
+    return table
+
+
+# A pattern whose experiment ran in a world without the conditions it reads (``TARGETED``'s cut).
+LEFT_OUT = "left out in this world"
 
 
 # The seeds on which a 1-shot run a cell reads never solved the world's example (``Experiment.on_example``).
@@ -250,7 +259,8 @@ def _figure_label(experiment: str, pattern: str) -> str:
     return f"{experiment}: {textwrap.shorten(finding, 62 - len(recipe))}{recipe}"
 
 
-_MARKS = {HOLDS_ALL: ("holds", 2), HOLDS_MEAN: ("on the mean", 1), FAILS: ("fails", 0), NOT_RUN: ("·", -1)}
+_MARKS = {HOLDS_ALL: ("holds", 2), HOLDS_MEAN: ("on the mean", 1), FAILS: ("fails", 0), NOT_RUN: ("·", -1),
+          LEFT_OUT: ("left out", -1)}
 
 
 def _mark(verdict: str) -> tuple[str, float]:
@@ -297,7 +307,7 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title("The map: each pattern's verdict in each world (green holds, pale green on the mean, red fails, "
-                 "grey not run; *: a 1-shot run it reads missed the example on some seed)", fontsize=9)
+                 "grey not run or left out; *: a 1-shot run it reads missed the example on some seed)", fontsize=9)
     fig.tight_layout()
     figure_path = doc.parent / FIGURES.name / "map.png"
     figure_path.parent.mkdir(parents=True, exist_ok=True)
@@ -306,11 +316,14 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     cells = matrix.apply(lambda column: column.map(lambda v: _mark(v)[0])).astype(str)
     missed_on = missed.map(lambda seeds: f"; example missed on seed{'s' * (',' in seeds)} {seeds}" if seeds else "")
     missed_on = missed_on.astype(str)
-    cells = cells.where(matrix.isin([NOT_RUN, ""]), cells + " (" + held.fillna("-").astype(str) + missed_on + ")")
+    cells = cells.where(matrix.isin([NOT_RUN, LEFT_OUT, ""]),
+                        cells + " (" + held.fillna("-").astype(str) + missed_on + ")")
     lines = [MAP_BEGIN, "", "## The map: the paper's patterns across embedded worlds (`rlvr reproduce --map`)", "",
              f"Seeds {', '.join(map(str, seeds))}; in brackets, on how many seeds every claim of the pattern holds, "
              "and the seeds on which a 1-shot run the cell reads never solved the world's example (there the cell "
-             "measures the example's reach, not the world's switches: the `reach` row). "
+             "measures the example's reach, not the world's switches: the `reach` row); `·` not run yet, 'left out' "
+             "where the experiment ran in that world without the conditions the pattern reads (outside `qwen-like` "
+             "the follow-ups run a cut: docs/worlds.md). "
              "A world's name says what it switches (docs/worlds.md: "
              "`NAME~SWITCH` is NAME with that switch off, its control). A pattern that holds because of a property "
              "built into a world shows the property is sufficient in that world, nothing about Qwen2.5-Math. "
