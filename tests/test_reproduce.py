@@ -535,6 +535,21 @@ def test_a_pattern_left_out_of_a_worlds_cut_reads_apart_from_one_still_to_run(tm
     assert table.loc["qwen-like"].eq(NOT_RUN).all()
 
 
+def test_the_map_figure_writes_in_each_grey_cell_whether_it_is_still_to_run_or_left_out():
+    from rlvr.reproduce.document import LEFT_OUT, figure_cells
+
+    index = pd.MultiIndex.from_tuples([("beyond", "a random reward lifts the base"),
+                                       ("beyond", "at large k the base catches up")])
+    matrix = pd.DataFrame({"qwen-like": [HOLDS_ALL, NOT_RUN], "llama-like": [FAILS, LEFT_OUT], "~gap": ["", ""]},
+                          index=index)
+    held = pd.DataFrame({"qwen-like": ["3/3", None], "llama-like": ["0/3", "0/3"], "~gap": [None, None]}, index=index)
+    missed = pd.DataFrame({"qwen-like": ["", ""], "llama-like": ["1", ""], "~gap": ["", ""]}, index=index)
+    cells = figure_cells(matrix, held, missed)
+    assert cells["qwen-like"].tolist() == ["3/3", "·"]
+    assert cells["llama-like"].tolist() == ["0/3*", "out"]  # a left-out cell does not show the seeds of its experiment
+    assert cells["~gap"].tolist() == ["", ""]  # a world that does not run the experiment
+
+
 def test_in_a_world_with_a_difficulty_gap_post_saturation_is_also_judged_on_the_longer_problems(tmp_path):
     from rlvr.reproduce.postsat import check_postsat
 

@@ -275,6 +275,16 @@ def _mark(verdict: str) -> tuple[str, float]:
     return "", float("nan")  # a world that does not run the pattern
 
 
+def figure_cells(matrix: pd.DataFrame, held: pd.DataFrame, missed: pd.DataFrame) -> pd.DataFrame:
+    """The text in each cell of the map's figure: on how many seeds the pattern holds (``*`` where a 1-shot
+    run it reads missed the example), ``·`` still to run, "out" left out of the world's cut, blank where the
+    world does not run the experiment; so the grey cells read apart without the table."""
+    judged = matrix.apply(lambda column: column.map(lambda v: _mark(v)[1] >= 0))
+    text = held.fillna("").astype(str) + missed.map(lambda seeds: "*" if seeds else "").astype(str)
+    grey = matrix.apply(lambda column: column.map({NOT_RUN: "·", LEFT_OUT: "out"})).fillna("")
+    return text.where(judged, grey).astype(str)
+
+
 def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc: str | Path = DOC) -> Path:
     """The map's matrix (patterns x worlds, a verdict a cell) into ``doc`` between ``MAP_BEGIN`` and
     ``MAP_END`` (the rest kept), its tidy table as ``docs/map/verdicts.csv`` and its figure."""
@@ -301,13 +311,13 @@ def map_report(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, doc
     fig, ax = plt.subplots(figsize=(1.1 * len(worlds) + 7, 0.32 * len(matrix) + 2))
     # Each cell says on how many seeds it holds, so the figure reads without the table.
     sns.heatmap(codes, cmap=["#d9d9d9", "#fc9272", "#c7e9c0", "#31a354"], vmin=-1.5, vmax=2.5, cbar=False,
-                linewidths=0.5, ax=ax, annot=(held.where(codes >= 0).fillna("").astype(str)
-                                              + missed.map(lambda seeds: "*" if seeds else "").astype(str)), fmt="",
-                annot_kws={"fontsize": 7}, yticklabels=[_figure_label(e, p) for e, p in matrix.index])
+                linewidths=0.5, ax=ax, annot=figure_cells(matrix, held, missed), fmt="", annot_kws={"fontsize": 7},
+                yticklabels=[_figure_label(e, p) for e, p in matrix.index])
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title("The map: each pattern's verdict in each world (green holds, pale green on the mean, red fails, "
-                 "grey not run or left out; *: a 1-shot run it reads missed the example on some seed)", fontsize=9)
+                 "grey: · not run yet, out left out of the world's cut; *: a 1-shot run it reads missed the "
+                 "example on some seed)", fontsize=9)
     fig.tight_layout()
     figure_path = doc.parent / FIGURES.name / "map.png"
     figure_path.parent.mkdir(parents=True, exist_ok=True)
