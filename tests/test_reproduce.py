@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from rlvr import reproduce
+from rlvr.cli import main
 from rlvr.reproduce import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Pattern, claim
 from rlvr.rundir import HISTORY, JOB_RECORD, RUN_CONFIG, SUMMARY, keep_job, restore_kept
 from rlvr.sweep import load_sweep
@@ -550,6 +551,25 @@ def test_the_map_figure_writes_in_each_grey_cell_whether_it_is_still_to_run_or_l
     assert cells["~gap"].tolist() == ["", ""]  # a world that does not run the experiment
 
 
+def fake_postsat_job(job, test_curve, long_curve):
+    """A finished 200-step post-saturation job: the example saturates at step 21; test accuracy every 20 steps."""
+    steps = range(0, 201, 20)
+    run = job.out_dir / "run"
+    run.mkdir(parents=True)
+    (run / RUN_CONFIG).write_text("{}")
+    pd.DataFrame({"step": range(1, 201), "train_accuracy": [0.5] * 20 + [1.0] * 180, "boxed_rate": 1.0,
+                  "completions_mean_length": 30.0}).to_parquet(run / "steps.parquet")
+    summary = pd.concat([pd.DataFrame({"step": steps, "benchmark": b, "strict": v, "length": 30.0})
+                         for b, v in (("toy-test", test_curve), ("toy-test-long", long_curve))])
+    summary.to_csv(job.out_dir / SUMMARY, index=False)
+    pd.DataFrame({"step": steps, "rethink": 0.0}).to_parquet(job.out_dir / "reflection.parquet")
+    # pass@k from both benchmarks: Tab. 20's pattern reads toy-test's alone (the longer ones go the other way).
+    passes = pd.DataFrame({"model": ["base", "best checkpoint"] * 2, "k": 8, "pass_at_k": [0.4, 0.5, 0.3, 0.1],
+                           "benchmark": ["toy-test"] * 2 + ["toy-test-long"] * 2})
+    passes.to_parquet(job.out_dir / "pass_at.parquet")
+    (job.out_dir / JOB_RECORD).write_text(json.dumps({"status": "ok"}))
+
+
 def test_in_a_world_with_a_difficulty_gap_post_saturation_is_also_judged_on_the_longer_problems(tmp_path):
     from rlvr.reproduce.postsat import check_postsat
 
@@ -559,28 +579,34 @@ def test_in_a_world_with_a_difficulty_gap_post_saturation_is_also_judged_on_the_
     assert all(job.parameters["eval"]["benchmarks"] == ["toy-test", "toy-test-long"] for job in jobs)
     (_, tab8), *_ = reproduce.sweep_jobs("tab8.yaml", [0], root, "gap")
     assert "benchmarks" not in tab8.parameters.get("eval", {})  # the gap targets post-saturation alone
-    steps = range(0, 201, 20)
+    flat = [0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]  # flat after saturation
+    rising = [0.0, 0.05, 0.1, 0.1, 0.12, 0.14, 0.16, 0.16, 0.17, 0.18, 0.18]
     for job in jobs:
-        run = job.out_dir / "run"
-        run.mkdir(parents=True)
-        (run / RUN_CONFIG).write_text("{}")
-        pd.DataFrame({"step": range(1, 201), "train_accuracy": [0.5] * 20 + [1.0] * 180, "boxed_rate": 1.0,
-                      "completions_mean_length": 30.0}).to_parquet(run / "steps.parquet")
-        short = [0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]  # flat after saturation
-        long = [0.0, 0.05, 0.1, 0.1, 0.12, 0.14, 0.16, 0.16, 0.17, 0.18, 0.18]  # still rising
-        summary = pd.concat([pd.DataFrame({"step": steps, "benchmark": b, "strict": v, "length": 30.0})
-                             for b, v in (("toy-test", short), ("toy-test-long", long))])
-        summary.to_csv(job.out_dir / SUMMARY, index=False)
-        pd.DataFrame({"step": steps, "rethink": 0.0}).to_parquet(job.out_dir / "reflection.parquet")
-        # pass@k from both benchmarks: Tab. 20's pattern reads toy-test's alone (the longer ones go the other way).
-        passes = pd.DataFrame({"model": ["base", "best checkpoint"] * 2, "k": 8, "pass_at_k": [0.4, 0.5, 0.3, 0.1],
-                               "benchmark": ["toy-test"] * 2 + ["toy-test-long"] * 2})
-        passes.to_parquet(job.out_dir / "pass_at.parquet")
+        fake_postsat_job(job, flat, rising)
     result = check_postsat(jobs, root)
     rise, passk, long_rise = result.patterns
     assert rise.verdict == "fails (0 of 3 seeds)" and long_rise.verdict == "reproduced (3 of 3 seeds)"
     assert passk.verdict == "holds on all seeds" and "base k=8 40.0" in passk.note
     assert "toy-test-long" in long_rise.finding and set(result.points["curve"]) >= {"toy-test-long (strict)"}
+
+
+def test_post_saturation_over_more_seeds_needs_two_thirds_of_them_not_two(tmp_path, monkeypatch):
+    from rlvr.reproduce.postsat import check_postsat
+
+    root = fake_project(tmp_path)
+    fake_selection(root, "gap", "toy-train-00119")
+    jobs = [job for _, job in reproduce.sweep_jobs("postsat.yaml", range(6), root, "gap")]
+    flat = [0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+    rising = [0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.32, 0.34, 0.36, 0.38, 0.4]  # +10 points after twice saturation
+    for seed, job in enumerate(jobs):  # three of six seeds rise
+        fake_postsat_job(job, rising if seed % 2 else flat, rising if seed < 4 else flat)
+    rise, _, long_rise = check_postsat(jobs, root).patterns
+    assert rise.verdict == "fails (3 of 6 seeds)"  # the rule's 2 of 3 is two thirds of the seeds
+    assert long_rise.verdict == "reproduced (4 of 6 seeds)"
+    # The report of more seeds, written again from the jobs on disk, keeps seeds 0-2 beside the ones named.
+    monkeypatch.chdir(root)
+    assert main(["reproduce", "--world", "gap", "--only", "postsat", "--seeds", "3,4,5", "--report-only"]) == 0
+    assert "**fails (3 of 6 seeds)**" in (root / "docs" / "map" / "gap.md").read_text()
 
 
 def test_outside_the_maps_full_column_the_follow_ups_run_only_what_the_predictions_target(tmp_path):

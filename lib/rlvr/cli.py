@@ -21,7 +21,7 @@ from .config import PRESETS, EvalConfig, eval_preset, load_params, nest
 from .executors import EXECUTORS, STATES, JobState
 from .grading import extract_answer, grade
 from .memory import dry_run
-from .reproduce import EXTRAS, ORDER, report, reproduce
+from .reproduce import EXTRAS, ORDER, SEEDS, report, reproduce
 from .reproduce.document import report_path
 from .reproduce.run import map_reports, map_status, reproduce_map, reproduce_status
 from .rewards import format_reward, outcome_reward
@@ -206,7 +206,9 @@ def reproduce_command(args) -> int:
                 _print_states(name, states)
             return 0
         if args.report_only:
-            doc = map_reports(args.seeds) if args.map else report(args.only, args.seeds, world=args.world)
+            # As after a run: every seed on disk of 0, 1, 2 and the ones named (--seeds 3,4,5 adds seeds).
+            seeds = sorted(set(SEEDS) | set(args.seeds))
+            doc = map_reports(seeds) if args.map else report(args.only, seeds, world=args.world)
             print(f"written: {doc} and its figures")
             return 0
         execution = dict(parallel=args.parallel, dry_run=args.dry_run, executor=args.executor,

@@ -107,7 +107,7 @@ def check_postsat(jobs: list[Job], root: Path) -> Result:
         "solved up to saturation, checking / not (%)": _arrows(
             _percent(found["solved_checking"]), _percent(found["solved_other"]), "{:.0f}", " / "),
     })
-    rise.rule = f"reproduced ({hits} of {len(found)} seeds)" if hits >= 2 else f"fails ({hits} of {len(found)} seeds)"
+    rise.rule = _seeds_rule(hits, len(found))
     rise.claims = [Claim("best after twice saturation >= at twice saturation + 3 points",
                          dict(zip(found["seed"], found["reproduced"])), False)]
     if pass_rows:
@@ -125,12 +125,17 @@ def check_postsat(jobs: list[Job], root: Path) -> Result:
     return Result(table, patterns, pd.concat(curves, ignore_index=True), curves=True)
 
 
+def _seeds_rule(hits: int, seeds: int) -> str:
+    """The paper's "at least 2 of 3 seeds", as two thirds of however many seeds ran."""
+    return f"{'reproduced' if 3 * hits >= 2 * seeds else 'fails'} ({hits} of {seeds} seeds)"
+
+
 def _long_rise(found: pd.DataFrame) -> Pattern:
     """The same rule on toy-test-long: the difficulty gap's pattern (docs/worlds.md, prediction 4)."""
     hits = int(found["reproduced"].sum())
     pattern = Pattern(f"after saturation, accuracy on {LONG} (two operations longer than the example) keeps rising: "
                       "the same rule")
-    pattern.rule = f"{'reproduced' if hits >= 2 else 'fails'} ({hits} of {len(found)} seeds)"
+    pattern.rule = _seeds_rule(hits, len(found))
     pattern.claims = [Claim(f"{LONG}: best after twice saturation >= at twice saturation + 3 points",
                             dict(zip(found["seed"], found["reproduced"])), False)]
     pattern.note = "; ".join(f"seed {r['seed']}: {_cell(r['at_twice'], r.get('twice_step'))} -> "
