@@ -61,9 +61,8 @@ def demo(out_dir: Path) -> int:
         rows.append(row)
     table = pd.DataFrame(rows)
     responses = [r for _, r in DEMO_RESPONSES]
-    table["outcome_reward"] = outcome_reward(
-        prompts=["pi_1"] * len(responses), completions=responses, answer=[DEMO_GOLD] * len(responses)
-    )
+    table["outcome_reward"] = outcome_reward(prompts=["pi_1"] * len(responses), completions=responses,
+                                             answer=[DEMO_GOLD] * len(responses))
     table["format_reward"] = format_reward(prompts=["pi_1"] * len(responses), completions=responses)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "grading_demo.csv"
@@ -206,8 +205,7 @@ def reproduce_command(args) -> int:
                 _print_states(name, states)
             return 0
         if args.report_only:
-            # As after a run: every seed on disk of 0, 1, 2 and the ones named (--seeds 3,4,5 adds seeds).
-            seeds = sorted(set(SEEDS) | set(args.seeds))
+            seeds = sorted(set(SEEDS) | set(args.seeds))  # as after a run: 0, 1, 2 and the ones named
             doc = map_reports(seeds) if args.map else report(args.only, seeds, world=args.world)
             print(f"written: {doc} and its figures")
             return 0
@@ -419,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("reproduce", help="every experiment of the paper over seeds (resumable), then the report "
                                          "in docs/results-toy.md")
     p.add_argument("--only", help="experiments, comma-separated: " + _experiments())
-    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2); the "
+    p.add_argument("--seeds", type=_seeds, default=list(SEEDS), help="comma-separated seeds (default 0,1,2); the "
                                                                     "report shows 0, 1, 2 and these")
     _add_execution_options(p, "2 on a CPU, else one per free set of GPUs", "each sweep file's `slurm:` section; "
                            "an experiment that reads another's jobs waits for them", "", "the report")
