@@ -21,7 +21,7 @@ from .config import PRESETS, EvalConfig, eval_preset, load_params, nest
 from .executors import EXECUTORS, STATES, JobState
 from .grading import extract_answer, grade
 from .memory import dry_run
-from .reproduce import EXTRAS, ORDER, SEEDS, report, reproduce
+from .reproduce import EXTRAS, ORDER, SEEDS, report, report_seeds, reproduce
 from .reproduce.document import report_path
 from .reproduce.run import map_reports, map_status, reproduce_map, reproduce_status
 from .rewards import format_reward, outcome_reward
@@ -205,7 +205,7 @@ def reproduce_command(args) -> int:
                 _print_states(name, states)
             return 0
         if args.report_only:
-            seeds = sorted(set(SEEDS) | set(args.seeds))  # as after a run: 0, 1, 2 and the ones named
+            seeds = report_seeds(args.seeds)  # as after a run
             doc = map_reports(seeds) if args.map else report(args.only, seeds, world=args.world)
             print(f"written: {doc} and its figures")
             return 0

@@ -35,7 +35,7 @@ from .paper_tables import (
     per_domain,
 )
 from .postsat import check_postsat, late_rollouts, post_saturation
-from .registry import EXPERIMENTS, EXTRAS, ORDER, SEEDS, Experiment, chosen
+from .registry import EXPERIMENTS, EXTRAS, ORDER, SEEDS, Experiment, chosen, report_seeds
 from .run import reproduce
 from .verdicts import FAILS, HOLDS_ALL, HOLDS_MEAN, NOT_RUN, Claim, Pattern, Result, claim, mean_std
 
@@ -44,5 +44,5 @@ __all__ = [
     "ORDER", "SEEDS", "SWEEPS", "Claim", "Experiment", "Pattern", "Result", "check_beyond", "check_labels",
     "check_postsat", "check_ppo", "check_tab3", "check_tab5", "check_tab8", "check_tab14", "check_tab16", "chosen",
     "claim", "complete_jobs", "example_domain", "figure", "job_seed", "late_rollouts", "mean_std", "never_solved",
-    "per_domain", "post_saturation", "report", "reproduce", "sweep_jobs",
+    "per_domain", "post_saturation", "report", "report_seeds", "reproduce", "sweep_jobs",
 ]

@@ -32,6 +32,11 @@ class Experiment:
 
 SEEDS = (0, 1, 2)  # the seeds every experiment runs over, and the report shows
 
+
+def report_seeds(seeds: Sequence[int]) -> list[int]:
+    """The seeds a report shows: ``SEEDS`` and any others named (``--seeds 3,4,5`` adds seeds)."""
+    return sorted(set(SEEDS) | set(seeds))
+
 # Its own row, as Tab. 3's check reads the example its run never solved.
 SELECTION = Experiment("selection", "Data selection by historical variance (section 2, Fig. 1)",
                        "notebooks/01_data_selection.ipynb", (SELECTION_SWEEP,), None, seeded=False)

@@ -33,7 +33,7 @@ from ..runner import Job
 from ..toyworld.worlds import stale
 from .document import DOC, map_report, report, report_path
 from .outputs import job_seed
-from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in, experiment_jobs, map_order, targeted
+from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in, experiment_jobs, map_order, report_seeds, targeted
 
 POLL_S = 5.0  # how often a waiting reproduce asks SLURM where its jobs stand
 
@@ -158,12 +158,12 @@ def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = No
         if not wait:
             # The same report as a reproduce here writes: every seed, not only this invocation's.
             print("once they are done, write the report with: rlvr reproduce --report-only"
-                  f"{_options(only and names, sorted(set(SEEDS) | set(seeds)))}", flush=True)
+                  f"{_options(only and names, report_seeds(seeds))}", flush=True)
             return failed
         failed = _wait(experiment_jobs(names, seeds, root, world), t0, progress_every_s)
     if report_to:
         # The report shows every seed, not only the ones this invocation ran (--seeds 1,2 finishes a reproduce).
-        report(names, sorted(set(SEEDS) | set(seeds)), root, root / report_to, minutes=(time.monotonic() - t0) / 60,
+        report(names, report_seeds(seeds), root, root / report_to, minutes=(time.monotonic() - t0) / 60,
                failed=failed, world=world)
     return failed
 
@@ -199,7 +199,7 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
                 failures = reproduce(seeds=seeds, root=root, world=world, **execution)
             failed |= {f"{world}/{k}": v for k, v in failures.items()}
         if not execution.get("dry_run"):
-            map_report(sorted(set(SEEDS) | set(seeds)), root, root / DOC)
+            map_report(report_seeds(seeds), root, root / DOC)
     else:
         # toy-base's column too (its jobs in outputs/reproduce, the default reproduce's; its report is the
         # default reproduce's to write, docs/results-toy.md).
@@ -263,7 +263,7 @@ def map_reports(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, mi
                 failed: dict[str, list[str]] | None = None) -> Path:
     """Every world's report of the map (``docs/map/<world>.md``) and the matrix in ``docs/results-toy.md``,
     from the jobs on disk: what a map cut off part way (it takes more than a session) has to show."""
-    root, seeds, failed = Path(root or Path.cwd()), sorted(set(SEEDS) | set(seeds)), failed or {}
+    root, seeds, failed = Path(root or Path.cwd()), report_seeds(seeds), failed or {}
     for world in MAP:
         report(None, seeds, root, root / report_path(world), minutes=minutes, world=world,
                failed={k.split("/", 1)[1]: v for k, v in failed.items() if k.split("/", 1)[0] == world})
