@@ -32,6 +32,7 @@ from .models import eval_dtype_for, eval_template_for, resolve
 from .provenance import environment
 from .rundir import EVAL_CONFIG, EVAL_DIR, EVAL_SAMPLES, KEPT_ROOT, checkpoints, eval_step_dir, is_kept_without_weights
 from .textfeatures import ends_in_repetition, reflection_counts, runs_on
+from .twins import copy_evaluation, find_evaluation
 
 # Bumped when the table's columns change: saved evaluations of another version are redone.
 TABLE_VERSION = 2
@@ -155,6 +156,10 @@ def evaluate_checkpoints(
                if only is None or step in only}
     tables = {step: eval_step_dir(out, step) / EVAL_SAMPLES for step in targets}
     todo = [step for step, done in tables.items() if not (done.is_file() and _same_config(done.parent, config))]
+    if base_model and 0 in todo and (source := find_evaluation(
+            base_model, tables[0].parent, lambda folder: _same_config(folder, config))) is not None:
+        copy_evaluation(source, tables[0].parent)  # another job's evaluation of the same base model (rlvr.twins)
+        todo.remove(0)
     if isolate:  # each GPU takes the next checkpoint as it frees up; without GPUs, one child at a time
         on_free_devices(todo, lambda step, devices: _evaluate_in_child(
             targets[step], config, step, tables[step].parent, devices), gpus)

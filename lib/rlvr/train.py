@@ -35,6 +35,7 @@ from .rundir import RunLog, checkpoint_dir, exclusive, last_step, read_run_confi
 from .toyworld.worlds import recorded_world
 from .trainer import RLVRTrainer
 from .trl_args import deviations, grpo_arguments, grpo_config
+from .twins import copy_twin, find_twin
 from .unsloth_path import PROMPT_TOKENS, load_unsloth_model, prepare
 
 # The trainer of each algorithm (rlvr.registry.ALGORITHMS).
@@ -71,8 +72,18 @@ def train(cfg: TrainConfig, *, resume: bool = True, callbacks: Sequence = (),
     # and it holds the folder against a second run resuming into it at the same time.
     main_process = process_rank() == 0
     with exclusive(out) if main_process else contextlib.nullcontext():
+        if resume and world_size() == 1 and last_step(out) is None and (twin := _twin(cfg)) is not None:
+            copy_twin(twin, out)
+            print(f"{out}: the same run as {twin} (every setting but its folder): copied, not trained", flush=True)
+            return out
         _train(cfg, args, dataset, out, main_process, on_gpu, resume, callbacks, progress)
     return out
+
+
+def _twin(cfg: TrainConfig) -> Path | None:
+    """A finished run with ``cfg``'s settings from the same base model, where reuse is on (``rlvr.twins``)."""
+    model_path = resolve(cfg.model)
+    return find_twin(cfg.to_dict(), model_path, recorded_world(Path(model_path)), cfg.optimizer_steps)
 
 
 # TRL says model_init_kwargs are ignored when it is given a loaded policy, but it builds the reference

@@ -31,6 +31,7 @@ from ..executors import (
 from ..rundir import RUN_CONFIG, STEPS_LOG, is_kept_without_weights, read_log
 from ..runner import Job
 from ..toyworld.worlds import stale
+from ..twins import reusing_runs
 from .document import DOC, map_report, report, report_path
 from .outputs import job_seed
 from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in, experiment_jobs, map_order, report_seeds, targeted
@@ -148,7 +149,7 @@ def reproduce(only=None, seeds: Sequence[int] = SEEDS, parallel: int | None = No
             first_wave = first_wave + [o.slurm_job for o in outcomes] + [i for i in live.values() if i]
             submitted += todo
         else:
-            for name, error in _execute_here(todo, parallel, gpus_per_run, t0, progress_every_s):
+            for name, error in _execute_here(todo, parallel, gpus_per_run, t0, progress_every_s, root):
                 failed.setdefault(name, []).append(error)
     if dry_run:
         return failed
@@ -235,7 +236,7 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
             # A job that reads another's (tab16 reads its world's tab8) waits for it; a free core
             # takes the next job in order meanwhile.
             for name, error in _execute_here(todo, execution.get("parallel"), execution.get("gpus_per_run"), t0,
-                                             execution.get("progress_every_s", 60.0),
+                                             execution.get("progress_every_s", 60.0), root,
                                              ready=lambda job: all(j.complete for j in waits[job.out_dir])):
                 failed.setdefault(name, []).append(error)
         map_reports(seeds, root, minutes=(time.monotonic() - t0) / 60, failed=failed)
@@ -277,9 +278,11 @@ def _options(names: Sequence[str] | None, seeds: Sequence[int]) -> str:
 
 
 def _execute_here(todo: list[tuple[str, Job]], parallel: int | None, gpus_per_run: int | None, t0: float,
-                  progress_every_s: float, ready: Callable[[Job], bool] | None = None) -> list[tuple[str, str]]:
+                  progress_every_s: float, root: Path, ready: Callable[[Job], bool] | None = None,
+                  ) -> list[tuple[str, str]]:
     """One wave's jobs on this machine, a line as each ends and the training steps as they go (a job
-    waits until ``ready``); returns (experiment, "job: error") for each that failed."""
+    waits until ``ready``); returns (experiment, "job: error") for each that failed. A run the jobs ask
+    for that one of ``root/outputs`` has trained already is copied from it (``rlvr.twins``)."""
     per_run = default_gpus_per_run() if gpus_per_run is None else gpus_per_run
     experiment = {job.out_dir: name for name, job in todo}
     active: dict[Path, str] = {}
@@ -295,7 +298,7 @@ def _execute_here(todo: list[tuple[str, Job]], parallel: int | None, gpus_per_ru
             print(f"reproduce: {done[0]}/{len(todo)} jobs done, {(time.monotonic() - t0) / 60:.0f} min so far",
                   flush=True)
 
-    with _training_lines(lambda: active, progress_every_s):
+    with _training_lines(lambda: active, progress_every_s), reusing_runs(root / "outputs"):
         outcomes = execute_jobs([job for _, job in todo], "local", parallel or (None if per_run else 2), per_run,
                                 labels=[f"[{name}]" for name, _ in todo], started=started, finished=finished,
                                 ready=ready)
