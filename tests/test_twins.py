@@ -15,7 +15,8 @@ HANDSHAKES = "toy-train-00007"
 
 
 def cfg(out, **overrides):
-    return preset("cpu", **{"examples": [HANDSHAKES], "steps": 2, "save_every": 2, "output_dir": str(out), **overrides})
+    settings = {"examples": [HANDSHAKES], "steps": 2, "save_every": 2, "output_dir": str(out)}
+    return preset("cpu", **{**settings, **overrides})
 
 
 def record(run):
