@@ -22,14 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from rlvr.reproduce.registry import EXPERIMENTS, SEEDS, chosen_in, map_order, targeted  # noqa: E402
+from rlvr.reproduce.registry import EXPERIMENTS, SEEDS, map_column, map_order  # noqa: E402
 from rlvr.rundir import JOB_RECORD  # noqa: E402
 
 
 def world_experiments(world: str) -> dict[str, str]:
     """The map's experiments in ``world``, by the folder each sweep file's jobs land in."""
-    names = targeted() + ["selection"] if world == "toy-base" else chosen_in(world)
-    return {Path(sweep).stem: name for name in names for sweep in EXPERIMENTS[name].sweeps}
+    return {Path(sweep).stem: name for name in map_column(world) for sweep in EXPERIMENTS[name].sweeps}
 
 
 def job_records(tree: Path, world: str, since: datetime | None) -> list[dict]:

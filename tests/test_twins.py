@@ -7,9 +7,10 @@ import os
 
 import pandas as pd
 from rlvr.config import EvalConfig, preset
+from rlvr.env import REUSE_RUNS
 from rlvr.evaluate import evaluate_checkpoints
 from rlvr.train import train
-from rlvr.twins import REUSE_ENV, reusing_runs
+from rlvr.twins import reusing_runs
 
 HANDSHAKES = "toy-train-00007"
 
@@ -31,7 +32,7 @@ def test_a_run_with_the_same_settings_is_copied_and_is_what_training_again_gives
     with reusing_runs(tmp_path / "outputs"):
         first = train(cfg(tmp_path / "outputs/tab8/1shot-outcome"))
         copy = train(cfg(tmp_path / "outputs/tab14/1shot-outcome-ent1"))
-    assert REUSE_ENV not in os.environ  # reuse is off again outside the block
+    assert REUSE_RUNS not in os.environ  # reuse is off again outside the block
     assert record(copy)["copied_from"] == str(first.resolve())
     assert record(copy)["config"]["output_dir"] == str(copy)
     weights = "checkpoint-2/model.safetensors"

@@ -14,6 +14,8 @@ Set by the lab for the processes it starts:
 - ``RLVR_SMOKE``: ``1`` under the test suite: notebooks cut their runs short (``rlvr.lab``).
 - ``RLVR_TRAIN_PROCESSES``, ``RLVR_ACCELERATE_CONFIG``: a job given several GPUs trains through
   ``accelerate launch`` with that many processes and that config (``rlvr.executors``).
+- ``RLVR_REUSE_RUNS``: a folder whose finished runs and base-model evaluations are copied where the same
+  one is asked for again (``rlvr reproduce``'s jobs: ``rlvr.twins``).
 
 Set by launchers: ``WORLD_SIZE`` and ``RANK`` (torchrun, ``accelerate launch``), read here
 rather than from torch.distributed so that nothing initialises it before TRL does.
@@ -22,6 +24,7 @@ rather than from torch.distributed so that nothing initialises it before TRL doe
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 DATA_DIR = "RLVR_DATA_DIR"
 CACHE = "RLVR_CACHE"
@@ -31,6 +34,7 @@ WORLDS = "RLVR_WORLDS"
 SMOKE = "RLVR_SMOKE"
 TRAIN_PROCESSES = "RLVR_TRAIN_PROCESSES"
 ACCELERATE_CONFIG = "RLVR_ACCELERATE_CONFIG"
+REUSE_RUNS = "RLVR_REUSE_RUNS"
 
 
 def world_size() -> int:
@@ -41,6 +45,12 @@ def world_size() -> int:
 def process_rank() -> int:
     """This process's index among them (0 in a single process)."""
     return int(os.environ.get("RANK", "0"))
+
+
+def reuse_folder() -> Path | None:
+    """The folder whose finished work is reused (``$RLVR_REUSE_RUNS``); None where reuse is off."""
+    folder = os.environ.get(REUSE_RUNS)
+    return Path(folder) if folder and Path(folder).is_dir() else None
 
 
 def smoke() -> bool:

@@ -5,11 +5,11 @@ entropy bonus and the follow-ups' outcome condition, Tab. 8's format-only run is
 full-set run is Tab. 17's with no wrong labels. A run is a function of its settings (every draw is
 seeded, and a run does not depend on the process it runs in), so a finished run whose settings equal
 this one's in every field but its folder, from the same base weights, is this run. ``rlvr reproduce``
-turns this on (``REUSE_ENV``, the folder to look in): such a run is copied, its weights hard-linked, its
+turns this on (``REUSE_RUNS``, the folder to look in): such a run is copied, its weights hard-linked, its
 record saying where it came from. Off otherwise: a run a user starts trains.
 
 Only what a finished run holds is copied: its checkpoints and tables, and the evaluations of its
-checkpoints whose tables are whole (one still being written is left, and evaluated again). The base
+checkpoints that finished (an evaluation's table is written last and atomically: ``save_evaluation``). The base
 model's evaluation is shared the same way: every job of an experiment evaluates the same base model
 under the same settings (greedy, or sampled from the evaluation's own seed), so one job's is every job's.
 """
@@ -17,13 +17,13 @@ under the same settings (greedy, or sampled from the evaluation's own seed), so 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .env import REUSE_RUNS, reuse_folder
 from .rundir import (
     CHECKPOINT_PREFIX,
     EVAL_CONFIG,
@@ -33,50 +33,42 @@ from .rundir import (
     LOCK,
     PASS_AT_DIR,
     RUN_CONFIG,
+    RunBusy,
+    exclusive,
     is_complete,
     is_kept_without_weights,
     read_run_config,
     write_run_config,
 )
 
-REUSE_ENV = "RLVR_REUSE_RUNS"  # a folder: its finished runs are copied where one with the same settings is asked for
-
 
 @contextlib.contextmanager
 def reusing_runs(folder: str | Path) -> Iterator[None]:
     """Inside, runs started from this process (its notebooks' kernels inherit it) reuse the finished
     runs under ``folder``; as before after."""
-    before = os.environ.get(REUSE_ENV)
-    os.environ[REUSE_ENV] = str(Path(folder).resolve())
+    before = os.environ.get(REUSE_RUNS)
+    os.environ[REUSE_RUNS] = str(Path(folder).resolve())
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(REUSE_ENV, None)
+            os.environ.pop(REUSE_RUNS, None)
         else:
-            os.environ[REUSE_ENV] = before
-
-
-def reuse_folder() -> Path | None:
-    """The folder whose finished work is reused, where reuse is on."""
-    folder = os.environ.get(REUSE_ENV)
-    return Path(folder) if folder and Path(folder).is_dir() else None
+            os.environ[REUSE_RUNS] = before
 
 
 def _comparable(config: dict) -> str:
+    # Every field, not only those ``TrainConfig.differences`` counts: a copy stands for the whole run.
     return json.dumps({k: v for k, v in config.items() if k != "output_dir"}, sort_keys=True, default=str)
 
 
 def _busy(run: Path) -> bool:
     """Whether a process holds the run folder (``rundir.exclusive``): a run still writing its tables."""
     try:
-        with open(run / LOCK, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        with exclusive(run):
+            return False
+    except RunBusy:
         return True
-    except OSError:
-        return False
-    return False
 
 
 def find_twin(config: dict, model_path: str, world: dict | None, final_step: int) -> Path | None:
@@ -98,16 +90,6 @@ def find_twin(config: dict, model_path: str, world: dict | None, final_step: int
     return None
 
 
-def _whole_table(path: Path) -> bool:
-    import pyarrow.parquet as pq  # noqa: PLC0415 - as pandas loads it, on use
-
-    try:
-        pq.read_metadata(path)  # a Parquet file's footer is written last
-    except Exception:  # noqa: BLE001 - any unreadable table is one to evaluate again
-        return False
-    return True
-
-
 def copy_twin(twin: Path, out: Path) -> None:
     """``twin``'s run into ``out`` (empty of checkpoints): weights hard-linked where the file system
     allows, every other file copied, whole evaluations only; its record names ``twin``."""
@@ -118,8 +100,6 @@ def copy_twin(twin: Path, out: Path) -> None:
             continue
         if relative.parts[0] in (EVAL_DIR, PASS_AT_DIR) and not (path.parent / EVAL_SAMPLES).is_file():
             continue  # an evaluation step not finished there
-        if path.name == EVAL_SAMPLES and not _whole_table(path):
-            continue
         target = out / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.unlink(missing_ok=True)

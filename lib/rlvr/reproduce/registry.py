@@ -138,6 +138,11 @@ def targeted() -> list[str]:
     return chosen(sorted({name for names in MAP.values() for name in names}, key=(ORDER + EXTRAS).index))
 
 
+def map_column(world: str) -> list[str]:
+    """The experiments of ``world``'s column of the map: toy-base's ``targeted``, another's ``chosen_in``."""
+    return targeted() if world == "toy-base" else chosen_in(world)
+
+
 def experiment_jobs(names: Sequence[str], seeds: Sequence[int], root: Path,
                     world: str | None = None) -> list[tuple[str, Job]]:
     """Each named experiment's jobs (all its sweep files'), with the experiment's name, in ``world``."""

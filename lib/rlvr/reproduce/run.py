@@ -34,7 +34,17 @@ from ..toyworld.worlds import stale
 from ..twins import reusing_runs
 from .document import DOC, map_report, report, report_path
 from .outputs import job_seed
-from .registry import EXPERIMENTS, MAP, SEEDS, chosen_in, experiment_jobs, map_order, report_seeds, targeted
+from .registry import (
+    EXPERIMENTS,
+    MAP,
+    SEEDS,
+    chosen_in,
+    experiment_jobs,
+    map_column,
+    map_order,
+    report_seeds,
+    targeted,
+)
 
 POLL_S = 5.0  # how often a waiting reproduce asks SLURM where its jobs stand
 
@@ -205,7 +215,7 @@ def reproduce_map(seeds: Sequence[int] = SEEDS, root: str | Path | None = None, 
         # toy-base's column too (its jobs in outputs/reproduce, the default reproduce's; its report is the
         # default reproduce's to write, docs/results-toy.md).
         t0 = time.monotonic()
-        names = {world: targeted() if world == "toy-base" else world_experiments(world) for world in map_order()}
+        names = {world: map_column(world) for world in map_order()}  # every world checked built above
         for world, experiments in names.items():
             _rerun_unweighted_reads(experiments, seeds, root, None if world == "toy-base" else world)
 
