@@ -55,7 +55,7 @@ def bench_trl(steps: int, out: Path, label: str, length_groups: bool = True, **o
     from rlvr.models import load_model, load_tokenizer
     from rlvr.rundir import ROLLOUTS_LOG, RunLog
     from rlvr.train import TRAINERS, run_rewards
-    from rlvr.trainer import StepTable
+    from rlvr.callbacks import StepTable
     from rlvr.trl_args import grpo_config
 
     torch.manual_seed(0)
