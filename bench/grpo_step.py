@@ -50,12 +50,12 @@ def timed(obj, name: str, bucket: dict):
 
 def bench_trl(steps: int, out: Path, label: str, length_groups: bool = True, **overrides) -> dict:
     from rlvr import trainer as engine
+    from rlvr.callbacks import StepTable
     from rlvr.config import preset
     from rlvr.data import training_dataset
     from rlvr.models import load_model, load_tokenizer
     from rlvr.rundir import ROLLOUTS_LOG, RunLog
     from rlvr.train import TRAINERS, run_rewards
-    from rlvr.callbacks import StepTable
     from rlvr.trl_args import grpo_config
 
     torch.manual_seed(0)

@@ -1,6 +1,7 @@
 """The package's house plan: its modules import one another without circles (imports inside
 functions count), none is over 450 lines, no two public functions or classes share a name, and the
-README's Layout table names every module."""
+README's Layout table names every module; the bench scripts, which CI never runs, import only names
+the package has."""
 
 from __future__ import annotations
 
@@ -129,3 +130,31 @@ def test_the_readme_layout_names_every_module():
         if path.is_dir() and (path / "__init__.py").is_file() and f"lib/rlvr/{path.name}/" not in layout:
             missing.append(f"rlvr.{path.name}/")
     assert missing == []
+
+
+def lab_imports(path: Path) -> list[tuple[str, str]]:
+    """``(module, name)`` for each ``from rlvr... import name`` in a file, wherever it sits."""
+    return [(node.module, alias.name) for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "rlvr"
+            for alias in node.names]
+
+
+def test_the_bench_scripts_import_only_what_the_package_has():
+    # CI never runs them: a name moved in the package breaks them silently otherwise.
+    import importlib
+
+    missing = []
+    for script in sorted((ROOT / "bench").glob("*.py")):
+        for module, name in lab_imports(script):
+            if not hasattr(importlib.import_module(module), name) and f"{module}.{name}" not in modules():
+                missing.append(f"{script.name}: {module}.{name}")
+    assert missing == []
+
+
+def test_a_moved_name_is_found(tmp_path):
+    script = tmp_path / "bench.py"
+    script.write_text("def main():\n    from rlvr.trainer import StepTable\n")
+    assert lab_imports(script) == [("rlvr.trainer", "StepTable")]
+    import importlib
+
+    assert not hasattr(importlib.import_module("rlvr.trainer"), "StepTable")
