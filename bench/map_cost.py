@@ -8,6 +8,7 @@ under ``results/`` (in git), so the figures need no log and survive sittings on 
 ones. Busy time is the budget's measure: two jobs at once on the 2-core machine count once.
 
     .venv/bin/python bench/map_cost.py [--root .] [--tree results] [--since 2026-12-07T01:40] [--json OUT]
+                                       [--by-experiment]
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def main() -> None:
     parser.add_argument("--since", type=datetime.fromisoformat, default=None,
                         help="only jobs started at or after this time (ISO, UTC: 2026-12-07T01:40)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--by-experiment", action="store_true",
+                        help="also each world's experiments: jobs found and their job-seconds")
     args = parser.parse_args()
     since = args.since.replace(tzinfo=args.since.tzinfo or datetime.now().astimezone().tzinfo) if args.since else None
     rows, every = [], []
@@ -83,6 +86,13 @@ def main() -> None:
                "busy_seconds": round(busy_seconds(records))}
         rows.append(row)
         print(f"{world:32s} {row['jobs']:5d} {row['job_seconds'] / 3600:10.2f} {row['busy_seconds'] / 3600:11.2f}")
+        if args.by_experiment:
+            for name in map_column(world):
+                mine = [r for r in records if r["experiment"] == name]
+                row.setdefault("experiments", {})[name] = {"jobs": len(mine),
+                                                          "job_seconds": round(sum(r["seconds"] for r in mine))}
+                if mine:
+                    print(f"  {name:30s} {len(mine):5d} {sum(r['seconds'] for r in mine) / 3600:10.2f}")
     total = {"world": "the map", "jobs": len(every), "job_seconds": round(sum(r["seconds"] for r in every)),
              "busy_seconds": round(busy_seconds(every))}
     hours = total["job_seconds"] / 3600, total["busy_seconds"] / 3600
