@@ -87,12 +87,12 @@ def main() -> None:
         rows.append(row)
         print(f"{world:32s} {row['jobs']:5d} {row['job_seconds'] / 3600:10.2f} {row['busy_seconds'] / 3600:11.2f}")
         if args.by_experiment:
+            row["experiments"] = {}
             for name in map_column(world):
-                mine = [r for r in records if r["experiment"] == name]
-                row.setdefault("experiments", {})[name] = {"jobs": len(mine),
-                                                          "job_seconds": round(sum(r["seconds"] for r in mine))}
+                mine = [r["seconds"] for r in records if r["experiment"] == name]
+                row["experiments"][name] = {"jobs": len(mine), "job_seconds": round(sum(mine))}
                 if mine:
-                    print(f"  {name:30s} {len(mine):5d} {sum(r['seconds'] for r in mine) / 3600:10.2f}")
+                    print(f"  {name:30s} {len(mine):5d} {sum(mine) / 3600:10.2f}")
     total = {"world": "the map", "jobs": len(every), "job_seconds": round(sum(r["seconds"] for r in every)),
              "busy_seconds": round(busy_seconds(every))}
     hours = total["job_seconds"] / 3600, total["busy_seconds"] / 3600
