@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from rlvr.cli import main
-from rlvr.executors import device_sets, on_free_devices, training_command
+from rlvr.executors import device_sets, kernels_share_cores, on_free_devices, training_command
 from rlvr.sweep import load_sweep, sweep_status
 from test_sweep import notebook_file, write_notebook, write_sweep
 
@@ -52,6 +52,19 @@ def test_the_visible_gpus_are_cut_into_disjoint_sets_one_a_run():
     assert device_sets(gpus, 0) == []  # CPU jobs
     with pytest.raises(ValueError, match="gpus_per_run is 9 but this machine has 8"):
         device_sets(gpus, 9)
+
+
+def test_notebooks_run_side_by_side_train_their_conditions_one_at_a_time_and_a_users_choice_stands(monkeypatch):
+    monkeypatch.delenv("RLVR_PARALLEL", raising=False)
+    with kernels_share_cores(2):
+        assert os.environ["RLVR_PARALLEL"] == "1"
+    assert "RLVR_PARALLEL" not in os.environ  # as before: unset
+    with kernels_share_cores(1):
+        assert "RLVR_PARALLEL" not in os.environ
+    monkeypatch.setenv("RLVR_PARALLEL", "3")
+    with kernels_share_cores(2):
+        assert os.environ["RLVR_PARALLEL"] == "3"
+    assert os.environ["RLVR_PARALLEL"] == "3"
 
 
 def test_a_job_waits_until_it_is_ready_while_the_next_ready_one_takes_the_free_worker():

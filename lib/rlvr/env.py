@@ -23,7 +23,9 @@ rather than from torch.distributed so that nothing initialises it before TRL doe
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 DATA_DIR = "RLVR_DATA_DIR"
@@ -35,6 +37,22 @@ SMOKE = "RLVR_SMOKE"
 TRAIN_PROCESSES = "RLVR_TRAIN_PROCESSES"
 ACCELERATE_CONFIG = "RLVR_ACCELERATE_CONFIG"
 REUSE_RUNS = "RLVR_REUSE_RUNS"
+
+
+@contextlib.contextmanager
+def setting(name: str, value: str | None) -> Iterator[None]:
+    """Inside, ``name`` is ``value`` for this process and those it starts (None: left as it is); after,
+    as it was before, unset included."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def world_size() -> int:

@@ -110,15 +110,10 @@ def training_command(params_file: str | Path, processes: int, accelerate_config:
 @contextmanager
 def kernels_share_cores(workers: int) -> Iterator[None]:
     """With several notebooks at once, their kernels (which inherit this environment) share
-    the cores: each trains its own conditions one at a time (``$RLVR_PARALLEL=1``)."""
-    before = os.environ.get(env_names.PARALLEL)
-    if workers > 1 and before is None:
-        os.environ[env_names.PARALLEL] = "1"
-    try:
+    the cores: each trains its own conditions one at a time (``$RLVR_PARALLEL=1``, unless set already)."""
+    share = workers > 1 and os.environ.get(env_names.PARALLEL) is None
+    with env_names.setting(env_names.PARALLEL, "1" if share else None):
         yield
-    finally:
-        if workers > 1 and before is None:
-            os.environ.pop(env_names.PARALLEL, None)
 
 
 def check_execution(executor: str, parallel: int | None) -> None:

@@ -23,7 +23,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .env import REUSE_RUNS, reuse_folder
+from .env import REUSE_RUNS, reuse_folder, setting
 from .rundir import (
     CHECKPOINT_PREFIX,
     EVAL_CONFIG,
@@ -46,15 +46,8 @@ from .rundir import (
 def reusing_runs(folder: str | Path) -> Iterator[None]:
     """Inside, runs started from this process (its notebooks' kernels inherit it) reuse the finished
     runs under ``folder``; as before after."""
-    before = os.environ.get(REUSE_RUNS)
-    os.environ[REUSE_RUNS] = str(Path(folder).resolve())
-    try:
+    with setting(REUSE_RUNS, str(Path(folder).resolve())):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(REUSE_RUNS, None)
-        else:
-            os.environ[REUSE_RUNS] = before
 
 
 def _comparable(config: dict) -> str:
