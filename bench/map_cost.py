@@ -13,12 +13,13 @@ turned into hours of the machine at the busy-to-job ratio measured; a sweep with
 in a world is named, and the total says it leaves it out.
 
     .venv/bin/python bench/map_cost.py [--root .] [--tree results] [--since 2026-12-07T01:40] [--json OUT]
-                                       [--by-experiment] [--whole]
+                                       [--by-experiment] [--whole] [--jobs-csv OUT]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import sys
@@ -99,6 +100,9 @@ def main() -> None:
     parser.add_argument("--since", type=datetime.fromisoformat, default=None,
                         help="only jobs started at or after this time (ISO, UTC: 2026-12-07T01:40)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--jobs-csv", type=Path, default=None,
+                        help="also write every job found here, one row each (world, experiment, sweep, job, "
+                             "started, finished, seconds): the figures above recomputed from it")
     parser.add_argument("--by-experiment", action="store_true",
                         help="also each world's experiments: jobs found and their job-seconds")
     parser.add_argument("--whole", action="store_true",
@@ -109,7 +113,7 @@ def main() -> None:
     print(f"{'world':32s} {'jobs':>5s} {'job-hours':>10s} {'busy hours':>11s}")
     for world in map_order():
         records = job_records(args.root / args.tree, world, since)
-        every += records
+        every += [{"world": world, **record} for record in records]
         row = {"world": world, "jobs": len(records), "job_seconds": round(sum(r["seconds"] for r in records)),
                "busy_seconds": round(busy_seconds(records))}
         rows.append(row)
@@ -139,6 +143,14 @@ def main() -> None:
         print(f"{'the whole map, estimated':32s} {'':5s} {estimated / 3600:10.2f} {estimated * ratio / 3600:11.2f}"
               f"  (busy {ratio:.3f} of job time, as measured)"
               + (f"; leaves out {len(unmeasured)} sweeps with no job: {', '.join(unmeasured)}" if unmeasured else ""))
+    if args.jobs_csv:
+        args.jobs_csv.parent.mkdir(parents=True, exist_ok=True)
+        fields = ("world", "experiment", "sweep", "job", "started", "finished", "seconds")
+        with args.jobs_csv.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows({**r, "started": r["started"].isoformat(), "finished": r["finished"].isoformat(),
+                              "seconds": round(r["seconds"], 2)} for r in every)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"since": args.since and args.since.isoformat(), "tree": args.tree,
