@@ -40,7 +40,7 @@ REUSE_RUNS = "RLVR_REUSE_RUNS"
 
 
 @contextlib.contextmanager
-def setting(name: str, value: str | None) -> Iterator[None]:
+def variable_set(name: str, value: str | None) -> Iterator[None]:
     """Inside, ``name`` is ``value`` for this process and those it starts (None: left as it is); after,
     as it was before, unset included."""
     before = os.environ.get(name)

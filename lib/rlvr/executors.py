@@ -112,7 +112,7 @@ def kernels_share_cores(workers: int) -> Iterator[None]:
     """With several notebooks at once, their kernels (which inherit this environment) share
     the cores: each trains its own conditions one at a time (``$RLVR_PARALLEL=1``, unless set already)."""
     share = workers > 1 and os.environ.get(env_names.PARALLEL) is None
-    with env_names.setting(env_names.PARALLEL, "1" if share else None):
+    with env_names.variable_set(env_names.PARALLEL, "1" if share else None):
         yield
 
 

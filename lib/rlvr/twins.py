@@ -23,7 +23,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .env import REUSE_RUNS, reuse_folder, setting
+from .env import REUSE_RUNS, reuse_folder, variable_set
 from .rundir import (
     CHECKPOINT_PREFIX,
     EVAL_CONFIG,
@@ -46,7 +46,7 @@ from .rundir import (
 def reusing_runs(folder: str | Path) -> Iterator[None]:
     """Inside, runs started from this process (its notebooks' kernels inherit it) reuse the finished
     runs under ``folder``; as before after."""
-    with setting(REUSE_RUNS, str(Path(folder).resolve())):
+    with variable_set(REUSE_RUNS, str(Path(folder).resolve())):
         yield
 
 
