@@ -79,17 +79,17 @@ def column_size(root: Path, world: str) -> dict[str, int]:
             for name in map_column(world) for sweep in EXPERIMENTS[name].sweeps}
 
 
-def whole_estimate(root: Path, world: str, records: list[dict]) -> tuple[float, list[str]]:
+def whole_estimate(root: Path, world: str, records: list[dict]) -> tuple[float, list[str], int]:
     """``world``'s job-seconds for its whole column: the jobs found, and each sweep's missing ones at
-    the mean of its found ones; with the sweeps none of whose jobs were found."""
-    seconds, missing = 0.0, []
-    for stem, size in column_size(root, world).items():
+    the mean of its found ones; with the sweeps none of whose jobs were found, and the column's jobs."""
+    seconds, missing, sizes = 0.0, [], column_size(root, world)
+    for stem, size in sizes.items():
         found = [r["seconds"] for r in records if r["sweep"] == stem]
         if not found:
             missing.append(stem)
             continue
         seconds += sum(found) + (size - len(found)) * sum(found) / len(found)
-    return seconds, missing
+    return seconds, missing, sum(sizes.values())
 
 
 def main() -> None:
@@ -126,11 +126,11 @@ def main() -> None:
                 if mine:
                     print(f"  {name:30s} {len(mine):5d} {sum(mine) / 3600:10.2f}")
         if args.whole:
-            seconds, missing = whole_estimate(args.root, world, records)
+            seconds, missing, jobs = whole_estimate(args.root, world, records)
             estimated += seconds
             unmeasured += [f"{world}/{stem}" for stem in missing]
             row["whole_job_seconds"], row["unmeasured"] = round(seconds), missing
-            print(f"  {'whole column, estimated':30s} {sum(column_size(args.root, world).values()):5d} "
+            print(f"  {'whole column, estimated':30s} {jobs:5d} "
                   f"{seconds / 3600:10.2f}" + (f"  (no job of {', '.join(missing)})" if missing else ""))
     total = {"world": "the map", "jobs": len(every), "job_seconds": round(sum(r["seconds"] for r in every)),
              "busy_seconds": round(busy_seconds(every))}
